@@ -1,0 +1,250 @@
+/**
+ * The environment schema: one zod schema is both the TypeScript type of an environment file and
+ * its runtime check. Environment files default-export `defineEnvironment({...})`; the loader
+ * (tasks/lib/config/load.ts) validates them and reports every problem at once.
+ */
+import { z } from 'zod';
+
+/** A reference to a secret held in the process environment (or .env), never in this file. */
+export const SecretRef = z
+  .object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name such as CUTOVER_DB_PASSWORD') })
+  .strict();
+export type SecretRef = z.infer<typeof SecretRef>;
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+/** '250ms', '30s', '5m', '1h' (or a number of milliseconds) -> milliseconds. */
+export const Duration = z
+  .union([z.number().int().nonnegative(), z.string().regex(DURATION, "must be a duration such as '250ms', '30s', '5m'")])
+  .transform((v) => {
+    if (typeof v === 'number') return v;
+    const [, n, unit] = DURATION.exec(v)!;
+    return Math.round(Number(n) * UNIT_MS[unit as keyof typeof UNIT_MS]);
+  });
+
+/** A URL that may contain `{host}`, replaced by each host's address when probed. */
+const HostUrl = z.string().refine(
+  (s) => {
+    try {
+      const u = new URL(s.replaceAll('{host}', 'host.invalid'));
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  },
+  { message: 'Invalid URL' },
+);
+
+const NAME = /^[a-z0-9][a-z0-9._-]*$/i;
+
+export const Host = z
+  .object({
+    /** Short name used in output, history and --host. */
+    name: z.string().regex(NAME, 'must be letters, digits, dot, dash or underscore'),
+    /** Hostname or IP address cutover connects to (SSH) and probes (HTTP `{host}`). */
+    address: z.string().min(1),
+    /** SSH login; defaults to ssh.user. */
+    user: z.string().min(1).optional(),
+    port: z.number().int().min(1).max(65535).default(22),
+    /** EC2 instance id, for SSM restarts and EC2 preflight (later issue). */
+    instanceId: z.string().regex(/^i-[0-9a-f]{8,17}$/, "must look like 'i-0123456789abcdef0'").optional(),
+    /** `ssh` (default) or `local`: run on this machine with bash (the built-in sandbox). */
+    transport: z.enum(['ssh', 'local']).default('ssh'),
+    /** local transport only: folders put first on PATH (the sandbox's systemctl/journalctl stand-ins). */
+    pathPrefix: z.array(z.string()).default([]),
+  })
+  .strict();
+export type Host = z.infer<typeof Host>;
+
+export const Ssh = z
+  .object({
+    user: z.string().min(1).default('ec2-user'),
+    /** Path of the private key, read from this environment variable. */
+    privateKey: SecretRef,
+    /** Passphrase of the key, if it has one. */
+    passphrase: SecretRef.optional(),
+    /** known_hosts file checked for every host key; `~` is the home folder. */
+    knownHosts: z.string().min(1).default('~/.ssh/known_hosts'),
+    /** `verify`: the key must be in known_hosts. `accept-new`: an unknown host is added (like OpenSSH), a changed key is refused. */
+    hostKeys: z.enum(['verify', 'accept-new']).default('verify'),
+    keepalive: Duration.default(10_000),
+    connectTimeout: Duration.default(10_000),
+  })
+  .strict();
+
+export const App = z
+  .object({
+    /** Absolute path of the application on the host. */
+    path: z.string().regex(/^\//, 'must be an absolute path'),
+    /** Deploy lock and history on the host (absolute); default `<parent of path>/.cutover/<name of path>`. */
+    stateDir: z.string().regex(/^\//, 'must be an absolute path').optional(),
+    /** git remote the host fetches tags from. */
+    repo: z.string().min(1),
+    /** `in-place`: check out the tag in one working copy. `releases`: one folder per tag and an atomic `current` symlink. */
+    strategy: z.enum(['in-place', 'releases']).default('in-place'),
+    /** releases strategy: how many release folders to keep. */
+    keepReleases: z.number().int().min(2).default(5),
+    /** Shell commands run in the app folder after checkout, in order (e.g. `source env/bin/activate && pip install -r requirements.txt`). */
+    install: z.array(z.string().min(1)).default([]),
+    /** Shell commands that migrate the database, run in the app folder after install. */
+    migrate: z.array(z.string().min(1)).default([]),
+    /** Folder (relative to the app) holding migration files: the plan lists the ones the new tag adds or changes. */
+    migrationsDir: z.string().min(1).optional(),
+    /** Extra environment for install and migrate commands (values are not secret). */
+    env: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/), z.string()).default({}),
+  })
+  .strict();
+
+const CustomCommands = z
+  .object({ restart: z.string().min(1), status: z.string().min(1), logs: z.string().min(1) })
+  .strict();
+
+export const Service = z
+  .object({
+    /** systemd unit name (without or with `.service`). */
+    unit: z.string().regex(/^[A-Za-z0-9:_.@-]+$/, 'must be a systemd unit name').optional(),
+    /** Display name; defaults to the unit. Required with `commands`. */
+    name: z.string().regex(NAME).optional(),
+    /** How restarts reach the host: `ssh` (SSM comes in a later issue). */
+    restart: z.enum(['ssh']).default('ssh'),
+    /** Prefix systemctl with `sudo -n` (the seed scripts do). */
+    sudo: z.boolean().default(true),
+    /** Hosts without systemd: shell commands to restart, check (exit 0 = running) and show logs. */
+    commands: CustomCommands.optional(),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (!s.unit && !s.commands) ctx.addIssue({ code: 'custom', message: 'needs `unit` (systemd) or `commands` (restart/status/logs)' });
+    if (s.unit && s.commands) ctx.addIssue({ code: 'custom', message: 'give `unit` or `commands`, not both' });
+    if (s.commands && !s.unit && !s.name) ctx.addIssue({ code: 'custom', path: ['name'], message: 'is required with `commands`' });
+  })
+  .transform((s) => ({ ...s, name: s.name ?? s.unit! }));
+export type Service = z.infer<typeof Service>;
+
+export const Database = z
+  .object({
+    /** Database name. */
+    name: z.string().min(1),
+    /** As seen from where pg_dump runs (the host, or this machine). */
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(1).max(65535).default(5432),
+    user: z.string().min(1),
+    password: SecretRef.optional(),
+    /** Where pg_dump runs: on the app host over SSH (dump streamed back) or on this machine. */
+    dumpOn: z.enum(['host', 'local']).default('host'),
+    /** custom (-Fc, compressed, selective restore) or plain SQL. */
+    format: z.enum(['custom', 'plain']).default('custom'),
+  })
+  .strict();
+
+export const Backups = z
+  .object({
+    /** Local folder for dumps, manifests, history mirror and reports; default `backups/<env>`. */
+    dir: z.string().min(1).optional(),
+    /** How many dumps to keep. */
+    keep: z.number().int().min(1).default(10),
+  })
+  .strict();
+
+const Health = z
+  .object({
+    url: HostUrl,
+    expectStatus: z.number().int().min(100).max(599).default(200),
+    /** Text the body must contain. */
+    expectBody: z.string().optional(),
+    /** JSON field holding the version (e.g. `version`); when set it must equal the deployed tag. */
+    versionField: z.string().min(1).optional(),
+    /** How long to wait for health after a restart, and how often to poll. */
+    timeout: Duration.default(60_000),
+    interval: Duration.default(200),
+  })
+  .strict();
+
+const Readiness = z
+  .object({ url: HostUrl, expectStatus: z.number().int().min(100).max(599).default(200) })
+  .strict();
+
+const Chat = z
+  .object({
+    url: HostUrl,
+    method: z.enum(['POST', 'GET']).default('POST'),
+    body: z.unknown().optional(),
+    headers: z.record(z.string(), z.string()).default({}),
+    expectStatus: z.number().int().min(100).max(599).default(200),
+    /** Every string must appear in the answer. */
+    expectContains: z.array(z.string()).default([]),
+    latencyBudget: Duration.default(4000),
+  })
+  .strict();
+
+const PRIORITIES = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'] as const;
+
+const Journal = z
+  .object({
+    /** Units to scan; default: every service unit. */
+    units: z.array(z.string()).optional(),
+    /** Entries at this priority or worse fail the scan. */
+    priority: z.enum(PRIORITIES).default('err'),
+    /** Regular expressions that fail the scan whatever the priority. */
+    failPatterns: z.array(z.string()).default(['Traceback']),
+  })
+  .strict()
+  .superRefine((j, ctx) => {
+    j.failPatterns.forEach((p, i) => {
+      try {
+        new RegExp(p);
+      } catch {
+        ctx.addIssue({ code: 'custom', path: ['failPatterns', i], message: `is not a valid regular expression: ${p}` });
+      }
+    });
+  });
+
+export const Verify = z
+  .object({ health: Health, readiness: Readiness.optional(), chat: Chat.optional(), journal: Journal.optional() })
+  .strict();
+
+export const Policy = z
+  .object({
+    /** Roll back automatically when verification (or restart, install, migration) fails. */
+    autoRollback: z.boolean().default(true),
+    /** Ask the operator to type the environment name before changing anything. */
+    confirm: z.boolean().default(false),
+  })
+  .strict();
+
+export const Environment = z
+  .object({
+    /** One line shown in plans and reports. */
+    description: z.string().optional(),
+    hosts: z.array(Host).min(1, 'needs at least one host'),
+    ssh: Ssh.optional(),
+    app: App,
+    services: z.array(Service).min(1, 'needs at least one service'),
+    database: Database.optional(),
+    backups: Backups.default({ keep: 10 }),
+    verify: Verify,
+    policy: Policy.default({ autoRollback: true, confirm: false }),
+    /** The built-in sandbox: cutover creates it on first use (environments/local.ts only). */
+    sandbox: z.object({ root: z.string(), appPort: z.number().int(), pgPort: z.number().int() }).strict().optional(),
+  })
+  .strict()
+  .superRefine((env, ctx) => {
+    const names = new Set<string>();
+    env.hosts.forEach((h, i) => {
+      if (names.has(h.name)) ctx.addIssue({ code: 'custom', path: ['hosts', i, 'name'], message: `duplicate host name '${h.name}'` });
+      names.add(h.name);
+    });
+    if (env.hosts.some((h) => h.transport === 'ssh') && !env.ssh)
+      ctx.addIssue({ code: 'custom', path: ['ssh'], message: 'is required: some hosts use the ssh transport' });
+  });
+
+/** What an environment file writes (defaults may be left out). */
+export type EnvironmentInput = z.input<typeof Environment>;
+/** What cutover works with after validation (defaults filled in, durations in ms). */
+export type EnvironmentConfig = z.output<typeof Environment>;
+
+/** Identity at run time; gives environment files completion and type errors in the editor. */
+export function defineEnvironment(env: EnvironmentInput): EnvironmentInput {
+  return env;
+}

@@ -1,0 +1,184 @@
+// demo-chat: the small chat service cutover deploys in its sandbox. Plain Node, no dependencies.
+// Behaviour per release comes from ./release.json: {"version": "v1.1.0", "mode": "ok"|"unhealthy"|"crash"|"journal-errors"|"slow-chat"}
+import { createServer } from 'node:http';
+import { connect } from 'node:net';
+import { readFileSync } from 'node:fs';
+
+const MODES = ['ok', 'unhealthy', 'crash', 'journal-errors', 'slow-chat'];
+const MAX_BODY = 64 * 1024;
+const RATE_PER_S = 20;
+const SLOW_CHAT_MS = 1500;
+const SHUTDOWN_MS = 1800;
+
+// journald reads a leading <N> as the priority: 3 = err, 4 = warning, no prefix = info
+const log = (line) => process.stdout.write(`${line}\n`);
+const warn = (line) => process.stdout.write(`<4>${line}\n`);
+const error = (line) => process.stdout.write(`<3>${line}\n`);
+
+function loadRelease() {
+  try {
+    const release = JSON.parse(readFileSync('release.json', 'utf8'));
+    if (typeof release.version !== 'string' || !MODES.includes(release.mode)) throw new Error(`bad content: ${JSON.stringify(release)}`);
+    return release;
+  } catch (e) {
+    process.stderr.write(`<3>demo-chat: cannot load release.json in ${process.cwd()}: ${e.message}\n`);
+    process.exit(1);
+  }
+}
+
+function crash(version) {
+  const lines = [
+    'Traceback (most recent call last):',
+    '  File "/srv/demo-chat/main.py", line 12, in <module>',
+    '    from conversation_service.api import app',
+    '  File "/srv/demo-chat/conversation_service/api.py", line 4, in <module>',
+    '    from .settings import DATABASE_POOL_SIZE',
+    `ImportError: cannot import name 'DATABASE_POOL_SIZE' from 'conversation_service.settings' (demo-chat ${version})`,
+  ];
+  // <3> so `journalctl -p err` finds the crash, like a logging handler that tags stderr as errors
+  process.stderr.write(lines.map((l) => `<3>${l}\n`).join(''));
+  process.exit(1);
+}
+
+function journalError(context) {
+  error(`ERROR conversation_service: ${context}: relation "user_profiles" does not exist`);
+  error('Traceback (most recent call last): psycopg2.errors.UndefinedTable: relation "user_profiles" does not exist');
+}
+
+function databaseTarget(url) {
+  if (!url) return null;
+  const u = new URL(url);
+  return { host: u.hostname || '127.0.0.1', port: Number(u.port || 5432) };
+}
+
+function tcpReachable({ host, port }, timeoutMs = 1000) {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const done = (ok) => { socket.destroy(); resolve(ok); };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+// token bucket per user_id: RATE_PER_S tokens, refilled continuously
+const buckets = new Map();
+function takeToken(userId, now = Date.now()) {
+  const b = buckets.get(userId) ?? { tokens: RATE_PER_S, at: now };
+  b.tokens = Math.min(RATE_PER_S, b.tokens + ((now - b.at) / 1000) * RATE_PER_S);
+  b.at = now;
+  const ok = b.tokens >= 1;
+  if (ok) b.tokens -= 1;
+  buckets.set(userId, b);
+  if (buckets.size > 10_000) for (const [k, v] of buckets) if (now - v.at > 1000) buckets.delete(k);
+  return ok;
+}
+
+const INTENTS = [
+  [/marchand|merchant|chez|netflix|carrefour|sncf/i, 'transaction_search.by_merchant', 'Here are your transactions for that merchant.'],
+  [/cat[ée]gor|aliment|transport|food/i, 'transaction_search.by_category', 'Here is the breakdown of your spending by category.'],
+  [/d[ée]pens|spent|spend|transaction/i, 'transaction_search.simple', 'Here is a summary of your recent spending.'],
+  [/^(hi|hello|bonjour|salut)\b/i, 'greeting', 'Hello! Ask me about your spending.'],
+];
+function answer(message) {
+  const hit = INTENTS.find(([re]) => re.test(message));
+  return hit ? { intent: hit[1], text: hit[2] } : { intent: 'unknown', text: 'Sorry, I did not understand that question.' };
+}
+
+// reads the body; over MAX_BODY it keeps draining (so the client sees the 413) but stores nothing
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    let size = 0;
+    req.on('data', (c) => {
+      size += c.length;
+      if (size <= MAX_BODY) chunks.push(c);
+      else if (size > 16 * MAX_BODY) req.destroy();
+    });
+    req.on('end', () => resolve(size > MAX_BODY ? null : Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function main() {
+  const release = loadRelease();
+  if (release.mode === 'crash') crash(release.version);
+  const started = Date.now();
+  const db = databaseTarget(process.env.DATABASE_URL);
+  let draining = false;
+
+  const routes = {
+    'GET /api/v1/health': async () => {
+      const uptime_s = Math.floor((Date.now() - started) / 1000);
+      if (release.mode === 'unhealthy') return [503, { status: 'unhealthy', version: release.version, uptime_s, reason: 'conversation engine failed to initialise' }];
+      return [200, { status: 'healthy', version: release.version, uptime_s }];
+    },
+    'GET /api/v1/ready': async () => {
+      if (draining) return [503, { ready: false, dependencies: { database: 'draining' } }];
+      if (!db) return [200, { ready: true, dependencies: { database: 'not-configured' } }];
+      const ok = await tcpReachable(db);
+      return ok ? [200, { ready: true, dependencies: { database: 'ok' } }] : [503, { ready: false, dependencies: { database: 'unreachable' } }];
+    },
+    'POST /api/v1/conversation/chat': async (req) => {
+      const t0 = Date.now();
+      const raw = await readBody(req);
+      if (raw === null) return [413, { success: false, error: `request body too large (max ${MAX_BODY} bytes)` }];
+      let body;
+      try { body = JSON.parse(raw); } catch { return [400, { success: false, error: 'invalid JSON body' }]; }
+      const userId = body?.user_id;
+      const validUser = (Number.isInteger(userId) && userId > 0) || (typeof userId === 'string' && userId.length > 0 && userId.length <= 64);
+      if (!validUser || typeof body.message !== 'string' || body.message.trim() === '') {
+        return [400, { success: false, error: 'expected {"user_id": <int or string>, "message": "<non-empty string>"}' }];
+      }
+      if (!takeToken(String(userId))) return [429, { success: false, error: `rate limit exceeded: max ${RATE_PER_S} requests per second per user` }, { 'retry-after': '1' }];
+      if (release.mode === 'journal-errors') journalError('chat request');
+      if (release.mode === 'slow-chat') await sleep(SLOW_CHAT_MS);
+      const { intent, text } = answer(body.message);
+      return [200, { success: true, response_text: text, intent, processing_time_ms: Date.now() - t0 }];
+    },
+  };
+
+  const server = createServer(async (req, res) => {
+    const t0 = Date.now();
+    const path = (req.url ?? '/').split('?')[0];
+    const key = `${req.method} ${path}`;
+    let status = 500, body, headers = {};
+    try {
+      const route = routes[key];
+      if (route) [status, body, headers = {}] = await route(req);
+      else if (Object.keys(routes).some((k) => k.endsWith(` ${path}`))) [status, body] = [405, { error: 'method not allowed' }];
+      else [status, body] = [404, { error: 'not found' }];
+    } catch (e) {
+      [status, body] = [500, { success: false, error: 'internal error' }];
+      error(`ERROR handler ${key}: ${e?.stack ?? e}`);
+    }
+    if (draining) headers.connection = 'close';
+    res.writeHead(status, { 'content-type': 'application/json', ...headers });
+    res.end(JSON.stringify(body));
+    req.resume(); // discard any unread body (404/405 on a POST)
+    const line = `${req.method} ${path} ${status} ${Date.now() - t0}ms`;
+    (status >= 500 ? error : status >= 400 ? warn : log)(line);
+  });
+
+  server.listen(Number(process.env.PORT ?? 8001), process.env.HOST ?? '127.0.0.1', () => {
+    const { address, port } = server.address();
+    log(`demo-chat ${release.version} (mode ${release.mode}) listening on http://${address}:${port} pid ${process.pid}`);
+    if (release.mode === 'journal-errors') journalError('startup');
+  });
+  server.on('error', (e) => { error(`demo-chat: cannot listen: ${e.message}`); process.exit(1); });
+
+  const shutdown = (signal) => {
+    if (draining) return;
+    draining = true;
+    log(`demo-chat: ${signal} received, draining`);
+    server.close(() => { log('demo-chat: stopped'); process.exit(0); });
+    server.closeIdleConnections();
+    setTimeout(() => { warn('demo-chat: drain timeout, closing remaining connections'); server.closeAllConnections(); process.exit(0); }, SHUTDOWN_MS).unref();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main();

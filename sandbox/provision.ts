@@ -1,0 +1,168 @@
+/**
+ * The built-in local environment's sandbox host: created on first use inside `root` (git-ignored),
+ * reused afterwards. "Production as it is today": demo-chat v1.0.0 running, migrated, behind a stand-in systemd.
+ * A reuse touches nothing that is running, and leaves the app at whatever release was deployed since.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { CutoverError } from '../tasks/lib/errors.ts';
+import { createHostRoot, stopHostUnits } from './host.ts';
+import { createOrigin } from './origin.ts';
+import { ensurePostgres, findPgBinDir, type PgCluster } from './postgres.ts';
+
+export interface LocalSandbox { root: string; hostRoot: string; appPath: string; origin: string; pg: PgCluster | null; skipped: string[] }
+
+/** What state.json holds: written last, so its absence means "not (completely) created yet". */
+export interface SandboxState {
+  createdAt: string; updatedAt: string; root: string; hostRoot: string; appPath: string; origin: string;
+  unit: string; appPort: number; pgPort: number; appUrl: string; initialRelease: string; unitEnv: Record<string, string>;
+  pg: { host: string; port: number; user: string; database: string; dataDir: string; binDir: string } | null;
+  skipped: string[];
+}
+
+export const INITIAL_RELEASE = 'v1.0.0';
+export const SANDBOX_DATABASE = 'demo';
+export const NO_POSTGRES =
+  'PostgreSQL is not installed (no initdb in /usr/lib/postgresql/<version>/bin nor on PATH), so the sandbox runs without a database: ' +
+  'database backups and migrations are skipped. Install it with `apt-get install postgresql` and run again to get them.';
+const HEALTH_TIMEOUT_MS = 15_000;
+
+const run = promisify(execFile);
+const exists = (p: string) => stat(p).then(() => true, () => false);
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((ok) => {
+    const s = createServer();
+    s.once('error', () => ok(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => ok(true)));
+  });
+}
+
+function portTaken(port: number, what: string, envVar: string): CutoverError {
+  return new CutoverError(`port ${port} (sandbox ${what}) is already in use by another program; set ${envVar} to a free port and run again`);
+}
+
+async function readState(path: string): Promise<SandboxState | null> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as SandboxState;
+  } catch {
+    return null;
+  }
+}
+
+// ensurePostgres reuses the cluster running in <root>/pg, or (re)starts it on pgPort
+async function startPostgres(root: string, pgPort: number): Promise<PgCluster> {
+  let pg: PgCluster;
+  try {
+    pg = await ensurePostgres({ dir: join(root, 'pg'), port: pgPort });
+  } catch (e) {
+    if (!(await portFree(pgPort))) throw portTaken(pgPort, 'PostgreSQL', 'CUTOVER_SANDBOX_PG_PORT');
+    throw e;
+  }
+  await pg.createDatabase(SANDBOX_DATABASE); // idempotent
+  return pg;
+}
+
+function pgEnv(pg: PgCluster): NodeJS.ProcessEnv {
+  return { ...process.env, PGHOST: pg.host, PGPORT: String(pg.port), PGUSER: pg.user, PGDATABASE: SANDBOX_DATABASE };
+}
+
+/** Clones the origin into appPath at INITIAL_RELEASE (detached), installs and migrates it. */
+async function deployInitial(origin: string, appPath: string, pg: PgCluster | null): Promise<void> {
+  await rm(appPath, { recursive: true, force: true });
+  await run('git', ['clone', '--quiet', origin, appPath]);
+  await run('git', ['-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', INITIAL_RELEASE], { cwd: appPath });
+  await run('bash', ['install.sh'], { cwd: appPath });
+  if (pg) await run('bash', ['migrate.sh'], { cwd: appPath, env: pgEnv(pg) });
+}
+
+async function healthAnswers(url: string): Promise<boolean> {
+  try {
+    await (await fetch(url, { signal: AbortSignal.timeout(1000) })).arrayBuffer();
+    return true; // any HTTP answer counts: a deployed v1.2.0 answers 503 and is still "up"
+  } catch {
+    return false;
+  }
+}
+
+export async function ensureLocalSandbox(opts: { root: string; appPort: number; pgPort: number; unit?: string }): Promise<LocalSandbox> {
+  const { appPort, pgPort, unit = 'demo-chat' } = opts;
+  const root = resolve(opts.root);
+  const hostRoot = join(root, 'host');
+  const appPath = join(hostRoot, 'app');
+  const statePath = join(root, 'state.json');
+  const appUrl = `http://127.0.0.1:${appPort}`;
+  const bin = join(hostRoot, 'bin');
+  const env = { ...process.env, PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` };
+  const systemctl = (...args: string[]) => run(join(bin, 'systemctl'), args, { env });
+
+  await mkdir(root, { recursive: true });
+  const state = await readState(statePath);
+  if (!state) {
+    // first use, or an earlier attempt stopped half-way: start clean, stopping what it may have started
+    if (await exists(join(hostRoot, 'run'))) await stopHostUnits(hostRoot);
+    await rm(join(root, 'origin.git'), { recursive: true, force: true });
+    await rm(appPath, { recursive: true, force: true });
+  }
+  const wasActive = (await exists(join(bin, 'systemctl'))) &&
+    (await systemctl('is-active', unit).catch((e: { stdout?: string }) => e)).stdout?.trim() === 'active';
+  // before anything starts: a port held by another program is the user's to change
+  if ((!wasActive || state?.appPort !== appPort) && !(await portFree(appPort))) throw portTaken(appPort, 'app', 'CUTOVER_SANDBOX_APP_PORT');
+
+  let pg: PgCluster | null = null;
+  try {
+    const origin = (await exists(join(root, 'origin.git', 'HEAD'))) ? join(root, 'origin.git') : await createOrigin(root);
+    pg = findPgBinDir() ? await startPostgres(root, pgPort) : null;
+    const skipped = pg ? [] : [NO_POSTGRES];
+
+    const unitEnv: Record<string, string> = { HOST: '127.0.0.1', PORT: String(appPort) };
+    if (pg) unitEnv.DATABASE_URL = `postgres://${pg.user}@127.0.0.1:${pg.port}/${SANDBOX_DATABASE}`;
+    await createHostRoot(hostRoot, [
+      { name: unit, description: 'demo-chat, the demo service of the cutover sandbox', workingDirectory: appPath, execStart: '/usr/bin/node server.mjs', environment: unitEnv },
+    ]);
+
+    if (!state || !(await exists(join(appPath, '.git')))) await deployInitial(origin, appPath, pg);
+    else if (pg && !state.pg) await run('bash', ['migrate.sh'], { cwd: appPath, env: pgEnv(pg) }); // PostgreSQL installed since
+
+    if (!wasActive) await systemctl('start', unit);
+    else if (JSON.stringify(state?.unitEnv) !== JSON.stringify(unitEnv)) await systemctl('restart', unit); // ports or database changed
+    await waitForHealth(appUrl, appPort, unit, bin, env);
+
+    const now = new Date().toISOString();
+    const next: SandboxState = {
+      createdAt: state?.createdAt ?? now, updatedAt: now, root, hostRoot, appPath, origin, unit, appPort, pgPort, appUrl,
+      initialRelease: INITIAL_RELEASE, unitEnv, skipped,
+      pg: pg && { host: pg.host, port: pg.port, user: pg.user, database: SANDBOX_DATABASE, dataDir: pg.dataDir, binDir: pg.binDir },
+    };
+    await writeFile(`${statePath}.tmp`, `${JSON.stringify(next, null, 2)}\n`);
+    await rename(`${statePath}.tmp`, statePath);
+    return { root, hostRoot, appPath, origin, pg, skipped };
+  } catch (e) {
+    // a sandbox that never got created leaves nothing running; a reused one is left as it is
+    if (!state) {
+      await stopHostUnits(hostRoot);
+      await pg?.stop();
+    }
+    throw e;
+  }
+}
+
+async function waitForHealth(appUrl: string, appPort: number, unit: string, bin: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const url = `${appUrl}/api/v1/health`;
+  const deadline = Date.now() + HEALTH_TIMEOUT_MS;
+  for (;;) {
+    if (await healthAnswers(url)) return;
+    const state = (await run(join(bin, 'systemctl'), ['is-active', unit], { env }).catch((e: { stdout?: string }) => e)).stdout?.trim();
+    const timedOut = Date.now() > deadline;
+    if (state !== 'active' || timedOut) {
+      if (state !== 'active' && !(await portFree(appPort))) throw portTaken(appPort, 'app', 'CUTOVER_SANDBOX_APP_PORT'); // taken since the check
+      const journal = await run(join(bin, 'journalctl'), ['-u', unit, '-n', '20', '-o', 'cat', '--no-pager'], { env }).then((r) => r.stdout, () => '');
+      const why = timedOut ? `${url} did not answer within ${HEALTH_TIMEOUT_MS / 1000} s` : `it is ${state ?? 'unknown'}`;
+      throw new CutoverError(`sandbox unit ${unit} did not come up: ${why}. Its last journal lines:\n${journal}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

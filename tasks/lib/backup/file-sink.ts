@@ -1,0 +1,77 @@
+/**
+ * A Writable that streams into a file while computing its sha256 and size: a dump is never held
+ * in memory. It never emits 'error' (runners would wait for 'finish' forever): a write failure
+ * (disk full) is kept in `failure`, reported through `onFailure` so the command can be stopped,
+ * and later chunks are dropped. 'finish' comes after the file is synced and closed.
+ */
+import { createHash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import { Writable } from 'node:stream';
+
+export class HashingFileSink extends Writable {
+  private readonly hash = createHash('sha256');
+  bytes = 0;
+  failure: Error | null = null;
+  private fileClosed = false;
+
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly hooks: { onFailure?: (err: Error) => void; onProgress?: (bytes: number) => void } = {},
+  ) {
+    super({ highWaterMark: 1 << 20 });
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    if (this.failure) return done();
+    this.writeAll(chunk).then(
+      () => {
+        this.hash.update(chunk);
+        this.bytes += chunk.length;
+        this.hooks.onProgress?.(this.bytes);
+        done();
+      },
+      (err: Error) => {
+        this.fail(err);
+        done();
+      },
+    );
+  }
+
+  override _final(done: (err?: Error | null) => void): void {
+    const close = async () => {
+      try {
+        if (!this.failure) await this.fh.sync(); // a backup that is only in the page cache is not a backup yet
+      } catch (err) {
+        this.fail(err as Error);
+      }
+      await this.closeFile();
+    };
+    close().then(() => done());
+  }
+
+  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
+    this.closeFile().then(() => done(err));
+  }
+
+  /** The hex sha256 of everything written; call once, after 'finish'. */
+  digest(): string {
+    return this.hash.digest('hex');
+  }
+
+  private async writeAll(chunk: Buffer): Promise<void> {
+    let off = 0;
+    while (off < chunk.length) off += (await this.fh.write(chunk, off, chunk.length - off)).bytesWritten;
+  }
+
+  private fail(err: Error): void {
+    if (this.failure) return;
+    this.failure = err;
+    this.hooks.onFailure?.(err);
+  }
+
+  private async closeFile(): Promise<void> {
+    if (this.fileClosed) return;
+    this.fileClosed = true;
+    await this.fh.close().catch((err: Error) => this.fail(err));
+  }
+}

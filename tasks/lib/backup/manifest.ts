@@ -1,0 +1,70 @@
+/**
+ * The manifest written beside every dump: what was dumped, from where, between which tags, its
+ * size and sha256, exact row counts, and how it was verified. Read back with the same schema.
+ */
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import { z } from 'zod';
+import { PARTIAL_SUFFIX } from './names.ts';
+
+export const VERIFIED_BY = { custom: 'pg_restore -f /dev/null', plain: 'pg_dump completion comment' } as const;
+
+export const BackupManifest = z
+  .object({
+    manifestVersion: z.literal(1),
+    /** The dump's file name, in the manifest's folder. */
+    file: z.string().regex(/^[^/\\]+\.(dump|sql)$/, 'must be a .dump or .sql file name in the same folder'),
+    envName: z.string(),
+    database: z.string(),
+    /** The host pg_dump ran on (the runner's host name: an app host, or `local`). */
+    host: z.string(),
+    /** The PostgreSQL server as seen from that host. */
+    dbAddress: z.string(),
+    dbUser: z.string(),
+    serverVersion: z.string(),
+    format: z.enum(['custom', 'plain']),
+    sizeBytes: z.number().int().nonnegative(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    durationMs: z.number().int().nonnegative(),
+    fromTag: z.string().nullable(),
+    toTag: z.string(),
+    runId: z.string(),
+    createdAt: z.iso.datetime(),
+    /** Exact `count(*)` per `schema.table`, counted while the dump runs, in its own transaction (not the dump's snapshot). */
+    rowCounts: z.record(z.string(), z.number().int().nonnegative()),
+    verified: z
+      .object({ at: z.iso.datetime(), by: z.enum([VERIFIED_BY.custom, VERIFIED_BY.plain]), ok: z.boolean(), problems: z.array(z.string()).optional() })
+      .nullable(),
+  })
+  .strict();
+export type BackupManifest = z.infer<typeof BackupManifest>;
+
+/** Writes `<path>.partial` (mode 0600, synced), then renames it: a reader never sees half a manifest. */
+export async function writeManifest(path: string, manifest: BackupManifest): Promise<void> {
+  const partial = path + PARTIAL_SUFFIX;
+  const fh = await open(partial, 'w', 0o600);
+  try {
+    await fh.writeFile(`${JSON.stringify(manifest, null, 2)}\n`);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await rename(partial, path);
+  } catch (err) {
+    await rm(partial, { force: true });
+    throw err;
+  }
+}
+
+/** The manifest at `path`, or why it cannot be used. */
+export async function readManifest(path: string): Promise<{ ok: true; manifest: BackupManifest } | { ok: false; problem: string }> {
+  let data: unknown;
+  try {
+    data = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    return { ok: false, problem: `cannot read ${path}: ${(err as Error).message}` };
+  }
+  const parsed = BackupManifest.safeParse(data);
+  if (!parsed.success) return { ok: false, problem: `${path} is not a backup manifest: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}` };
+  return { ok: true, manifest: parsed.data };
+}

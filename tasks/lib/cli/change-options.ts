@@ -1,0 +1,10 @@
+import { COMMON_OPTIONS, type OptionSpec } from './args.ts';
+
+/** Flags of every task that changes hosts. */
+export const CHANGE_OPTIONS = {
+  env: COMMON_OPTIONS.env,
+  'dry-run': { type: 'boolean', help: 'show the plan and every command that would run; change nothing (exit 0)' },
+  yes: { type: 'boolean', short: 'y', help: 'do not ask for confirmation (needed without a terminal where the environment asks)' },
+  'force-unlock': { type: 'string', value: 'REASON', help: 'take the deploy lock from a dead or stale run; the reason is recorded in the history' },
+  renderer: { type: 'string', value: 'NAME', help: 'default (interactive) or simple (one line per event); default: interactive on a terminal, simple otherwise' },
+} as const satisfies Record<string, OptionSpec>;

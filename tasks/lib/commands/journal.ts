@@ -1,0 +1,36 @@
+import { command, sh, type Command } from './shell.ts';
+
+const EPOCH = /^\d+(?:\.\d+)?$/;
+
+export interface JournalSinceOptions {
+  /** At most the last this many entries (bounds the output). */
+  readonly lines: number;
+  /** Prefix with `sudo -n` (reading the system journal may need it). */
+  readonly sudo?: boolean;
+}
+
+export const journal = {
+  /** The HOST's clock as epoch seconds with fraction (`1712345678.123456789`): `--since` is read by the host's clock, not ours. */
+  hostNow: (): Command => command(sh`date +%s.%N`, { readOnly: true }),
+
+  /**
+   * Entries of these units since an epoch (seconds, fraction allowed), as JSON lines, messages in
+   * full (-a). No -p: priorities are filtered by the scan so fail patterns match at any priority.
+   */
+  since: (units: readonly string[], sinceEpoch: string | number, opts: JournalSinceOptions): Command => {
+    if (!units.length) throw new Error('journal.since needs at least one unit (without -u journalctl reads every unit)');
+    const epoch = typeof sinceEpoch === 'number' ? sinceEpoch.toFixed(6) : sinceEpoch;
+    if (!EPOCH.test(epoch)) throw new Error(`journal.since: not epoch seconds: ${JSON.stringify(sinceEpoch)}`);
+    if (!Number.isInteger(opts.lines) || opts.lines < 1) throw new Error(`journal.since: lines must be a positive integer, got ${opts.lines}`);
+    const unitArgs = units.flatMap((u) => ['-u', u]);
+    const prefix = opts.sudo ? sh`sudo -n ` : sh``;
+    return command(sh`${prefix}journalctl ${unitArgs} --since ${`@${epoch}`} -o json --no-pager -q -a -n ${opts.lines}`, { readOnly: true });
+  },
+};
+
+/** The epoch printed by `journal.hostNow()`, checked (a `date` without %N support prints `%N`). */
+export function parseHostNow(stdout: string): string {
+  const t = stdout.trim();
+  if (!EPOCH.test(t)) throw new Error(`the host's clock answered ${JSON.stringify(t.slice(0, 80))}, not epoch seconds`);
+  return t;
+}

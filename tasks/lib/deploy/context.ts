@@ -1,0 +1,94 @@
+/** The one typed context of a deploy or rollback run, filled step by step. */
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import type { Host } from '../../../environments/schema.ts';
+import type { LoadedEnvironment } from '../config/load.ts';
+import type { ProbeResult } from '../probes/types.ts';
+import type { Runner } from '../runners/types.ts';
+
+/** Where a host is, as far as this run knows: what the final report says per host. */
+export type HostStage =
+  | 'untouched' // nothing live changed
+  | 'code-changed' // the new code is checked out / `current` switched, services not restarted yet
+  | 'restarted' // services restarted on the new code, not verified
+  | 'verified' // on the new tag and verified
+  | 'rolled-back' // back on the previous tag and verified
+  | 'rollback-failed'; // a human must look
+
+/** What a host runs before this run: the rollback target. */
+export interface Deployed {
+  /** The tag HEAD (or `current`) is on; undefined when it is on no tag. */
+  readonly tag?: string;
+  readonly commit: string;
+  /** releases strategy: the release folder `current` points to. */
+  readonly release?: string;
+}
+
+export interface HostRun {
+  readonly host: Host;
+  readonly runner: Runner;
+  from: Deployed;
+  stage: HostStage;
+  /** releases strategy: the new release folder. */
+  newRelease?: string;
+  /** The host's clock (epoch seconds, as it printed them) just before the restart: the journal scan starts there. */
+  restartedAt?: string;
+  /** The verification of this host after the deploy, and after the rollback if there was one. */
+  checks: ProbeResult[];
+  rollbackChecks?: ProbeResult[];
+  /** Last thing that went wrong on this host. */
+  problem?: string;
+}
+
+export interface StepRecord {
+  readonly name: string;
+  readonly durationMs: number;
+  readonly ok: boolean;
+}
+
+export interface BackupRef {
+  readonly file: string;
+  readonly sha256: string;
+  readonly size: number;
+}
+
+export interface RunFlags {
+  readonly dryRun: boolean;
+  readonly yes: boolean;
+  readonly json: boolean;
+  readonly noRollback: boolean;
+  readonly skipBackup?: string;
+  readonly forceUnlock?: string;
+}
+
+export interface RunCtx {
+  readonly env: LoadedEnvironment;
+  readonly runId: string;
+  readonly task: 'deploy' | 'rollback';
+  /** The tag this run moves the hosts to. */
+  readonly tag: string;
+  /** user@machine */
+  readonly who: string;
+  readonly flags: RunFlags;
+  readonly signal: AbortSignal;
+  hosts: HostRun[];
+  backup?: BackupRef;
+  backupSkipped?: string;
+  steps: StepRecord[];
+  /** Lines for the plan and the final report (never printed while a task list runs). */
+  notes: string[];
+}
+
+export function newRunId(now = new Date()): string {
+  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
+}
+
+export function whoAmI(): string {
+  return `${os.userInfo().username}@${os.hostname()}`;
+}
+
+/** The label of a deployed state: its tag, else its short commit. */
+export function label(d: Deployed | undefined): string {
+  if (!d) return '(nothing)';
+  return d.tag ?? d.commit.slice(0, 12);
+}

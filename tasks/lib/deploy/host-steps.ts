@@ -1,0 +1,102 @@
+/**
+ * What each deploy step does on one host. Plain async functions over a runner (no listr here):
+ * the graph (graph.ts) decides order, parallelism and what a failure means.
+ */
+import { appCommand, pgEnv } from '../commands/app.ts';
+import { git } from '../commands/git.ts';
+import { releaseDirName, releasePaths, releases, releasesToPrune } from '../commands/releases.ts';
+import { systemd } from '../commands/systemd.ts';
+import { command, raw } from '../commands/shell.ts';
+import { secret, secretValues } from '../config/load.ts';
+import { CutoverError } from '../errors.ts';
+import { hostNow } from '../probes/journal.ts';
+import { run } from '../runners/run.ts';
+import type { ExecOptions } from '../runners/types.ts';
+import type { Deployed, HostRun, RunCtx } from './context.ts';
+
+export type Out = (line: string) => void;
+
+function streaming(ctx: RunCtx, out: Out): ExecOptions & { secrets: string[] } {
+  const each = (chunk: string) => chunk.split('\n').filter((l) => l.trim()).forEach(out);
+  return { onStdout: each, onStderr: each, signal: ctx.signal, secrets: secretValues(ctx.env) };
+}
+
+/** The folder the new code lives in on this host (where install and migrate run). */
+export function codeDir(ctx: RunCtx, h: HostRun): string {
+  const { app } = ctx.env.config;
+  return app.strategy === 'releases' ? `${releasePaths(app.path).releases}/${h.newRelease}` : app.path;
+}
+
+/** Touches nothing live: fetch tags (in-place), or mirror + new release folder (releases). */
+export async function prepare(ctx: RunCtx, h: HostRun, out: Out): Promise<void> {
+  const { app } = ctx.env.config;
+  if (app.strategy === 'in-place') {
+    await run(h.runner, git.fetchTags(app.path), streaming(ctx, out));
+    return;
+  }
+  const p = releasePaths(app.path);
+  await run(h.runner, releases.prepareRepo(p, app.repo), streaming(ctx, out));
+  h.newRelease = releaseDirName(ctx.tag, new Date());
+  await run(h.runner, releases.add(p, h.newRelease, ctx.tag), streaming(ctx, out));
+}
+
+/** in-place: the working copy moves to the tag. Live from here on. */
+export async function checkout(ctx: RunCtx, h: HostRun, to: Deployed | { tag: string }): Promise<void> {
+  h.stage = 'code-changed';
+  const target = 'commit' in to && !to.tag ? { rev: to.commit, isTag: false } : { rev: to.tag!, isTag: true };
+  await run(h.runner, git.checkout(ctx.env.config.app.path, target.rev, target.isTag), { signal: ctx.signal, secrets: secretValues(ctx.env) });
+}
+
+export async function install(ctx: RunCtx, h: HostRun, dir: string, out: Out): Promise<void> {
+  const { app } = ctx.env.config;
+  for (const cmd of app.install) await run(h.runner, appCommand(dir, cmd, app.env), streaming(ctx, out));
+}
+
+/** Runs once per deploy (the database is shared), on the first host, in the new code's folder. */
+export async function migrate(ctx: RunCtx, h: HostRun, dir: string, out: Out): Promise<void> {
+  const { app, database } = ctx.env.config;
+  const vars = { ...app.env, ...(database ? pgEnv(database) : {}) };
+  const password = database ? secret(ctx.env, database.password) : undefined;
+  for (const cmd of app.migrate) await run(h.runner, appCommand(dir, cmd, vars, password), streaming(ctx, out));
+}
+
+/** releases: switch `current` atomically. Live from here on. */
+export async function switchRelease(ctx: RunCtx, h: HostRun, dirName: string): Promise<void> {
+  h.stage = 'code-changed';
+  await run(h.runner, releases.switchTo(releasePaths(ctx.env.config.app.path), dirName), { signal: ctx.signal });
+}
+
+/** Restart every service, then wait (briefly) until systemd says active. */
+export async function restart(ctx: RunCtx, h: HostRun, out: Out): Promise<void> {
+  h.restartedAt = await hostNow(h.runner, ctx.signal);
+  const services = ctx.env.config.services;
+  for (const s of services) {
+    if (s.commands) await run(h.runner, command(raw(s.commands.restart)), streaming(ctx, out));
+    else await run(h.runner, systemd.restart([s.unit!], s.sudo), streaming(ctx, out));
+  }
+  h.stage = 'restarted';
+  const units = services.filter((s) => s.unit).map((s) => s.unit!);
+  if (!units.length) return;
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const r = await h.runner.exec(systemd.isActive(units), { signal: ctx.signal });
+    if (r.code === 0) return;
+    const states = r.stdout.trim().split('\n');
+    const failed = units.filter((_, i) => states[i] === 'failed');
+    if (failed.length || Date.now() > deadline)
+      throw new CutoverError(`${h.host.name}: ${units.map((u, i) => `${u} is ${states[i] ?? 'unknown'}`).join(', ')} after the restart; see: journalctl -u ${(failed[0] ?? units[0])!} -n 50`);
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+
+/** releases: delete old release folders beyond `keepReleases`, never `current`. */
+export async function pruneReleases(ctx: RunCtx, h: HostRun): Promise<string[]> {
+  const { app } = ctx.env.config;
+  const p = releasePaths(app.path);
+  const all = (await run(h.runner, releases.list(p))).stdout.split('\n').filter(Boolean);
+  const current = (await run(h.runner, releases.readCurrent(p))).stdout.trim();
+  const doomed = releasesToPrune(all, current, app.keepReleases);
+  if (doomed.length) await run(h.runner, releases.remove(p, doomed));
+  return doomed;
+}
+

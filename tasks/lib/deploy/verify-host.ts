@@ -1,0 +1,79 @@
+/**
+ * Verify one host after a restart, the same way after a deploy and after a rollback: health
+ * (polled; the version must be the tag when configured), then readiness and the test chat in
+ * parallel, then the journal since the restart. While health is polled, systemd is watched too:
+ * a service that crashes at start fails verification at once instead of at the health timeout.
+ */
+import { secretValues } from '../config/load.ts';
+import { systemd } from '../commands/systemd.ts';
+import { checkChat } from '../probes/chat.ts';
+import { checkReadiness, waitForHealth } from '../probes/health.ts';
+import { runJournalScan } from '../probes/journal.ts';
+import type { ProbeResult } from '../probes/types.ts';
+import type { HostRun, RunCtx } from './context.ts';
+
+export type OnResult = (r: ProbeResult) => void;
+
+class ServiceFailed extends Error {}
+
+export async function verifyHost(ctx: RunCtx, h: HostRun, expectTag: string | undefined, onResult: OnResult): Promise<boolean> {
+  const { verify, services } = ctx.env.config;
+  const secrets = secretValues(ctx.env);
+  const address = h.host.address;
+  const record = (r: ProbeResult) => {
+    onResult(r);
+    return r.ok;
+  };
+
+  const watch = new AbortController();
+  const stop = () => watch.abort(new Error('deploy interrupted'));
+  ctx.signal.addEventListener('abort', stop, { once: true });
+  const units = services.filter((s) => s.unit).map((s) => s.unit!);
+  const watcher = watchUnits(h, units, watch.signal).catch((e: unknown) => {
+    if (e instanceof ServiceFailed) watch.abort(e);
+  });
+  let healthy: boolean;
+  const started = performance.now();
+  try {
+    const expectVersion = verify.health.versionField ? expectTag : undefined;
+    healthy = record(await waitForHealth(verify.health, { address, expectVersion, signal: watch.signal, secrets }));
+  } catch (err) {
+    if (!(watch.signal.reason instanceof ServiceFailed)) throw err;
+    const why = watch.signal.reason.message;
+    healthy = record({ name: 'health', ok: false, detail: why, requested: { method: 'exec', url: `${h.host.name}: systemctl is-active ${units.join(' ')}` }, got: null, waitedMs: Math.round(performance.now() - started) });
+  } finally {
+    ctx.signal.removeEventListener('abort', stop);
+    if (!watch.signal.aborted) watch.abort(new Error('done'));
+    await watcher;
+  }
+  if (!healthy) return false;
+
+  const probes: Promise<boolean>[] = [];
+  if (verify.readiness) probes.push(checkReadiness(verify.readiness, { address, signal: ctx.signal, secrets }).then(record));
+  if (verify.chat) probes.push(checkChat(verify.chat, { address, signal: ctx.signal, secrets }).then(record));
+  const okSoFar = (await Promise.all(probes)).every(Boolean);
+  let journalOk = true;
+  if (verify.journal && h.restartedAt) {
+    const scanUnits = verify.journal.units ?? units;
+    const sudo = services.some((s) => s.unit && s.sudo);
+    if (scanUnits.length) journalOk = record(await runJournalScan(h.runner, scanUnits, h.restartedAt, verify.journal, { sudo, signal: ctx.signal, secrets }));
+  }
+  return okSoFar && journalOk;
+}
+
+/** Poll `systemctl is-active` every second; throw ServiceFailed when a unit is failed or inactive. */
+async function watchUnits(h: HostRun, units: readonly string[], signal: AbortSignal): Promise<void> {
+  if (!units.length) return;
+  while (!signal.aborted) {
+    await new Promise((res) => setTimeout(res, 1000));
+    if (signal.aborted) return;
+    const r = await h.runner.exec(systemd.isActive(units), { signal, timeoutMs: 10_000 });
+    if (signal.aborted) return;
+    const states = r.stdout.trim().split('\n');
+    const down = units.map((u, i) => [u, states[i] ?? 'unknown'] as const).filter(([, s]) => s === 'failed' || s === 'inactive');
+    if (down.length)
+      throw new ServiceFailed(
+        `${down.map(([u, s]) => `${u} is ${s}`).join(', ')} after the restart (it exited instead of serving). See: journalctl -u ${down[0]![0]} -n 50 --no-pager`,
+      );
+  }
+}

@@ -1,0 +1,68 @@
+/** doctor's rows for one host, from what inspectHost read. Read-only. */
+import type { Host } from '../../../environments/schema.ts';
+import { pg } from '../commands/pg.ts';
+import { secret, type LoadedEnvironment } from '../config/load.ts';
+import { label } from '../deploy/context.ts';
+import { HostKeyError, HostUnreachableError } from '../errors.ts';
+import { inspectHost, workTreeOf, type HostFacts } from '../inspect.ts';
+import { lastLines } from '../runners/run.ts';
+import type { Runner } from '../runners/types.ts';
+
+export type Verdict = 'ok' | 'warn' | 'fail' | 'skip';
+export interface CheckRow {
+  readonly host: string;
+  readonly check: string;
+  readonly result: Verdict;
+  readonly detail: string;
+}
+
+const HINTS: Record<string, string> = {
+  pg_dump: 'install the PostgreSQL client (Debian: apt-get install postgresql-client)',
+  psql: 'install the PostgreSQL client (Debian: apt-get install postgresql-client)',
+  git: 'install git',
+  systemctl: 'the host has no systemd: give the service `commands` (restart/status/logs) instead of `unit`',
+  journalctl: 'the host has no journald: give the service `commands` instead of `unit`',
+};
+
+export async function checkHost(env: LoadedEnvironment, host: Host, runner: Runner): Promise<CheckRow[]> {
+  const row = (check: string, result: Verdict, detail: string): CheckRow => ({ host: host.name, check, result, detail });
+  let facts: HostFacts;
+  try {
+    facts = await inspectHost(env, runner);
+  } catch (err) {
+    if (err instanceof HostKeyError) return [row('host key', 'fail', err.detail)];
+    if (err instanceof HostUnreachableError) return [row('connect', 'fail', `${err.detail}. Check the address, port, user and key, and that sshd runs.`)];
+    throw err;
+  }
+  const t = runner.host;
+  const rows: CheckRow[] = [
+    host.transport === 'local'
+      ? row('connect', 'ok', 'local transport: bash on this machine')
+      : row('connect', 'ok', `${t.user}@${t.address}:${t.port}, host key matches known_hosts`),
+    facts.missing.length === 0
+      ? row('commands', 'ok', facts.present.join(', '))
+      : row('commands', 'fail', `missing on the host: ${facts.missing.map((m) => `${m}${HINTS[m] ? ` (${HINTS[m]})` : ''}`).join('; ')}`),
+  ];
+  const dir = workTreeOf(env);
+  if (facts.workTreeProblem) rows.push(row('app path', 'fail', facts.workTreeProblem));
+  else if (facts.dirty.length) rows.push(row('app path', 'fail', `${dir}: tracked files changed by hand: ${facts.dirty.join(', ')} (commit or discard them; a checkout would carry them)`));
+  else if (facts.deployed?.tag) rows.push(row('app path', 'ok', `${dir}: git working copy on tag ${facts.deployed.tag}`));
+  else rows.push(row('app path', 'warn', `${dir}: HEAD ${label(facts.deployed)} is on no tag: a rollback target is recorded by commit`));
+  for (const s of facts.services) {
+    const check = `service ${s.service.name}`;
+    if (!s.exists) rows.push(row(check, 'fail', `unit ${s.service.unit} not found (${s.state}); check the unit name (journalctl accepts typos silently)`));
+    else if (s.active) rows.push(row(check, 'ok', s.service.unit ? `unit ${s.service.unit} exists, ${s.state}` : 'status command exits 0'));
+    else rows.push(row(check, 'warn', s.service.unit ? `unit ${s.service.unit} exists but is ${s.state}` : s.state));
+  }
+  return rows;
+}
+
+/** The database answers, from where pg_dump will run. */
+export async function checkDatabase(env: LoadedEnvironment, hostName: string, runner: Runner): Promise<CheckRow> {
+  const db = env.config.database!;
+  const r = await runner.exec(pg.ping(db, secret(env, db.password)));
+  const where = `${db.user}@${db.host}:${db.port}/${db.name}`;
+  return r.code === 0
+    ? { host: hostName, check: 'database', result: 'ok', detail: `${where} answers (PostgreSQL ${r.stdout.trim()})` }
+    : { host: hostName, check: 'database', result: 'fail', detail: `${where} does not answer: ${lastLines(r.stderr, 2) || `exit ${r.code}`}` };
+}

@@ -1,0 +1,77 @@
+/** doctor: is this environment ready for cutover? Validates, connects, checks; changes nothing. */
+import { existsSync } from 'node:fs';
+import { mkdir, access, constants } from 'node:fs/promises';
+import { str, flag, type ParsedArgs } from '../cli/args.ts';
+import { whichCommands, parseWhich } from '../commands/host.ts';
+import { redact } from '../commands/shell.ts';
+import { chooseEnvironment, loadEnvironment, secretValues, type LoadedEnvironment } from '../config/load.ts';
+import { ExitCode } from '../errors.ts';
+import { LocalRunner } from '../runners/local.ts';
+import { runnerFor } from '../runners/for-host.ts';
+import type { Runner } from '../runners/types.ts';
+import { prepareSandbox } from '../sandbox.ts';
+import { checkDatabase, checkHost, type CheckRow } from './checks.ts';
+import { renderTable } from './table.ts';
+
+const THIS_MACHINE = '(this machine)';
+
+export async function doctor(args: ParsedArgs): Promise<ExitCode> {
+  const env = await loadEnvironment(chooseEnvironment(str(args, 'env'), process.env));
+  const rows: CheckRow[] = [
+    { host: THIS_MACHINE, check: 'environment', result: 'ok', detail: `${env.file} is valid (${env.config.hosts.length} host(s), ${env.config.services.length} service(s))` },
+  ];
+  if (env.config.sandbox) rows.push(...(await prepareSandbox(env)));
+  const runners = new Map<string, Runner>(env.config.hosts.map((h) => [h.name, runnerFor(env, h)]));
+  try {
+    const perHost = await Promise.all(env.config.hosts.map((h) => checkHost(env, h, runners.get(h.name)!)));
+    rows.push(...perHost.flat());
+    rows.push(...(await checkThisMachine(env)));
+    if (env.config.database) {
+      const first = env.config.hosts[0]!;
+      const reachable = !perHost[0]!.some((r) => r.check === 'connect' && r.result === 'fail') && perHost[0]!.length > 1;
+      if (env.config.database.dumpOn === 'local') rows.push(await checkDatabase(env, THIS_MACHINE, localRunner()));
+      else if (reachable) rows.push(await checkDatabase(env, first.name, runners.get(first.name)!));
+      else rows.push({ host: first.name, check: 'database', result: 'skip', detail: 'host unreachable' });
+    }
+  } finally {
+    await Promise.all([...runners.values()].map((r) => r.close()));
+  }
+  const safe = rows.map((r) => ({ ...r, detail: redact(r.detail, secretValues(env)) }));
+  const failed = safe.filter((r) => r.result === 'fail');
+  if (flag(args, 'json')) {
+    process.stdout.write(`${JSON.stringify({ environment: env.name, ok: failed.length === 0, checks: safe }, null, 2)}\n`);
+  } else {
+    process.stdout.write(`${renderTable(safe)}\n\n`);
+    process.stdout.write(
+      failed.length === 0
+        ? `${env.name}: ready for cutover.\n`
+        : `${env.name}: ${failed.length} check(s) failed: ${failed.map((r) => `${r.host} ${r.check}`).join(', ')}. Fix them, then run doctor again.\n`,
+    );
+  }
+  return failed.length === 0 ? ExitCode.ok : ExitCode.refused;
+}
+
+function localRunner(): Runner {
+  return new LocalRunner({ name: THIS_MACHINE, address: '127.0.0.1', port: 22, user: process.env.USER ?? 'root' });
+}
+
+/** What this machine needs: pg_restore to verify dumps, a writable backup folder. */
+async function checkThisMachine(env: LoadedEnvironment): Promise<CheckRow[]> {
+  const rows: CheckRow[] = [];
+  const row = (check: string, result: CheckRow['result'], detail: string) => rows.push({ host: THIS_MACHINE, check, result, detail });
+  if (env.config.database) {
+    const need = env.config.database.dumpOn === 'local' ? ['pg_restore', 'pg_dump'] : ['pg_restore'];
+    const found = parseWhich((await localRunner().exec(whichCommands(need))).stdout);
+    const missing = need.filter((n) => !found.get(n));
+    if (missing.length) row('commands', 'fail', `missing here: ${missing.join(', ')} (needed to take and verify backups; Debian: apt-get install postgresql-client)`);
+    else row('commands', 'ok', `${need.join(', ')} (backups are verified here by reading them completely)`);
+  }
+  try {
+    if (!existsSync(env.backupDir)) await mkdir(env.backupDir, { recursive: true, mode: 0o700 });
+    await access(env.backupDir, constants.W_OK);
+    row('backups', 'ok', `${env.backupDir} is writable`);
+  } catch (err) {
+    row('backups', 'fail', `${env.backupDir} is not writable: ${(err as Error).message}`);
+  }
+  return rows;
+}

@@ -1,0 +1,95 @@
+/**
+ * What is on a host, read-only: shared by doctor (a table for people) and the deploy preflight
+ * (typed facts for the plan). Independent reads run in parallel over the host's one connection.
+ */
+import type { Host, Service } from '../../environments/schema.ts';
+import { git } from './commands/git.ts';
+import { parseWhich, whichCommands } from './commands/host.ts';
+import { releasePaths, releases, tagOfRelease } from './commands/releases.ts';
+import { command, raw } from './commands/shell.ts';
+import { systemd } from './commands/systemd.ts';
+import type { LoadedEnvironment } from './config/load.ts';
+import type { Deployed } from './deploy/context.ts';
+import { lastLines } from './runners/run.ts';
+import type { Runner } from './runners/types.ts';
+
+/** Commands cutover runs on a host, for this environment's configuration. */
+export function requiredCommands(env: LoadedEnvironment): string[] {
+  const { services, database } = env.config;
+  const names = ['bash', 'git'];
+  if (services.some((s) => s.unit)) names.push('systemctl', 'journalctl');
+  if (services.some((s) => s.unit && s.sudo)) names.push('sudo');
+  if (database?.dumpOn === 'host') names.push('pg_dump', 'psql');
+  return names;
+}
+
+/** Where the app's git working copy is: the folder itself, or `current` for releases. */
+export function workTreeOf(env: LoadedEnvironment): string {
+  const { app } = env.config;
+  return app.strategy === 'releases' ? `${app.path}/current` : app.path;
+}
+
+export interface ServiceState {
+  readonly service: Service;
+  /** false: the unit file does not exist (systemd), or n/a for custom commands. */
+  readonly exists: boolean;
+  readonly active: boolean;
+  /** `active`, `inactive`, `failed`, or the custom status command's complaint. */
+  readonly state: string;
+}
+
+export interface HostFacts {
+  readonly missing: string[];
+  readonly present: string[];
+  readonly services: ServiceState[];
+  /** What runs now; undefined with `workTreeProblem` set when there is no working copy. */
+  readonly deployed?: Deployed;
+  readonly workTreeProblem?: string;
+  /** Tracked files changed by hand (in-place only). */
+  readonly dirty: string[];
+}
+
+/** Connects (the first command does) and reads; connection and host-key errors propagate. */
+export async function inspectHost(env: LoadedEnvironment, runner: Runner): Promise<HostFacts> {
+  const needed = requiredCommands(env);
+  const found = parseWhich((await runner.exec(whichCommands(needed))).stdout);
+  const [deployed, services] = await Promise.all([readDeployed(env, runner), Promise.all(env.config.services.map((s) => serviceState(s, runner)))]);
+  return {
+    missing: needed.filter((n) => !found.get(n)),
+    present: needed.filter((n) => found.get(n)),
+    services,
+    ...deployed,
+  };
+}
+
+async function readDeployed(env: LoadedEnvironment, runner: Runner): Promise<Pick<HostFacts, 'deployed' | 'workTreeProblem' | 'dirty'>> {
+  const dir = workTreeOf(env);
+  const inTree = await runner.exec(git.isWorkTree(dir));
+  if (inTree.code !== 0) {
+    const why = lastLines(inTree.stderr, 1) || `exit ${inTree.code}`;
+    const hint = env.config.app.strategy === 'releases' ? 'no release yet? the first deploy needs one made by hand' : `clone ${env.config.app.repo} there first`;
+    return { workTreeProblem: `${dir} is not a git working copy (${why}); ${hint}`, dirty: [] };
+  }
+  const [tag, head, dirty, current] = await Promise.all([
+    runner.exec(git.currentTag(dir)),
+    runner.exec(git.headCommit(dir)),
+    env.config.app.strategy === 'in-place' ? runner.exec(git.dirtyFiles(dir)) : null,
+    env.config.app.strategy === 'releases' ? runner.exec(releases.readCurrent(releasePaths(env.config.app.path))) : null,
+  ]);
+  const release = current?.stdout.trim() || undefined;
+  return {
+    deployed: { tag: tag.code === 0 ? tag.stdout.trim() : release && tagOfRelease(release), commit: head.stdout.trim(), release },
+    dirty: dirty ? dirty.stdout.split('\n').filter(Boolean).map((l) => l.slice(3)) : [],
+  };
+}
+
+async function serviceState(s: Service, runner: Runner): Promise<ServiceState> {
+  if (s.commands) {
+    const r = await runner.exec(command(raw(s.commands.status), { readOnly: true }));
+    return { service: s, exists: true, active: r.code === 0, state: r.code === 0 ? 'active' : `status exits ${r.code}: ${lastLines(r.stderr || r.stdout, 1)}` };
+  }
+  const exists = await runner.exec(systemd.unitExists(s.unit!, s.sudo));
+  if (exists.code !== 0) return { service: s, exists: false, active: false, state: lastLines(exists.stderr, 1) || `exit ${exists.code}` };
+  const active = await runner.exec(systemd.isActive([s.unit!]));
+  return { service: s, exists: true, active: active.code === 0, state: active.stdout.trim() || 'unknown' };
+}

@@ -1,0 +1,89 @@
+/**
+ * Local runner: the same commands, run with bash on this machine (the built-in sandbox host).
+ * zx spawns them; its output store is replaced by tails so a large output is never held whole.
+ */
+import { $, type ProcessPromise } from 'zx';
+import type { Command } from '../commands/shell.ts';
+import { Tail } from './tail.ts';
+import type { ExecOptions, ExecResult, HostTarget, Runner } from './types.ts';
+
+/** zx keeps every chunk it reads in a "store"; this one keeps only the last TAIL_BYTES. */
+class TailStore {
+  readonly tail = new Tail();
+  get length(): number {
+    return 1;
+  }
+  [index: number]: string | undefined;
+  /** zx reads the last chunk's last character at exit: the tail is our one "chunk". */
+  get 0(): string {
+    return this.tail.toString();
+  }
+  push(...chunks: (string | Buffer)[]): number {
+    for (const c of chunks) this.tail.push(typeof c === 'string' ? Buffer.from(c) : c);
+    return 1;
+  }
+  join(): string {
+    return this.tail.toString();
+  }
+  reduce<U>(fn: (acc: U, cur: string, i: number, arr: string[]) => U, init: U): U {
+    return fn(init, this.tail.toString(), 0, [this.tail.toString()]);
+  }
+  *[Symbol.iterator](): Iterator<string> {
+    yield this.tail.toString();
+  }
+}
+
+export class LocalRunner implements Runner {
+  constructor(
+    readonly host: HostTarget,
+    private readonly pathPrefix: readonly string[] = [],
+  ) {}
+
+  async exec(cmd: Command, opts: ExecOptions = {}): Promise<ExecResult> {
+    const started = performance.now();
+    const stdout = new TailStore();
+    const stderr = new TailStore();
+    const env = { ...process.env, PATH: [...this.pathPrefix, process.env.PATH ?? '/usr/bin:/bin'].join(':') };
+    const ac = new AbortController();
+    let error: string | undefined;
+    const onAbort = () => {
+      error = 'aborted';
+      ac.abort();
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = opts.timeoutMs
+      ? setTimeout(() => {
+          error = `timed out after ${opts.timeoutMs} ms`;
+          ac.abort();
+        }, opts.timeoutMs)
+      : undefined;
+    // zx quotes the script once more, as the single argument of `bash -c` (the transport, like SSH's exec)
+    const p: ProcessPromise = $({
+      quiet: true,
+      nothrow: true,
+      env,
+      ac,
+      input: cmd.stdin ?? '',
+      store: { stdout, stderr, stdall: new TailStore() },
+    })`bash -o pipefail -c ${cmd.script}`;
+    p.stdout.on('data', (c: Buffer) => opts.onStdout?.(c.toString('utf8')));
+    p.stderr.on('data', (c: Buffer) => opts.onStderr?.(c.toString('utf8')));
+    if (opts.sink) p.stdout.pipe(opts.sink);
+    const out = await p;
+    clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', onAbort);
+    if (opts.sink && !opts.sink.writableFinished) await new Promise((r) => opts.sink!.once('finish', r));
+    return {
+      host: this.host.name,
+      code: error ? null : out.exitCode,
+      signal: out.signal ?? undefined,
+      error: error ?? (out.exitCode === null ? `killed by ${out.signal}` : undefined),
+      stdout: stdout.tail.toString(),
+      stderr: stderr.tail.toString(),
+      stdoutBytes: stdout.tail.bytes,
+      durationMs: Math.round(performance.now() - started),
+    };
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,167 @@
+/**
+ * SSH runner: one connection per host, reused for the whole run, with keepalive and host keys
+ * checked against known_hosts. Output is streamed (never `execCommand`, which keeps everything in
+ * strings and dies on a database dump); only a tail of each stream is kept in memory.
+ */
+import { appendFileSync, readFileSync } from 'node:fs';
+import { NodeSSH } from 'node-ssh';
+import type { ClientChannel } from 'ssh2';
+import { wrapForBash, type Command } from '../commands/shell.ts';
+import { HostKeyError, HostUnreachableError } from '../errors.ts';
+import { checkHostKey, fingerprint, hostEntryName, knownHostsLine } from './known-hosts.ts';
+import { Tail } from './tail.ts';
+import type { ExecOptions, ExecResult, HostTarget, Runner } from './types.ts';
+
+export interface SshOptions {
+  readonly privateKeyPath: string;
+  readonly passphrase?: string;
+  readonly knownHostsPath: string;
+  readonly hostKeys: 'verify' | 'accept-new';
+  readonly keepaliveMs: number;
+  readonly connectTimeoutMs: number;
+}
+
+export class SshRunner implements Runner {
+  private ssh: NodeSSH | null = null;
+  private connecting: Promise<NodeSSH> | null = null;
+
+  constructor(
+    readonly host: HostTarget,
+    private readonly opts: SshOptions,
+  ) {}
+
+  /** Connect once; later calls reuse the connection (and reconnect if it died). */
+  connect(): Promise<NodeSSH> {
+    if (this.ssh?.isConnected()) return Promise.resolve(this.ssh);
+    this.connecting ??= this.open().finally(() => (this.connecting = null));
+    return this.connecting;
+  }
+
+  private async open(): Promise<NodeSSH> {
+    const { host, opts } = this;
+    let keyProblem: HostKeyError | null = null;
+    let privateKey: string;
+    try {
+      privateKey = readFileSync(opts.privateKeyPath, 'utf8');
+    } catch (err) {
+      throw new HostUnreachableError(host.name, `cannot read the SSH private key ${opts.privateKeyPath}: ${(err as Error).message}`);
+    }
+    const ssh = new NodeSSH();
+    try {
+      await ssh.connect({
+        host: host.address,
+        port: host.port,
+        username: host.user,
+        privateKey,
+        passphrase: opts.passphrase,
+        readyTimeout: opts.connectTimeoutMs,
+        keepaliveInterval: opts.keepaliveMs,
+        keepaliveCountMax: 3,
+        hostVerifier: (key: Buffer) => {
+          keyProblem = this.verifyHostKey(key);
+          return keyProblem === null;
+        },
+      });
+    } catch (err) {
+      ssh.dispose();
+      if (keyProblem) throw keyProblem;
+      throw new HostUnreachableError(host.name, `cannot connect to ${host.user}@${hostEntryName(host.address, host.port)}: ${(err as Error).message}`);
+    }
+    ssh.connection?.on('error', () => {}); // a dead connection surfaces as a lost command, not a crash
+    this.ssh = ssh;
+    return ssh;
+  }
+
+  private verifyHostKey(key: Buffer): HostKeyError | null {
+    const { host, opts } = this;
+    let known = '';
+    try {
+      known = readFileSync(opts.knownHostsPath, 'utf8');
+    } catch {
+      // a missing file is "unknown host", reported below
+    }
+    const v = checkHostKey(known, host.address, host.port, key);
+    if (v.ok) return null;
+    const name = hostEntryName(host.address, host.port);
+    const fp = fingerprint(key);
+    if (v.reason === 'unknown' && opts.hostKeys === 'accept-new') {
+      appendFileSync(opts.knownHostsPath, knownHostsLine(host.address, host.port, key), { mode: 0o600 });
+      return null;
+    }
+    if (v.reason === 'unknown')
+      return new HostKeyError(
+        host.name,
+        `host key of ${name} (${fp}) is not in ${opts.knownHostsPath}. Check the fingerprint with the host's owner, then add it: ssh-keyscan -p ${host.port} ${host.address} >> ${opts.knownHostsPath}`,
+      );
+    return new HostKeyError(
+      host.name,
+      `HOST KEY ${v.reason === 'revoked' ? 'REVOKED' : 'MISMATCH'} for ${name}: it presented ${fp}, ${opts.knownHostsPath} has ${v.known.join(', ') || 'it marked @revoked'}. ` +
+        `Someone may be intercepting the connection, or the host was rebuilt. Do not go on until you know which; then update the entry (ssh-keygen -R '${name}' -f ${opts.knownHostsPath}).`,
+    );
+  }
+
+  async exec(cmd: Command, opts: ExecOptions = {}): Promise<ExecResult> {
+    const ssh = await this.connect();
+    const started = performance.now();
+    const out = new Tail();
+    const err = new Tail();
+    const conn = ssh.connection!;
+    const channel = await new Promise<ClientChannel>((resolve, reject) =>
+      conn.exec(wrapForBash(cmd), (e, ch) => (e ? reject(new HostUnreachableError(this.host.name, `cannot start a command: ${e.message}`)) : resolve(ch))),
+    );
+    return new Promise<ExecResult>((resolve) => {
+      let code: number | null = null;
+      let signal: string | undefined;
+      let error: string | undefined;
+      let settled = false;
+      const finish = () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+        conn.off('close', onConnectionClose);
+        const result = { host: this.host.name, code, signal, error, stdout: out.toString(), stderr: err.toString(), stdoutBytes: out.bytes, durationMs: Math.round(performance.now() - started) };
+        if (opts.sink && !opts.sink.writableEnded) opts.sink.end(() => resolve(result));
+        else resolve(result);
+      };
+      const kill = (why: string) => {
+        error = why;
+        channel.signal('KILL');
+        channel.close();
+      };
+      const timer = opts.timeoutMs ? setTimeout(() => kill(`timed out after ${opts.timeoutMs} ms`), opts.timeoutMs) : undefined;
+      const onAbort = () => kill('aborted');
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+      channel.on('data', (chunk: Buffer) => {
+        out.push(chunk);
+        opts.onStdout?.(chunk.toString('utf8'));
+      });
+      channel.stderr.on('data', (chunk: Buffer) => {
+        err.push(chunk);
+        opts.onStderr?.(chunk.toString('utf8'));
+      });
+      // pipe() gives backpressure: a slow disk pauses the remote command instead of filling memory
+      if (opts.sink) channel.pipe(opts.sink, { end: false });
+      channel.on('exit', (c: number | null, s?: string) => {
+        code = c;
+        if (s) signal = s;
+      });
+      channel.on('close', () => {
+        if (code === null && !error) error = signal ? `killed by ${signal}` : 'connection lost before the command finished';
+        finish();
+      });
+      const onConnectionClose = () => {
+        error ??= 'connection lost before the command finished';
+        finish();
+      };
+      conn.once('close', onConnectionClose);
+      channel.end(cmd.stdin ?? '');
+    });
+  }
+
+  async close(): Promise<void> {
+    this.ssh?.dispose();
+    this.ssh = null;
+  }
+}

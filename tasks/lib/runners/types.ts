@@ -1,0 +1,45 @@
+import type { Writable } from 'node:stream';
+import type { Command } from '../commands/shell.ts';
+
+/** Everything a runner needs to know about the host it talks to. */
+export interface HostTarget {
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  readonly user: string;
+}
+
+export interface ExecOptions {
+  /** Standard output goes here instead of being kept (a dump, a big log). Only a tail is kept. */
+  readonly sink?: Writable;
+  /** Called with each chunk of output as it arrives (task output, progress). */
+  readonly onStdout?: (chunk: string) => void;
+  readonly onStderr?: (chunk: string) => void;
+  /** Kill the command after this long; the result then has code null and signal 'TIMEOUT'. */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  readonly host: string;
+  /** null when the command was killed, timed out, or the connection died under it. */
+  readonly code: number | null;
+  readonly signal?: string;
+  /** Why there is no exit code: 'timed out after 30000 ms', 'connection lost', 'aborted'. */
+  readonly error?: string;
+  /** The last TAIL_BYTES of output (the whole output when it is shorter). */
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly stdoutBytes: number;
+  readonly durationMs: number;
+}
+
+/** Keep at most this much of each stream in memory; the rest goes to the sink or is dropped. */
+export const TAIL_BYTES = 64 * 1024;
+
+export interface Runner {
+  readonly host: HostTarget;
+  /** Run and report; never throws for a non-zero exit (see `run` in ./run.ts). */
+  exec(cmd: Command, opts?: ExecOptions): Promise<ExecResult>;
+  close(): Promise<void>;
+}

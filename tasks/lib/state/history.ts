@@ -1,0 +1,108 @@
+/**
+ * The deployment history: append-only JSON lines on the host (the record any machine rolls back
+ * from), mirrored line for line in the local backups folder. Reading tolerates damaged lines (a
+ * writer killed mid-line): they are skipped and reported, never fatal.
+ */
+import { appendFileSync, closeSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { history } from '../commands/history.ts';
+import { redact } from '../commands/shell.ts';
+import type { Runner } from '../runners/types.ts';
+import { execExpecting } from './exec.ts';
+import { HISTORY_FILE, historyFileIn } from './paths.ts';
+import { HistoryEvent } from './records.ts';
+
+export interface SkippedLine {
+  /** 1-based line number in the file. */
+  readonly line: number;
+  readonly text: string;
+  readonly why: 'not JSON' | 'not a known event';
+}
+
+export interface HistoryRead {
+  /** In file order (the order they were appended), which is the order the queries use. */
+  readonly events: HistoryEvent[];
+  readonly skipped: SkippedLine[];
+}
+
+/** One line of JSON; checked against the schema the reader applies, secrets masked. */
+export function serializeEvent(event: HistoryEvent, secrets: readonly string[] = []): string {
+  const line = JSON.stringify(HistoryEvent.parse(event));
+  // a secret appears JSON-escaped inside the line when it holds a quote or a backslash
+  return redact(line, [...secrets, ...secrets.map((s) => JSON.stringify(s).slice(1, -1))]);
+}
+
+/** Pure: the events of a history file's text. */
+export function parseHistory(text: string): HistoryRead {
+  const events: HistoryEvent[] = [];
+  const skipped: SkippedLine[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      skipped.push({ line: i + 1, text: line, why: 'not JSON' });
+      return;
+    }
+    const parsed = HistoryEvent.safeParse(value);
+    if (parsed.success) events.push(parsed.data);
+    else skipped.push({ line: i + 1, text: line, why: 'not a known event' });
+  });
+  return { events, skipped };
+}
+
+/** Appends the line to `<dir>/history.jsonl` on this machine (folder 0700, file 0600). */
+export function appendMirror(dir: string, line: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = path.join(dir, HISTORY_FILE);
+  appendFileSync(file, (endsTorn(file) ? '\n' : '') + `${line}\n`, { mode: 0o600 });
+}
+
+function endsTorn(file: string): boolean {
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch {
+    return false;
+  }
+  if (size === 0) return false;
+  const fd = openSync(file, 'r');
+  try {
+    const last = Buffer.alloc(1);
+    readSync(fd, last, 0, 1, size - 1);
+    return last[0] !== 0x0a;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Appends one event: first to the local mirror (so a trace exists even when the host is
+ * unreachable), then on the host. Throws CommandFailedError when the host append fails.
+ */
+export async function appendHistory(
+  runner: Runner,
+  stateDir: string,
+  localMirrorDir: string | null,
+  event: HistoryEvent,
+  opts: { readonly secrets?: readonly string[] } = {},
+): Promise<void> {
+  const line = serializeEvent(event, opts.secrets);
+  if (localMirrorDir) appendMirror(localMirrorDir, line);
+  await execExpecting(runner, history.append(stateDir, line), `append to the deployment history ${historyFileIn(stateDir)}`, [0]);
+}
+
+/** The host's history, whole (streamed: the runners keep only a tail of stdout). */
+export async function readHistory(runner: Runner, stateDir: string): Promise<HistoryRead> {
+  const chunks: Buffer[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      chunks.push(chunk);
+      done();
+    },
+  });
+  await execExpecting(runner, history.read(stateDir), `read the deployment history ${historyFileIn(stateDir)}`, [0], { sink });
+  return parseHistory(Buffer.concat(chunks).toString('utf8'));
+}

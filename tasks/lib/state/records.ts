@@ -1,0 +1,87 @@
+/**
+ * What the host's state folder holds: the lock record (lock.json) and the history events
+ * (history.jsonl, one JSON object per line). One zod schema per shape is both the type and the
+ * check applied when reading them back (unknown extra keys are dropped, not refused).
+ */
+import { z } from 'zod';
+
+export const TASKS = ['deploy', 'rollback', 'restore'] as const;
+export type Task = (typeof TASKS)[number];
+
+/**
+ * How a run ended. `rolled-back`: a deploy failed and the previous tag was restored and verified,
+ * or a rollback task reached its target and verified it. What is live is in FinishedEvent.live.
+ */
+export const RESULTS = ['deployed', 'rolled-back', 'failed', 'interrupted', 'needs-attention'] as const;
+export type Result = (typeof RESULTS)[number];
+
+export const LockRecord = z.object({
+  runId: z.string().min(1),
+  env: z.string(),
+  /** The tag the run goes to (null when it has none, e.g. a restore). */
+  tag: z.string().nullable(),
+  task: z.enum(TASKS),
+  /** user@machine of the process that holds the lock (the machine running cutover, not the host). */
+  owner: z.string(),
+  /** That process's pid on that machine. */
+  pid: z.number().int(),
+  startedAt: z.string(),
+  /** Older than this (by the host's clock, from the lock file's mtime) means stale. */
+  ttlSec: z.number().int().positive(),
+});
+export type LockRecord = z.infer<typeof LockRecord>;
+
+const Step = z.object({ name: z.string(), durationMs: z.number(), ok: z.boolean() });
+export type Step = z.infer<typeof Step>;
+
+/** Written before anything changes, so even a killed run leaves a trace. */
+export const StartedEvent = z.object({
+  type: z.literal('started'),
+  runId: z.string().min(1),
+  task: z.enum(TASKS),
+  env: z.string(),
+  who: z.string(),
+  /** The tag live before the run (null: not on a tag, or unknown). */
+  from: z.string().nullable(),
+  to: z.string().nullable(),
+  backupFile: z.string().optional(),
+  skipBackupReason: z.string().optional(),
+  at: z.string(),
+});
+export type StartedEvent = z.infer<typeof StartedEvent>;
+
+export const FinishedEvent = z.object({
+  type: z.literal('finished'),
+  runId: z.string().min(1),
+  task: z.enum(TASKS),
+  env: z.string(),
+  result: z.enum(RESULTS),
+  /**
+   * The tag verified live on the hosts when the run ended; null when not verified (failed,
+   * interrupted, needs-attention). A deploy that rolled back sets it to the tag it went back to.
+   * The rollback default and "ever deployed successfully" are computed from this field alone.
+   */
+  live: z.string().nullable(),
+  steps: z.array(Step),
+  error: z.string().optional(),
+  at: z.string(),
+});
+export type FinishedEvent = z.infer<typeof FinishedEvent>;
+
+/** Someone took the lock from another holder with --force-unlock. */
+export const LockForcedEvent = z.object({
+  type: z.literal('lock-forced'),
+  /** The run that took the lock. */
+  runId: z.string().min(1),
+  env: z.string(),
+  who: z.string(),
+  reason: z.string(),
+  /** The record that was replaced (null when it could not be read: then previousRaw holds its text). */
+  previous: LockRecord.nullable(),
+  previousRaw: z.string().optional(),
+  at: z.string(),
+});
+export type LockForcedEvent = z.infer<typeof LockForcedEvent>;
+
+export const HistoryEvent = z.discriminatedUnion('type', [StartedEvent, FinishedEvent, LockForcedEvent]);
+export type HistoryEvent = z.infer<typeof HistoryEvent>;
