@@ -235,7 +235,7 @@ describe('checkChat', () => {
     const s = await chatServer({ body: ANSWER, delayMs: 5000 });
     const r = await checkChat(cfg(s, { latencyBudget: 100 }), { address: '127.0.0.1' });
     expect(r.ok).toBe(false);
-    expect(r.waitedMs).toBeGreaterThanOrEqual(1200);
+    expect(r.waitedMs).toBeGreaterThanOrEqual(1200 - 3); // AbortSignal.timeout may fire ~1 ms early
     expect(r.waitedMs).toBeLessThan(1200 + 300);
     expect(r.value).toBeUndefined();
     expect(r.got).toEqual({ status: null, body: '', error: 'no answer within 1200 ms' });

@@ -106,8 +106,11 @@ export class SshRunner implements Runner {
     const out = new Tail();
     const err = new Tail();
     const conn = ssh.connection!;
+    // the host enforces the timeout itself (sshd may ignore a signal request): coreutils `timeout`
+    const secs = opts.timeoutMs ? Math.max(1, Math.ceil(opts.timeoutMs / 1000)) : 0;
+    const line = secs ? `timeout -k 5 ${secs} ${wrapForBash(cmd)}` : wrapForBash(cmd);
     const channel = await new Promise<ClientChannel>((resolve, reject) =>
-      conn.exec(wrapForBash(cmd), (e, ch) => (e ? reject(new HostUnreachableError(this.host.name, `cannot start a command: ${e.message}`)) : resolve(ch))),
+      conn.exec(line, (e, ch) => (e ? reject(new HostUnreachableError(this.host.name, `cannot start a command: ${e.message}`)) : resolve(ch))),
     );
     return new Promise<ExecResult>((resolve) => {
       let code: number | null = null;
@@ -124,12 +127,16 @@ export class SshRunner implements Runner {
         if (opts.sink && !opts.sink.writableEnded) opts.sink.end(() => resolve(result));
         else resolve(result);
       };
+      // stop waiting at once; the remote command is sent KILL and its channel closed
       const kill = (why: string) => {
         error = why;
+        code = null;
         channel.signal('KILL');
         channel.close();
+        finish();
       };
-      const timer = opts.timeoutMs ? setTimeout(() => kill(`timed out after ${opts.timeoutMs} ms`), opts.timeoutMs) : undefined;
+      // the host's `timeout` answers 124 first; this is the fallback when the host does not answer
+      const timer = opts.timeoutMs ? setTimeout(() => kill(`timed out after ${opts.timeoutMs} ms`), opts.timeoutMs + 10_000) : undefined;
       const onAbort = () => kill('aborted');
       opts.signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -146,10 +153,17 @@ export class SshRunner implements Runner {
       channel.on('exit', (c: number | null, s?: string) => {
         code = c;
         if (s) signal = s;
+        if (secs && c === 124 && performance.now() - started >= secs * 1000 - 50) {
+          code = null;
+          error = `timed out after ${opts.timeoutMs} ms`;
+        }
       });
       channel.on('close', () => {
-        if (code === null && !error) error = signal ? `killed by ${signal}` : 'connection lost before the command finished';
-        finish();
+        // exit-status may be processed just after close: give it one turn of the event loop
+        setImmediate(() => {
+          if (code === null && !error) error = signal ? `killed by ${signal}` : 'connection lost before the command finished';
+          finish();
+        });
       });
       const onConnectionClose = () => {
         error ??= 'connection lost before the command finished';
