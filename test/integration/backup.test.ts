@@ -238,6 +238,18 @@ describe('takeBackup', () => {
     expect(await dumpSessions(BIG)).toBe(0);
   });
 
+  it.each([
+    ['local', () => local],
+    ['host1', () => ssh],
+  ])('a dump over its time limit on %s: exit 2, "timed out", no file left', async (host, runner) => {
+    const dir = await newDir();
+    const err = (await takeBackup(opts(runner(), dir, { db: target(BIG), timeoutMs: 250 })).catch((e: unknown) => e)) as BackupFailedError;
+    expect(err).toBeInstanceOf(BackupFailedError);
+    expect([err.exitCode, err.message.split('\n')[0]]).toEqual([2, `${host}: pg_dump was stopped (timed out after 250 ms)`]);
+    expect(await readdir(dir)).toEqual([]);
+    expect(await dumpSessions(BIG)).toBe(0);
+  });
+
   it('the SSH connection cut mid-dump: exit 2, "connection lost", no file left', async () => {
     const dir = await newDir();
     const runner = sshRunner();

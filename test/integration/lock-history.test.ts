@@ -10,7 +10,7 @@ import { LocalRunner } from '../../tasks/lib/runners/local.ts';
 import { SshRunner } from '../../tasks/lib/runners/ssh.ts';
 import type { Runner } from '../../tasks/lib/runners/types.ts';
 import { appendHistory, readHistory, serializeEvent } from '../../tasks/lib/state/history.ts';
-import { acquireLock, describeHolder, forceUnlock, lockStatus, newLockRecord, releaseLock, renewLock, type LockHolder } from '../../tasks/lib/state/lock.ts';
+import { acquireLock, describeHolder, type AcquireResult, forceUnlock, lockStatus, newLockRecord, releaseLock, renewLock, type LockHolder } from '../../tasks/lib/state/lock.ts';
 import { currentAndPrevious, everDeployedOk } from '../../tasks/lib/state/queries.ts';
 import type { HistoryEvent, LockRecord } from '../../tasks/lib/state/records.ts';
 import { startSshHosts, type SshFleet } from '../support/sshd.ts';
@@ -42,9 +42,9 @@ const kinds = {
 
 const me = `${os.userInfo().username}@${os.hostname()}`;
 const rec = (runId: string, extra: Partial<LockRecord> = {}): LockRecord => ({ ...newLockRecord({ runId, env: 'staging', tag: 'v1.1.0', task: 'deploy' }), ...extra });
-const held = (r: { ok: boolean }): LockHolder => {
-  expect(r.ok).toBe(false);
-  return (r as { holder: LockHolder }).holder;
+const held = (r: AcquireResult): LockHolder => {
+  if (r.ok) throw new Error('expected the lock to be refused, it was taken');
+  return r.holder;
 };
 
 describe.each(Object.keys(kinds) as (keyof typeof kinds)[])('over %s', (kind) => {

@@ -69,7 +69,18 @@ function sshdConfig(o: { address: string; port: number; hostKey: string; authori
   ].join('\n');
 }
 
-async function startHost(dir: string, index: number, fleet: number, units: UnitSpec[], authorizedKeys: string): Promise<SshHost> {
+/**
+ * With `mountAt`, sshd runs in its own mount namespace where `<root>/srv` is bind-mounted at
+ * `mountAt`: every host then sees the same absolute path (like real servers: /srv/app on each),
+ * backed by its own folder. Everything started over SSH (services too) inherits that view.
+ */
+function sshdCommand(configPath: string, root: string, mountAt: string | undefined): [string, string[]] {
+  if (!mountAt) return [SSHD, ['-D', '-e', '-f', configPath]];
+  const script = 'mount --bind "$1" "$2" && exec "$3" -D -e -f "$4"';
+  return ['unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', script, 'sh', join(root, 'srv'), mountAt, SSHD, configPath]];
+}
+
+async function startHost(dir: string, index: number, fleet: number, units: UnitSpec[], authorizedKeys: string, mountAt?: string): Promise<SshHost> {
   const name = `host${index + 1}`;
   const root = join(dir, name);
   await createHostRoot(root, units);
@@ -82,7 +93,9 @@ async function startHost(dir: string, index: number, fleet: number, units: UnitS
   for (let attempt = 1; ; attempt++) {
     const port = await freePortOn(address);
     await writeFile(configPath, sshdConfig({ address, port, hostKey, authorizedKeys, pidFile: join(sshDir, 'sshd.pid'), root }));
-    const child = spawn(SSHD, ['-D', '-e', '-f', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    if (mountAt) await mkdir(join(root, 'srv'), { recursive: true });
+    const [bin, args] = sshdCommand(configPath, root, mountAt);
+    const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     let exited = false;
     child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
@@ -126,7 +139,7 @@ async function stopSshd(pid: number): Promise<void> {
 }
 
 /** Starts `count` sandbox hosts under opts.dir that accept one client key (root login, key only). */
-export async function startSshHosts(count: number, opts: { dir: string; units?: UnitSpec[] }): Promise<SshFleet> {
+export async function startSshHosts(count: number, opts: { dir: string; units?: UnitSpec[]; mountAt?: string }): Promise<SshFleet> {
   cleanedUp ??= cleanupEarlierRuns();
   await cleanedUp;
   const dir = resolve(opts.dir);
@@ -141,7 +154,8 @@ export async function startSshHosts(count: number, opts: { dir: string; units?: 
   const fleet = fleets++;
   const roots = Array.from({ length: count }, (_, i) => join(dir, `host${i + 1}`));
   roots.forEach(trackHostRoot);
-  const started = await Promise.allSettled(roots.map((_, i) => startHost(dir, i, fleet, opts.units ?? [], authorizedKeys)));
+  if (opts.mountAt) await mkdir(opts.mountAt, { recursive: true });
+  const started = await Promise.allSettled(roots.map((_, i) => startHost(dir, i, fleet, opts.units ?? [], authorizedKeys, opts.mountAt)));
   const hosts = started.flatMap((p) => (p.status === 'fulfilled' ? [p.value] : []));
   const failure = started.find((p) => p.status === 'rejected');
   if (failure) {

@@ -21,7 +21,7 @@ const deploy = (runId: string, from: string | null, to: string, result: Result =
 ];
 const rollback = (runId: string, from: string, to: string, ok = true): HistoryEvent[] => [
   started(runId, 'rollback', from, to),
-  finished(runId, 'rollback', ok ? 'rolled-back' : 'needs-attention', ok ? to : null),
+  finished(runId, 'rollback', ok ? 'deployed' : 'needs-attention', ok ? to : null),
 ];
 
 describe('parseHistory', () => {
@@ -42,11 +42,16 @@ describe('parseHistory', () => {
 });
 
 describe('serializeEvent', () => {
-  it('one line, schema order, unknown keys dropped', () => {
-    const e = { ...started('r1', 'deploy', 'v1', 'v2', { backupFile: 'backups/staging/x.dump', at: '2026-01-01T00:00:00.000Z' }), extra: 1 } as HistoryEvent;
-    expect(serializeEvent(e)).toBe(
+  it('one line, in schema order', () => {
+    const e = started('r1', 'deploy', 'v1', 'v2', { backupFile: 'backups/staging/x.dump', at: '2026-01-01T00:00:00.000Z' });
+    expect(serializeEvent({ ...e, at: e.at, type: 'started' })).toBe(
       '{"type":"started","runId":"r1","task":"deploy","env":"staging","who":"alice@laptop","from":"v1","to":"v2","backupFile":"backups/staging/x.dump","at":"2026-01-01T00:00:00.000Z"}',
     );
+  });
+  it('refuses a key the reader would drop (written strictly, read tolerantly)', () => {
+    const e = { ...started('r1', 'deploy', 'v1', 'v2', { at: 'T' }), dumpFile: 'x.dump' } as HistoryEvent;
+    expect(() => serializeEvent(e)).toThrow('dumpFile');
+    expect(parseHistory(`${JSON.stringify(e)}\n`)).toEqual({ events: [started('r1', 'deploy', 'v1', 'v2', { at: 'T' })], skipped: [] });
   });
   it('masks secrets, also where JSON escaped them', () => {
     const e = finished('r1', 'deploy', 'failed', null, { error: 'psql: password "pa\\ss" and s3cr3t rejected', at: 'T' });
@@ -97,6 +102,11 @@ describe('deployments', () => {
       startedAt: (events[2] as StartedEvent).at, result: null, live: null, finishedAt: null, steps: [],
     });
     expect(d[3]).toMatchObject({ who: null, startedAt: null, error: 'pg_restore: boom', steps: [{ name: 'restart', durationMs: 120, ok: false }] });
+  });
+  it('the backup file named by the finished record (taken after started was written) wins', () => {
+    const [d] = deployments([started('r1', 'deploy', 'v1', 'v2'), finished('r1', 'deploy', 'deployed', 'v2', { backupFile: 'backups/staging/r1.dump' })]);
+    expect(d?.backupFile).toBe('backups/staging/r1.dump');
+    expect(currentAndPrevious([started('r1', 'deploy', 'v1', 'v2'), finished('r1', 'deploy', 'deployed', 'v2', { backupFile: 'b.dump' })]).currentRun?.backupFile).toBe('b.dump');
   });
 });
 

@@ -93,10 +93,16 @@ export async function takeBackup(o: TakeBackupOptions): Promise<Backup> {
   const dumpCmd = pg.dump(o.db, o.format, o.password);
   const started = performance.now();
   let durationMs = 0;
+  let timedOut = false;
+  // our own timer, not the runner's timeoutMs: stopping through `signal` is what reportsAfterAbort watches
+  const timer = o.timeoutMs ? setTimeout(() => ((timedOut = true), stop.abort()), o.timeoutMs) : undefined;
 
   // version and row counts run beside the dump (their own SSH channels): they cost no wall time
   const [dumped, meta] = await Promise.allSettled([
-    o.runner.exec(dumpCmd, { sink, signal, timeoutMs: o.timeoutMs }).finally(() => (durationMs = Math.round(performance.now() - started))),
+    reportsAfterAbort(o.runner.exec(dumpCmd, { sink, signal }), signal, host).finally(() => {
+      durationMs = Math.round(performance.now() - started);
+      clearTimeout(timer);
+    }),
     metadata(o.runner, o.db, o.password, signal),
   ]);
   if (!sink.writableFinished) sink.destroy(); // the runner threw before ending it
@@ -107,7 +113,7 @@ export async function takeBackup(o: TakeBackupOptions): Promise<Backup> {
     throw new BackupFailedError({ host, what, command: cmd ? display(cmd, [o.password ?? '']) : undefined, stderrTail: tail, next: NEXT_DUMP, exitCode: exitCode() });
   };
   if (dumped.status === 'rejected') return fail(`pg_dump could not run: ${(dumped.reason as Error).message}`, dumpCmd, '');
-  const r = dumped.value;
+  const r = timedOut ? { ...dumped.value, error: `timed out after ${o.timeoutMs} ms` } : dumped.value;
   if (sink.failure) return fail(`cannot write the dump to ${partial}: ${sink.failure.message}`, dumpCmd, lastLines(r.stderr, 20));
   if (r.code !== 0) return fail(`pg_dump ${how(r)}`, dumpCmd, lastLines(r.stderr, 20));
   if (meta.status === 'rejected') {
@@ -188,6 +194,33 @@ async function runOrExplain(runner: Runner, cmd: Command, what: string, signal: 
   const r = await runner.exec(cmd, { signal });
   if (r.code !== 0) throw Object.assign(new Error(`${what}: it ${how(r)}`), { cmd, result: r });
   return r;
+}
+
+/** How long a runner may take to report a command it was told to stop. */
+const ABORT_GRACE_MS = 3000;
+
+/**
+ * After an abort, a runner that does not report back within ABORT_GRACE_MS is taken as stopped.
+ * LocalRunner can otherwise wait forever: zx destroys the child's stdout when it kills it, so a
+ * piped sink is never ended and its 'finish' never comes.
+ */
+function reportsAfterAbort(run: Promise<ExecResult>, signal: AbortSignal, host: string): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      timer = setTimeout(() => resolve({ host, code: null, error: 'aborted', stdout: '', stderr: '', stdoutBytes: 0, durationMs: 0 }), ABORT_GRACE_MS);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    };
+    run.then(
+      (r) => (done(), resolve(r)),
+      (e: unknown) => (done(), reject(e)),
+    );
+  });
 }
 
 function how(r: ExecResult): string {

@@ -33,13 +33,13 @@ export function listEnvironments(dir = path.join(REPO_ROOT, 'environments')): st
 
 export interface LoadOptions {
   processEnv?: NodeJS.ProcessEnv;
-  /** Folder holding the environment files (tests point it elsewhere). */
+  /** Folder holding the environment files; default $CUTOVER_ENVIRONMENTS_DIR, else environments/. */
   dir?: string;
 }
 
 export async function loadEnvironment(name: string, opts: LoadOptions = {}): Promise<LoadedEnvironment> {
-  const dir = opts.dir ?? path.join(REPO_ROOT, 'environments');
   const processEnv = opts.processEnv ?? process.env;
+  const dir = opts.dir ?? (processEnv.CUTOVER_ENVIRONMENTS_DIR ? path.resolve(processEnv.CUTOVER_ENVIRONMENTS_DIR) : path.join(REPO_ROOT, 'environments'));
   const available = () => listEnvironments(dir).join(', ');
   if (!ENV_NAME.test(name)) throw new UsageError(`--env ${JSON.stringify(name)}: not an environment name. Available: ${available()}.`);
   const abs = path.join(dir, `${name}.ts`);

@@ -11,7 +11,7 @@ import { redact } from '../commands/shell.ts';
 import type { Runner } from '../runners/types.ts';
 import { execExpecting } from './exec.ts';
 import { HISTORY_FILE, historyFileIn } from './paths.ts';
-import { HistoryEvent } from './records.ts';
+import { HistoryEvent, HistoryEventToWrite } from './records.ts';
 
 export interface SkippedLine {
   /** 1-based line number in the file. */
@@ -26,9 +26,9 @@ export interface HistoryRead {
   readonly skipped: SkippedLine[];
 }
 
-/** One line of JSON; checked against the schema the reader applies, secrets masked. */
+/** One line of JSON; checked strictly against the shapes the reader applies, secrets masked. */
 export function serializeEvent(event: HistoryEvent, secrets: readonly string[] = []): string {
-  const line = JSON.stringify(HistoryEvent.parse(event));
+  const line = JSON.stringify(HistoryEventToWrite.parse(event));
   // a secret appears JSON-escaped inside the line when it holds a quote or a backslash
   return redact(line, [...secrets, ...secrets.map((s) => JSON.stringify(s).slice(1, -1))]);
 }

@@ -12,6 +12,7 @@ export interface Deployment {
   readonly who: string | null;
   readonly from: string | null;
   readonly to: string | null;
+  /** From the finished record when it names one, else from the started record. */
   readonly backupFile?: string;
   readonly skipBackupReason?: string;
   readonly startedAt: string | null;
@@ -39,7 +40,11 @@ export function deployments(events: readonly HistoryEvent[]): Deployment[] {
       });
     } else {
       const base = had ?? { runId: e.runId, task: e.task, env: e.env, who: null, from: null, to: null, startedAt: null };
-      runs.set(e.runId, { ...base, result: e.result, live: e.live, finishedAt: e.at, steps: e.steps, ...(e.error !== undefined && { error: e.error }) });
+      runs.set(e.runId, {
+        ...base, result: e.result, live: e.live, finishedAt: e.at, steps: e.steps,
+        ...(e.backupFile !== undefined && { backupFile: e.backupFile }),
+        ...(e.error !== undefined && { error: e.error }),
+      });
     }
   }
   return [...runs.values()];

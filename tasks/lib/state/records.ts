@@ -1,7 +1,8 @@
 /**
  * What the host's state folder holds: the lock record (lock.json) and the history events
- * (history.jsonl, one JSON object per line). One zod schema per shape is both the type and the
- * check applied when reading them back (unknown extra keys are dropped, not refused).
+ * (history.jsonl, one JSON object per line). One zod shape per record is both the type and the
+ * check: reading is tolerant (unknown extra keys are dropped: a newer cutover may add some), writing
+ * is strict (a key the reader would drop is a mistake, refused before it is lost).
  */
 import { z } from 'zod';
 
@@ -9,8 +10,9 @@ export const TASKS = ['deploy', 'rollback', 'restore'] as const;
 export type Task = (typeof TASKS)[number];
 
 /**
- * How a run ended. `rolled-back`: a deploy failed and the previous tag was restored and verified,
- * or a rollback task reached its target and verified it. What is live is in FinishedEvent.live.
+ * How a run ended, relative to its own target (`to`), whatever the task: `deployed`: `to` is live
+ * and verified (for a rollback task too); `rolled-back`: the run failed and the tag from before it
+ * (`from`) is live again, verified. What is live is stated in FinishedEvent.live.
  */
 export const RESULTS = ['deployed', 'rolled-back', 'failed', 'interrupted', 'needs-attention'] as const;
 export type Result = (typeof RESULTS)[number];
@@ -35,7 +37,7 @@ const Step = z.object({ name: z.string(), durationMs: z.number(), ok: z.boolean(
 export type Step = z.infer<typeof Step>;
 
 /** Written before anything changes, so even a killed run leaves a trace. */
-export const StartedEvent = z.object({
+const startedShape = {
   type: z.literal('started'),
   runId: z.string().min(1),
   task: z.enum(TASKS),
@@ -47,10 +49,9 @@ export const StartedEvent = z.object({
   backupFile: z.string().optional(),
   skipBackupReason: z.string().optional(),
   at: z.string(),
-});
-export type StartedEvent = z.infer<typeof StartedEvent>;
+};
 
-export const FinishedEvent = z.object({
+const finishedShape = {
   type: z.literal('finished'),
   runId: z.string().min(1),
   task: z.enum(TASKS),
@@ -62,14 +63,15 @@ export const FinishedEvent = z.object({
    * The rollback default and "ever deployed successfully" are computed from this field alone.
    */
   live: z.string().nullable(),
+  /** The dump taken by this run (known only after it finished, so it is here and not in `started`). */
+  backupFile: z.string().optional(),
   steps: z.array(Step),
   error: z.string().optional(),
   at: z.string(),
-});
-export type FinishedEvent = z.infer<typeof FinishedEvent>;
+};
 
 /** Someone took the lock from another holder with --force-unlock. */
-export const LockForcedEvent = z.object({
+const lockForcedShape = {
   type: z.literal('lock-forced'),
   /** The run that took the lock. */
   runId: z.string().min(1),
@@ -80,8 +82,18 @@ export const LockForcedEvent = z.object({
   previous: LockRecord.nullable(),
   previousRaw: z.string().optional(),
   at: z.string(),
-});
+};
+
+export const StartedEvent = z.object(startedShape);
+export type StartedEvent = z.infer<typeof StartedEvent>;
+export const FinishedEvent = z.object(finishedShape);
+export type FinishedEvent = z.infer<typeof FinishedEvent>;
+export const LockForcedEvent = z.object(lockForcedShape);
 export type LockForcedEvent = z.infer<typeof LockForcedEvent>;
 
+/** Reading: unknown keys dropped. */
 export const HistoryEvent = z.discriminatedUnion('type', [StartedEvent, FinishedEvent, LockForcedEvent]);
 export type HistoryEvent = z.infer<typeof HistoryEvent>;
+
+/** Writing: unknown keys refused. */
+export const HistoryEventToWrite = z.discriminatedUnion('type', [z.strictObject(startedShape), z.strictObject(finishedShape), z.strictObject(lockForcedShape)]);

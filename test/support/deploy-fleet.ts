@@ -1,0 +1,191 @@
+/**
+ * A production-like setup for end-to-end tests: N sandbox hosts (real sshd) that each run the demo
+ * service from a working copy at /srv/cutover-sbx/app (the same path on every host, each backed
+ * by its own folder), a git origin with release tags, a fresh database on the test run's
+ * PostgreSQL, and an environment file for it. The task entry points run as real processes.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { inject } from 'vitest';
+import { createHostRoot, type UnitSpec } from '../../sandbox/host.ts';
+import { createOrigin, DEFAULT_RELEASES, type DemoRelease } from '../../sandbox/origin.ts';
+import { connectPostgres, freePort } from '../../sandbox/postgres.ts';
+import { REPO_ROOT } from '../../tasks/lib/config/load.ts';
+import { command, sh } from '../../tasks/lib/commands/shell.ts';
+import { SshRunner } from '../../tasks/lib/runners/ssh.ts';
+import { startSshHosts, type SshFleet, type SshHost } from './sshd.ts';
+
+const exec = promisify(execFile);
+export const APP = '/srv/cutover-sbx/app';
+export const UNIT = 'demo-chat';
+
+/** The default tags plus one per way a release can go wrong. */
+export const TEST_RELEASES: DemoRelease[] = [
+  ...DEFAULT_RELEASES,
+  { tag: 'v1.3.0', mode: 'crash' },
+  { tag: 'v1.3.1', mode: 'journal-errors' },
+  { tag: 'v1.4.0', mode: 'ok', migrations: { '003_add_message_score.sql': 'alter table messages add column score integer default 0;\n' } },
+];
+
+export interface DeployFleet {
+  readonly dir: string;
+  readonly fleet: SshFleet;
+  readonly origin: string;
+  readonly envName: string;
+  readonly envDir: string;
+  readonly backupDir: string;
+  readonly database: string;
+  readonly appPort: number;
+  /** A runner to a host, for checking what is there. */
+  runner(h?: SshHost): SshRunner;
+  /** Run a task entry point as a process: `deploy v1.1.0 --yes`. */
+  task(args: string[], opts?: TaskOptions): Promise<TaskRun>;
+  psql(sql: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface TaskRun {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** The --json summary, when there was one. */
+  readonly json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+export interface TaskOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Called with the process and everything it printed so far, at every chunk of stdout. */
+  onOutput?: (child: ChildProcess, stdoutSoFar: string) => void;
+}
+
+export interface FleetOptions {
+  hosts?: number;
+  /** Extra environment file text (merged into the object literal). */
+  extra?: string;
+  /** Replace the database name the environment uses (to make pg_dump fail). */
+  databaseOverride?: string;
+  strategy?: 'in-place' | 'releases';
+}
+
+export async function startDeployFleet(opts: FleetOptions = {}): Promise<DeployFleet> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cutover-e2e-'));
+  const pgInfo = inject('pg');
+  const pg = connectPostgres(pgInfo);
+  const database = `e2e_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  await pg.createDatabase(database);
+  const [origin, appPort] = await Promise.all([createOrigin(dir, TEST_RELEASES), freePort()]);
+  const fleet = await startSshHosts(opts.hosts ?? 1, { dir: path.join(dir, 'hosts'), mountAt: path.dirname(APP) });
+  const runners: SshRunner[] = [];
+  const runner = (h: SshHost = fleet.hosts[0]!) => {
+    const r = new SshRunner({ name: h.name, address: h.address, port: h.port, user: h.user }, {
+      privateKeyPath: fleet.clientKeyPath, knownHostsPath: fleet.knownHostsPath, hostKeys: 'verify', keepaliveMs: 5000, connectTimeoutMs: 5000,
+    });
+    runners.push(r);
+    return r;
+  };
+  const pgEnv = { PGHOST: pgInfo.host, PGPORT: String(pgInfo.port), PGUSER: pgInfo.user, PGDATABASE: database };
+
+  // "production as it is today": every host on v1.0.0, installed, running; the database migrated once
+  await Promise.all(
+    fleet.hosts.map(async (h, i) => {
+      const unit: UnitSpec = {
+        name: UNIT,
+        workingDirectory: APP,
+        execStart: '/usr/bin/node server.mjs',
+        environment: { HOST: h.address, PORT: String(appPort), DATABASE_URL: `postgres://${pgInfo.user}@${pgInfo.host}:${pgInfo.port}/${database}` },
+      };
+      await createHostRoot(h.root, [unit]);
+      const real = path.join(h.root, 'srv/app');
+      await exec('git', ['clone', '--quiet', origin, real]);
+      await exec('git', ['-c', 'advice.detachedHead=false', '-C', real, 'checkout', '--quiet', '--detach', 'v1.0.0']);
+      await exec('bash', ['install.sh'], { cwd: real });
+      if (i === 0) await exec('bash', ['migrate.sh'], { cwd: real, env: { ...process.env, ...pgEnv } });
+      const r = runner(h);
+      const started = await r.exec(command(sh`systemctl start ${UNIT}`));
+      if (started.code !== 0) throw new Error(`${h.name}: cannot start ${UNIT}: ${started.stderr}`);
+    }),
+  );
+
+  const envName = 'sbx';
+  const envDir = path.join(dir, 'environments');
+  const backupDir = path.join(dir, 'backups');
+  mkdirSync(envDir);
+  const hosts = fleet.hosts.map((h) => `{ name: ${JSON.stringify(h.name)}, address: ${JSON.stringify(h.address)}, port: ${h.port}, user: ${JSON.stringify(h.user)} }`);
+  writeFileSync(
+    path.join(envDir, `${envName}.ts`),
+    `import { defineEnvironment } from ${JSON.stringify(path.join(REPO_ROOT, 'environments/schema.ts'))};
+export default defineEnvironment({
+  description: 'end-to-end test fleet',
+  hosts: [${hosts.join(', ')}],
+  ssh: { user: 'root', privateKey: { env: 'SBX_SSH_KEY' }, knownHosts: ${JSON.stringify(fleet.knownHostsPath)}, keepalive: '2s', connectTimeout: '5s' },
+  app: { path: ${JSON.stringify(APP)}, repo: ${JSON.stringify(origin)}, strategy: ${JSON.stringify(opts.strategy ?? 'in-place')}, install: ['bash install.sh'], migrate: ['bash migrate.sh'], migrationsDir: 'migrations' },
+  services: [{ unit: ${JSON.stringify(UNIT)}, sudo: true }],
+  database: { name: ${JSON.stringify(opts.databaseOverride ?? database)}, host: ${JSON.stringify(pgInfo.host)}, port: ${pgInfo.port}, user: ${JSON.stringify(pgInfo.user)}, password: { env: 'SBX_DB_PASSWORD' } },
+  backups: { dir: ${JSON.stringify(backupDir)}, keep: 3 },
+  verify: {
+    health: { url: 'http://{host}:${appPort}/api/v1/health', versionField: 'version', timeout: '4s', interval: '100ms' },
+    readiness: { url: 'http://{host}:${appPort}/api/v1/ready' },
+    chat: { url: 'http://{host}:${appPort}/api/v1/conversation/chat', body: { user_id: 1, message: 'Mes dépenses du mois' }, expectContains: ['response_text'], latencyBudget: '1s' },
+    journal: { priority: 'err', failPatterns: ['Traceback'] },
+  },
+  policy: { autoRollback: true, confirm: false },
+  ${opts.extra ?? ''}
+});
+`,
+  );
+
+  const task: DeployFleet['task'] = (args, o = {}) =>
+    new Promise((resolve) => {
+      const [name, ...rest] = args;
+      const child = spawn(path.join(REPO_ROOT, 'node_modules/.bin/tsx'), [path.join(REPO_ROOT, `tasks/${name}.ts`), ...rest, '--env', envName], {
+        cwd: dir,
+        env: {
+          ...process.env,
+          CUTOVER_ENVIRONMENTS_DIR: envDir,
+          SBX_SSH_KEY: fleet.clientKeyPath,
+          SBX_DB_PASSWORD: 'not-needed-trust-auth', // trust auth ignores it; it must never appear in output
+          NO_COLOR: '1',
+          ...o.env,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+        o.onOutput?.(child, stdout);
+      });
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (code, signal) => {
+        let json: unknown = null;
+        const start = stdout.indexOf('{\n');
+        if (start >= 0) {
+          try {
+            json = JSON.parse(stdout.slice(start));
+          } catch {
+            json = null;
+          }
+        }
+        resolve({ code, signal, stdout, stderr, json });
+      });
+    });
+
+  return {
+    dir, fleet, origin, envName, envDir, backupDir, database, appPort, runner, task,
+    psql: (sql) => pg.psql(database, sql),
+    async stop() {
+      await Promise.all(runners.map((r) => r.close()));
+      await fleet.stop();
+    },
+  };
+}
+
+/** The tag a host's working copy is on. */
+export async function tagOn(fleet: DeployFleet, h?: SshHost): Promise<string> {
+  const r = await fleet.runner(h).exec(command(sh`git -C ${APP} describe --tags --exact-match HEAD`));
+  return r.stdout.trim();
+}
