@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { journal, parseHostNow } from '../../tasks/lib/commands/journal.ts';
-import { decodeMessage, formatEntry, JournalScanner, MAX_REPORTED_ENTRIES, scanJournal } from '../../tasks/lib/probes/journal.ts';
+import { decodeMessage, formatEntry, hostNow, JournalScanner, MAX_REPORTED_ENTRIES, runJournalScan, scanJournal } from '../../tasks/lib/probes/journal.ts';
+import { RecordingRunner } from '../../tasks/lib/runners/recorder.ts';
 
 const line = (o: Record<string, unknown>) => JSON.stringify({ _SYSTEMD_UNIT: 'demo-chat.service', __REALTIME_TIMESTAMP: '1712345678123456', PRIORITY: '6', ...o });
 
@@ -103,5 +104,47 @@ describe('scanJournal', () => {
       expect(s.end()).toEqual(whole);
     }
     expect(whole.offending).toBe(2);
+  });
+});
+
+describe('runJournalScan through a recorder', () => {
+  const host = { name: 'web-1', address: '10.0.1.12', port: 22, user: 'ec2-user' };
+  const cfg = { priority: 'err' as const, failPatterns: ['Traceback'] };
+  const SCRIPT = 'sudo -n journalctl -u conversation-service -u search-service --since @1712345678.5 -o json --no-pager -q -a -n 10000';
+
+  it('journalctl failing is a failed scan that says what ran, how it ended and its stderr', async () => {
+    const rec = new RecordingRunner(host, { reply: () => ({ code: 1, stderr: 'Failed to open journal: Permission denied\n' }) });
+    const r = await runJournalScan(rec, ['conversation-service', 'search-service'], '1712345678.5', cfg, { sudo: true });
+    expect(rec.commands.map((c) => c.script)).toEqual([SCRIPT]);
+    expect(r).toEqual({
+      name: 'journal',
+      ok: false,
+      detail: `journal scan of conversation-service, search-service on web-1 failed: \`${SCRIPT}\` exited 1 after 0 ms: Failed to open journal: Permission denied`,
+      requested: { method: 'exec', url: `web-1: ${SCRIPT}` },
+      got: { status: 1, body: 'Failed to open journal: Permission denied' },
+      waitedMs: 0,
+      attempts: 1,
+      entries: [],
+      offending: 0,
+      scanned: 0,
+      unparsable: 0,
+    });
+  });
+
+  it('output that comes back without streaming is scanned too', async () => {
+    const stdout = [line({ PRIORITY: '3', MESSAGE: 'boom' }), line({ MESSAGE: 'fine' })].join('\n') + '\n';
+    const rec = new RecordingRunner(host, { reply: () => ({ stdout }) });
+    const r = await runJournalScan(rec, ['demo-chat'], '1712345678.5', cfg, { lines: 50 });
+    expect([r.ok, r.scanned, r.offending]).toEqual([false, 2, 1]);
+    expect(r.detail).toBe(
+      '1 of 2 entries of demo-chat since @1712345678.5 (2024-04-05T19:34:38.500Z, host clock) are priority err or worse, or matching /Traceback/:\n' +
+        '  2024-04-05T19:34:38.123Z demo-chat.service err: boom',
+    );
+  });
+
+  it('hostNow asks the host', async () => {
+    const rec = new RecordingRunner(host, { reply: () => ({ stdout: '1712345678.123456789\n' }) });
+    expect(await hostNow(rec)).toBe('1712345678.123456789');
+    expect(rec.commands).toEqual([{ script: 'date +%s.%N', readOnly: true }]);
   });
 });

@@ -11,12 +11,6 @@ import { verifyHost } from './verify-host.ts';
 // listr2's wrapper type is generic over renderers; tasks only use title/output/skip/newListr
 type Task = ListrTaskWrapper<RunCtx, any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-export class VerificationFailed extends Error {
-  constructor(readonly hosts: readonly string[]) {
-    super(`verification failed on ${hosts.join(', ')}`);
-  }
-}
-
 /** Wrap a task body so its duration and result land in ctx.steps. */
 export function timed(name: string, body: (ctx: RunCtx, task: Task) => Promise<unknown> | unknown): ListrTask<RunCtx>['task'] {
   return async (ctx, task) => {
@@ -36,13 +30,42 @@ const out = (task: Task): Out => (line) => {
   task.output = line;
 };
 
-/** One subtask per host, all at once (fleets in batches come with the SSM issue). */
-function perHost(ctx: RunCtx, title: (h: HostRun) => string, body: (h: HostRun, task: Task) => Promise<void>) {
-  return (_: RunCtx, task: Task) =>
-    task.newListr(
-      ctx.hosts.map((h) => ({ title: title(h), task: (_c: RunCtx, t: Task) => body(h, t) })),
-      { concurrent: true, exitOnError: true },
-    );
+/** A step failed on some hosts: every failing host, each with its own message. */
+export class HostsFailed extends Error {
+  constructor(readonly failures: readonly string[]) {
+    super(failures.join('\n'));
+  }
+}
+
+/**
+ * One subtask per host, all at once (fleets in batches come with the SSM issue). Any host failing
+ * fails the step, with every failing host named. `keepGoing`: the other hosts still finish (a
+ * rollback or a verification must not stop at the first bad host).
+ */
+function perHost(
+  hosts: () => HostRun[],
+  title: (h: HostRun) => string,
+  body: (h: HostRun, task: Task) => Promise<void>,
+  opts: { keepGoing?: boolean } = {},
+) {
+  return async (_: RunCtx, task: Task) => {
+    const failures: string[] = [];
+    const subtasks = hosts().map((h) => ({
+      title: title(h),
+      task: async (_c: RunCtx, t: Task) => {
+        try {
+          await body(h, t);
+        } catch (err) {
+          const message = (err as Error).message;
+          failures.push(message.startsWith(`${h.host.name}: `) ? message : `${h.host.name}: ${message}`);
+          h.problem ??= message;
+          throw err;
+        }
+      },
+    }));
+    await task.newListr(subtasks, { concurrent: true, exitOnError: !opts.keepGoing }).run().catch(() => undefined);
+    if (failures.length) throw new HostsFailed(failures);
+  };
 }
 
 export interface DeployHooks {
@@ -65,7 +88,7 @@ export function deployTasks(ctx: RunCtx, hooks: DeployHooks): ListrTask<RunCtx>[
               title: releasesMode ? `New release folders for ${ctx.tag}, installed` : `Fetch ${ctx.tag}`,
               task: timed(
                 'prepare',
-                perHost(ctx, (h) => h.host.name, async (h, t) => {
+                perHost(() => ctx.hosts, (h) => h.host.name, async (h, t) => {
                   await prepare(ctx, h, out(t));
                   if (releasesMode) await install(ctx, h, codeDir(ctx, h), out(t));
                 }),
@@ -80,12 +103,12 @@ export function deployTasks(ctx: RunCtx, hooks: DeployHooks): ListrTask<RunCtx>[
       : [
           {
             title: `Check out ${ctx.tag}`,
-            task: timed('checkout', perHost(ctx, (h) => `${h.host.name}: ${label(h.from)} -> ${ctx.tag}`, (h) => checkout(ctx, h, { tag: ctx.tag }))),
+            task: timed('checkout', perHost(() => ctx.hosts, (h) => `${h.host.name}: ${label(h.from)} -> ${ctx.tag}`, (h) => checkout(ctx, h, { tag: ctx.tag }))),
           },
           {
             title: 'Install',
             enabled: () => app.install.length > 0,
-            task: timed('install', perHost(ctx, (h) => h.host.name, (h, t) => install(ctx, h, app.path, out(t)))),
+            task: timed('install', perHost(() => ctx.hosts, (h) => h.host.name, (h, t) => install(ctx, h, app.path, out(t)))),
           },
         ]),
     {
@@ -97,19 +120,19 @@ export function deployTasks(ctx: RunCtx, hooks: DeployHooks): ListrTask<RunCtx>[
       ? [
           {
             title: `Switch current to ${ctx.tag}`,
-            task: timed('switch', perHost(ctx, (h) => `${h.host.name}: ${h.from.release ?? '(none)'} -> ${h.newRelease ?? ctx.tag}`, (h) => switchRelease(ctx, h, h.newRelease!))),
+            task: timed('switch', perHost(() => ctx.hosts, (h) => `${h.host.name}: ${h.from.release ?? '(none)'} -> ${h.newRelease ?? ctx.tag}`, (h) => switchRelease(ctx, h, h.newRelease!))),
           },
         ]
       : []),
     {
       title: `Restart ${services.map((s) => s.name).join(', ')}`,
-      task: timed('restart', perHost(ctx, (h) => h.host.name, (h, t) => restart(ctx, h, out(t)))),
+      task: timed('restart', perHost(() => ctx.hosts, (h) => h.host.name, (h, t) => restart(ctx, h, out(t)))),
     },
     verifyTask(ctx, { title: `Verify ${ctx.tag}`, step: 'verify', hosts: () => ctx.hosts, tagOf: () => ctx.tag, okStage: 'verified' }),
     {
       title: 'Prune old releases',
       enabled: () => releasesMode,
-      task: timed('prune-releases', perHost(ctx, (h) => h.host.name, async (h, t) => {
+      task: timed('prune-releases', perHost(() => ctx.hosts, (h) => h.host.name, async (h, t) => {
         const gone = await pruneReleases(ctx, h);
         t.title = `${h.host.name}: ${gone.length ? `removed ${gone.join(', ')}` : 'nothing to remove'}`;
       })),
@@ -124,32 +147,26 @@ export function verifyTask(
 ): ListrTask<RunCtx> {
   return {
     title: o.title,
-    task: timed(o.step, async (_, task) => {
-      const failed: string[] = [];
-      await task
-        .newListr(
-          o.hosts().map((h) => ({
-            title: `${h.host.name} on ${o.tagOf(h) ?? label(h.from)}`,
-            task: async (_c: RunCtx, t: Task) => {
-              const results = o.okStage === 'verified' ? h.checks : (h.rollbackChecks = []);
-              const ok = await verifyHost(ctx, h, o.tagOf(h), (r) => {
-                results.push(r);
-                t.output = `${r.ok ? 'ok  ' : 'FAIL'} ${r.name}: ${r.detail}`;
-              });
-              if (ok) {
-                h.stage = o.okStage;
-                return;
-              }
-              failed.push(h.host.name);
-              h.problem = results.filter((r) => !r.ok).map((r) => `${r.name}: ${r.detail}`).join('; ');
-              throw new Error(`${h.host.name}: ${h.problem}`);
-            },
-          })),
-          { concurrent: true, exitOnError: false },
-        )
-        .run();
-      if (failed.length) throw new VerificationFailed(failed);
-    }),
+    task: timed(
+      o.step,
+      perHost(
+        o.hosts,
+        (h) => `${h.host.name} on ${o.tagOf(h) ?? label(h.from)}`,
+        async (h, t) => {
+          const results = o.okStage === 'verified' ? h.checks : (h.rollbackChecks = []);
+          const ok = await verifyHost(ctx, h, o.tagOf(h), (r) => {
+            results.push(r);
+            t.output = `${r.ok ? 'ok  ' : 'FAIL'} ${r.name}: ${r.detail}`;
+          });
+          if (!ok) {
+            h.problem = results.filter((r) => !r.ok).map((r) => `${r.name}: ${r.detail}`).join('; ');
+            throw new Error(h.problem);
+          }
+          h.stage = o.okStage;
+        },
+        { keepGoing: true },
+      ),
+    ),
   };
 }
 
@@ -163,12 +180,7 @@ export function rollbackTasks(ctx: RunCtx): ListrTask<RunCtx>[] {
   const touched = () => ctx.hosts.filter((h) => h.stage !== 'untouched');
   const back = (h: HostRun): Deployed => h.from;
   const sub = (step: string, body: (h: HostRun, t: Task) => Promise<void>) =>
-    timed(step, (_c, task) =>
-      task.newListr(
-        touched().map((h) => ({ title: `${h.host.name} -> ${label(back(h))}`, task: (_x: RunCtx, t: Task) => body(h, t) })),
-        { concurrent: true, exitOnError: false },
-      ),
-    );
+    timed(step, perHost(touched, (h) => `${h.host.name} -> ${label(back(h))}`, body, { keepGoing: true }));
   return [
     ...(app.strategy === 'releases'
       ? [{ title: 'Switch current back', task: sub('rollback-switch', (h) => switchRelease(ctx, h, h.from.release!)) }]

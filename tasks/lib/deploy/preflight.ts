@@ -30,7 +30,8 @@ export function preflightTasks(ctx: RunCtx, problems: string[], opts: { needTag:
           ctx.hosts.map((h) => ({
             title: h.host.name,
             task: async (_c, t) => {
-              const found = await preflightHost(ctx, h, opts.needTag);
+              // every problem is collected, even an unexpected one: preflight reports all at once
+              const found = await preflightHost(ctx, h, opts.needTag).catch((err: Error) => [err.message]);
               problems.push(...found.map((p) => `${h.host.name}: ${p}`));
               t.title = `${h.host.name}: on ${label(h.from)}${found.length ? ` — ${found.length} problem(s)` : ''}`;
             },

@@ -19,7 +19,7 @@ export const HEALTH_REQUEST_TIMEOUT_MS = 5000;
 export interface HealthOptions {
   /** Replaces `{host}` in the URL. */
   readonly address: string;
-  /** The tag that must be reported in `versionField` (no version check without it). */
+  /** The tag that must be reported in `versionField` (no version check without it, nor without versionField). */
   readonly expectVersion?: string;
   /** Interruption: the wait stops and the signal's reason is thrown. */
   readonly signal?: AbortSignal;

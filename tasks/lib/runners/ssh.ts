@@ -109,14 +109,13 @@ export class SshRunner implements Runner {
     // the host enforces the timeout itself (sshd may ignore a signal request): coreutils `timeout`
     const secs = opts.timeoutMs ? Math.max(1, Math.ceil(opts.timeoutMs / 1000)) : 0;
     const line = secs ? `timeout -k 5 ${secs} ${wrapForBash(cmd)}` : wrapForBash(cmd);
-    const channel = await new Promise<ClientChannel>((resolve, reject) =>
-      conn.exec(line, (e, ch) => (e ? reject(new HostUnreachableError(this.host.name, `cannot start a command: ${e.message}`)) : resolve(ch))),
-    );
-    return new Promise<ExecResult>((resolve) => {
+    return new Promise<ExecResult>((resolve, reject) => {
       let code: number | null = null;
       let signal: string | undefined;
       let error: string | undefined;
       let settled = false;
+      let channel: ClientChannel | undefined;
+      let timer: NodeJS.Timeout | undefined;
       const finish = () => {
         if (settled) return;
         settled = true;
@@ -131,46 +130,56 @@ export class SshRunner implements Runner {
       const kill = (why: string) => {
         error = why;
         code = null;
-        channel.signal('KILL');
-        channel.close();
+        channel?.signal('KILL');
+        channel?.close();
         finish();
       };
-      // the host's `timeout` answers 124 first; this is the fallback when the host does not answer
-      const timer = opts.timeoutMs ? setTimeout(() => kill(`timed out after ${opts.timeoutMs} ms`), opts.timeoutMs + 10_000) : undefined;
       const onAbort = () => kill('aborted');
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
-
-      channel.on('data', (chunk: Buffer) => {
-        out.push(chunk);
-        opts.onStdout?.(chunk.toString('utf8'));
-      });
-      channel.stderr.on('data', (chunk: Buffer) => {
-        err.push(chunk);
-        opts.onStderr?.(chunk.toString('utf8'));
-      });
-      // pipe() gives backpressure: a slow disk pauses the remote command instead of filling memory
-      if (opts.sink) channel.pipe(opts.sink, { end: false });
-      channel.on('exit', (c: number | null, s?: string) => {
-        code = c;
-        if (s) signal = s;
-        if (secs && c === 124 && performance.now() - started >= secs * 1000 - 50) {
-          code = null;
-          error = `timed out after ${opts.timeoutMs} ms`;
-        }
-      });
-      channel.on('close', () => {
-        // exit-status may be processed just after close: give it one turn of the event loop
-        setImmediate(() => {
-          if (code === null && !error) error = signal ? `killed by ${signal}` : 'connection lost before the command finished';
-          finish();
-        });
-      });
       const onConnectionClose = () => {
         error ??= 'connection lost before the command finished';
         finish();
       };
       conn.once('close', onConnectionClose);
-      channel.end(cmd.stdin ?? '');
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+      conn.exec(line, (e, ch) => {
+        if (e) {
+          settled = true;
+          conn.off('close', onConnectionClose);
+          opts.signal?.removeEventListener('abort', onAbort);
+          reject(new HostUnreachableError(this.host.name, `cannot start a command: ${e.message}`));
+          return;
+        }
+        // listeners go on in this callback, synchronously: ssh2 may deliver the exit status in the
+        // same chunk as the exec reply, and an 'exit' emitted before we listen is lost
+        channel = ch;
+        if (settled) return void ch.close(); // aborted while the channel was opening
+        ch.on('exit', (c: number | null, s?: string) => {
+          code = c;
+          if (s) signal = s;
+          if (secs && c === 124 && performance.now() - started >= secs * 1000 - 50) {
+            code = null;
+            error = `timed out after ${opts.timeoutMs} ms`;
+          }
+        });
+        ch.on('data', (chunk: Buffer) => {
+          out.push(chunk);
+          opts.onStdout?.(chunk.toString('utf8'));
+        });
+        ch.stderr.on('data', (chunk: Buffer) => {
+          err.push(chunk);
+          opts.onStderr?.(chunk.toString('utf8'));
+        });
+        // pipe() gives backpressure: a slow disk pauses the remote command instead of filling memory
+        if (opts.sink) ch.pipe(opts.sink, { end: false });
+        ch.on('close', () => {
+          if (code === null && !error) error = signal ? `killed by ${signal}` : 'connection lost before the command finished';
+          finish();
+        });
+        // the host's `timeout` answers 124 first; this is the fallback when the host does not answer
+        if (opts.timeoutMs) timer = setTimeout(() => kill(`timed out after ${opts.timeoutMs} ms`), opts.timeoutMs + 10_000);
+        ch.end(cmd.stdin ?? '');
+      });
     });
   }
 
