@@ -8,3 +8,6 @@ export const CHANGE_OPTIONS = {
   'force-unlock': { type: 'string', value: 'REASON', help: 'take the deploy lock from a dead or stale run; the reason is recorded in the history' },
   renderer: { type: 'string', value: 'NAME', help: 'default (interactive) or simple (one line per event); default: interactive on a terminal, simple otherwise' },
 } as const satisfies Record<string, OptionSpec>;
+
+/** The value `rollback --restore-db` alone stands for: the backup taken before the deploy being undone. */
+export const RESTORE_DEFAULT = '@default';

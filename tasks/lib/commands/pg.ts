@@ -87,3 +87,22 @@ export function parseRowCounts(stdout: string): Record<string, number> {
   }
   return counts;
 }
+
+/** Restore that can be repeated, all or nothing (FACTS.md): one transaction, stop at the first error. */
+export const RESTORE_FLAGS = ['--clean', '--if-exists', '--single-transaction', '--no-owner', '--no-acl', '--exit-on-error'] as const;
+
+export const pgRestore = {
+  /** Receive a dump on stdin into `file` (mode 0600). Touches nothing live. */
+  upload: (file: string): Command => command(sh`umask 077 && cat > ${file}`),
+  /** Replace the database's content with the dump's, in one transaction. */
+  restore: (db: PgTarget, file: string, password?: string): Command => {
+    const { prefix, extra } = passwordInput(password);
+    return command(sh`${prefix}pg_restore -w ${RESTORE_FLAGS} ${connArgs(db)} ${file}`, extra);
+  },
+  /** Plain SQL dumps: psql, one transaction, stop at the first error. */
+  restorePlain: (db: PgTarget, file: string, password?: string): Command => {
+    const { prefix, extra } = passwordInput(password);
+    return command(sh`${prefix}psql -X -w -q -v ON_ERROR_STOP=1 --single-transaction ${connArgs(db)} -f ${file}`, extra);
+  },
+  remove: (file: string): Command => command(sh`rm -f -- ${file}`),
+};

@@ -1,7 +1,6 @@
 /** deploy <tag>: the Procedure the orchestrator runs (plan, work, undo, dry-run). */
 import path from 'node:path';
-import { backupPlan, takeBackup } from '../backup/dump.ts';
-import { pruneBackups } from '../backup/retention.ts';
+import { backupPlan } from '../backup/dump.ts';
 import { appCommand, pgEnv } from '../commands/app.ts';
 import { git } from '../commands/git.ts';
 import { releasePaths } from '../commands/releases.ts';
@@ -9,17 +8,10 @@ import { display, type Command } from '../commands/shell.ts';
 import { systemd } from '../commands/systemd.ts';
 import { secret, secretValues } from '../config/load.ts';
 import { run } from '../runners/run.ts';
-import { LocalRunner } from '../runners/local.ts';
-import type { Runner } from '../runners/types.ts';
 import { label, type RunCtx } from './context.ts';
+import { backupStep } from './backup-step.ts';
 import { deployTasks, rollbackTasks } from './graph.ts';
 import type { Procedure } from './orchestrate.ts';
-
-function backupRunner(ctx: RunCtx): Runner {
-  const db = ctx.env.config.database!;
-  if (db.dumpOn === 'host') return ctx.hosts[0]!.runner;
-  return new LocalRunner({ name: '(this machine)', address: '127.0.0.1', port: 22, user: process.env.USER ?? 'root' });
-}
 
 /** The git folder whose objects know the tags: the working copy, or the releases' bare mirror. */
 function gitDir(ctx: RunCtx): string {
@@ -65,37 +57,8 @@ export const deployProcedure: Procedure = {
 
   work: (ctx) =>
     deployTasks(ctx, {
-      backup: async (c, task) => {
-        const db = c.env.config.database;
-        if (c.flags.skipBackup) {
-          c.backupSkipped = c.flags.skipBackup;
-          task.skip(`Backup skipped: ${c.flags.skipBackup}`);
-          return null;
-        }
-        if (!db) {
-          task.skip('Backup: no database configured');
-          return null;
-        }
-        const first = c.hosts[0]!;
-        const b = await takeBackup({
-          runner: backupRunner(c),
-          db,
-          password: secret(c.env, db.password),
-          format: db.format,
-          dir: c.env.backupDir,
-          envName: c.env.name,
-          fromTag: first.from.tag ?? null,
-          toTag: c.tag,
-          runId: c.runId,
-          signal: c.signal,
-          onProgress: (bytes) => (task.output = `${(bytes / 1e6).toFixed(1)} MB`),
-        });
-        c.backup = { file: b.dumpPath, sha256: b.manifest.sha256, size: b.manifest.sizeBytes };
-        task.title = `Backup: ${path.basename(b.dumpPath)} (${(b.manifest.sizeBytes / 1e6).toFixed(2)} MB, verified)`;
-        const pruned = await pruneBackups(c.env.backupDir, c.env.config.backups.keep);
-        if (pruned.removed.length) c.notes.push(`pruned ${pruned.removed.length} old backup(s)`);
-        return b;
-      },
+      migrate: true,
+      backup: (c, task) => backupStep(c, task),
     }),
 
   undo: (ctx) => rollbackTasks(ctx),

@@ -17,9 +17,8 @@ import { summaryJson, summaryText } from './summary.ts';
 
 export interface ChangingTask {
   readonly kind: 'deploy' | 'rollback';
-  /** The tag to move to, from the arguments (and, for rollback, the host's history). */
-  target(env: LoadedEnvironment, hosts: HostRun[], args: ParsedArgs): Promise<string>;
-  procedure(env: LoadedEnvironment, args: ParsedArgs): Procedure;
+  /** The tag to move to (from the arguments, and for rollback the host's history), and how. */
+  target(env: LoadedEnvironment, hosts: HostRun[], args: ParsedArgs): Promise<{ tag: string; procedure: Procedure }>;
 }
 
 export function runFlags(args: ParsedArgs): RunFlags {
@@ -58,9 +57,9 @@ export async function runChangingTask(args: ParsedArgs, spec: ChangingTask): Pro
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const tag = await spec.target(env, hosts, args);
+    const { tag, procedure } = await spec.target(env, hosts, args);
     const ctx: RunCtx = { env, runId: newRunId(), task: spec.kind, tag, who: whoAmI(), flags, signal: ac.signal, hosts, steps: [], notes: [] };
-    const report = await orchestrate(ctx, spec.procedure(env, args), { renderer, print });
+    const report = await orchestrate(ctx, procedure, { renderer, print });
     const code = ac.signal.aborted ? ExitCode.interrupted : report.exitCode;
     const final = { ...report, exitCode: code, outcome: ac.signal.aborted ? ('interrupted' as const) : report.outcome };
     print(`\n${summaryText(ctx, final)}`);

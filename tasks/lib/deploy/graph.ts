@@ -3,7 +3,6 @@
  * (seed plan T4.5-T4.7). Each task records its duration; host stages say what is live.
  */
 import type { ListrTask, ListrTaskWrapper } from 'listr2';
-import type { Backup } from '../backup/dump.ts';
 import { label, type Deployed, type HostRun, type RunCtx } from './context.ts';
 import { checkout, codeDir, install, migrate, prepare, pruneReleases, restart, switchRelease, type Out } from './host-steps.ts';
 import { verifyHost } from './verify-host.ts';
@@ -70,7 +69,13 @@ function perHost(
 
 export interface DeployHooks {
   /** Takes and verifies the backup (or records why it was skipped). */
-  backup: (ctx: RunCtx, task: Task) => Promise<Backup | null>;
+  backup: (ctx: RunCtx, task: Task) => Promise<void>;
+  /** Run the environment's migrations (deploy: yes; rollback: never, they are not undone). */
+  migrate: boolean;
+  /** releases strategy: switch to an existing release folder of the tag when there is one (rollback). */
+  reuseRelease?: boolean;
+  /** Steps between install and restart (rollback --restore-db: the database restore). */
+  beforeRestart?: ListrTask<RunCtx>[];
 }
 
 export function deployTasks(ctx: RunCtx, hooks: DeployHooks): ListrTask<RunCtx>[] {
@@ -89,8 +94,9 @@ export function deployTasks(ctx: RunCtx, hooks: DeployHooks): ListrTask<RunCtx>[
               task: timed(
                 'prepare',
                 perHost(() => ctx.hosts, (h) => h.host.name, async (h, t) => {
-                  await prepare(ctx, h, out(t));
-                  if (releasesMode) await install(ctx, h, codeDir(ctx, h), out(t));
+                  const reused = await prepare(ctx, h, out(t), { reuseRelease: hooks.reuseRelease ?? false });
+                  if (releasesMode && !reused) await install(ctx, h, codeDir(ctx, h), out(t));
+                  if (reused) t.title = `${h.host.name}: reusing release ${h.newRelease} (no reinstall)`;
                 }),
               ),
             },
@@ -113,7 +119,7 @@ export function deployTasks(ctx: RunCtx, hooks: DeployHooks): ListrTask<RunCtx>[
         ]),
     {
       title: `Migrate the database (on ${first.host.name})`,
-      enabled: () => app.migrate.length > 0,
+      enabled: () => hooks.migrate && app.migrate.length > 0,
       task: timed('migrate', (c, t) => migrate(c, first, codeDir(c, first), out(t))),
     },
     ...(releasesMode
@@ -124,6 +130,7 @@ export function deployTasks(ctx: RunCtx, hooks: DeployHooks): ListrTask<RunCtx>[
           },
         ]
       : []),
+    ...(hooks.beforeRestart ?? []),
     {
       title: `Restart ${services.map((s) => s.name).join(', ')}`,
       task: timed('restart', perHost(() => ctx.hosts, (h) => h.host.name, (h, t) => restart(ctx, h, out(t)))),

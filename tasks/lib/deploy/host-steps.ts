@@ -4,7 +4,7 @@
  */
 import { appCommand, pgEnv } from '../commands/app.ts';
 import { git } from '../commands/git.ts';
-import { releaseDirName, releasePaths, releases, releasesToPrune } from '../commands/releases.ts';
+import { releaseDirName, releasePaths, releases, releasesToPrune, tagOfRelease } from '../commands/releases.ts';
 import { systemd } from '../commands/systemd.ts';
 import { command, raw } from '../commands/shell.ts';
 import { secret, secretValues } from '../config/load.ts';
@@ -27,17 +27,28 @@ export function codeDir(ctx: RunCtx, h: HostRun): string {
   return app.strategy === 'releases' ? `${releasePaths(app.path).releases}/${h.newRelease}` : app.path;
 }
 
-/** Touches nothing live: fetch tags (in-place), or mirror + new release folder (releases). */
-export async function prepare(ctx: RunCtx, h: HostRun, out: Out): Promise<void> {
+/**
+ * Touches nothing live: fetch tags (in-place), or mirror + new release folder (releases). With
+ * `reuseRelease`, an existing release folder of the tag is used as it is: returns true then.
+ */
+export async function prepare(ctx: RunCtx, h: HostRun, out: Out, opts: { reuseRelease: boolean } = { reuseRelease: false }): Promise<boolean> {
   const { app } = ctx.env.config;
   if (app.strategy === 'in-place') {
     await run(h.runner, git.fetchTags(app.path), streaming(ctx, out));
-    return;
+    return false;
   }
   const p = releasePaths(app.path);
+  if (opts.reuseRelease) {
+    const existing = (await run(h.runner, releases.list(p))).stdout.split('\n').filter((d) => d && tagOfRelease(d) === ctx.tag);
+    if (existing.length) {
+      h.newRelease = existing.sort().at(-1)!;
+      return true;
+    }
+  }
   await run(h.runner, releases.prepareRepo(p, app.repo), streaming(ctx, out));
   h.newRelease = releaseDirName(ctx.tag, new Date());
   await run(h.runner, releases.add(p, h.newRelease, ctx.tag), streaming(ctx, out));
+  return false;
 }
 
 /** in-place: the working copy moves to the tag. Live from here on. */

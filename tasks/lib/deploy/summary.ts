@@ -26,7 +26,9 @@ function hostLine(ctx: RunCtx, h: HostRun): string {
 }
 
 export function summaryText(ctx: RunCtx, report: RunReport): string {
-  const lines = [`${ctx.task} ${ctx.tag} to ${ctx.env.name}: ${HEADLINE[report.outcome]} (exit ${report.exitCode}), run ${ctx.runId}`];
+  const what = ctx.task === 'deploy' ? `deploy ${ctx.tag} to ${ctx.env.name}` : `rollback of ${ctx.env.name} to ${ctx.tag}`;
+  const headline = ctx.task === 'rollback' && report.outcome === 'deployed' ? `DONE: back on ${ctx.tag}, verified` : HEADLINE[report.outcome];
+  const lines = [`${what}: ${headline} (exit ${report.exitCode}), run ${ctx.runId}`];
   if (report.outcome !== 'dry-run') for (const h of ctx.hosts) lines.push(hostLine(ctx, h));
   if (report.error && report.outcome !== 'deployed') lines.push(`  failed step: ${report.error.split('\n')[0]}`);
   if (ctx.backup) lines.push(`  backup: ${path.relative(process.cwd(), ctx.backup.file)} (${(ctx.backup.size / 1e6).toFixed(2)} MB, sha256 ${ctx.backup.sha256.slice(0, 16)}…, verified)`);
@@ -34,6 +36,8 @@ export function summaryText(ctx: RunCtx, report: RunReport): string {
   for (const n of ctx.notes) lines.push(`  note: ${n}`);
   for (const c of report.cleanup) lines.push(`  WARNING: ${c}`);
   const env = `--env ${ctx.env.name}`;
+  if (ctx.task === 'rollback' && report.outcome === 'deployed' && !ctx.notes.some((n) => n.startsWith('database restored')))
+    lines.push('  Code only: the database was not touched (migrations applied since stay). To restore it too: --restore-db');
   if (report.outcome === 'rolled-back' && ctx.env.config.app.migrate.length)
     lines.push(
       `  The code is back on the previous tag; migrations that ${ctx.tag} applied were NOT undone (the database keeps the new schema).`,

@@ -63,7 +63,7 @@ export class LocalRunner implements Runner {
       nothrow: true,
       env,
       ac,
-      input: cmd.stdin ?? '',
+      input: opts.stdinStream ?? cmd.stdin ?? '',
       store: { stdout, stderr, stdall: new TailStore() },
     })`bash -o pipefail -c ${cmd.script}`;
     p.stdout.on('data', (c: Buffer) => opts.onStdout?.(c.toString('utf8')));

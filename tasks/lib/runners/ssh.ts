@@ -178,7 +178,8 @@ export class SshRunner implements Runner {
         });
         // the host's `timeout` answers 124 first; this is the fallback when the host does not answer
         if (opts.timeoutMs) timer = setTimeout(() => kill(`timed out after ${opts.timeoutMs} ms`), opts.timeoutMs + 10_000);
-        ch.end(cmd.stdin ?? '');
+        if (opts.stdinStream) opts.stdinStream.pipe(ch);
+        else ch.end(cmd.stdin ?? '');
       });
     });
   }

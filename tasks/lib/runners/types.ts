@@ -1,4 +1,4 @@
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { Command } from '../commands/shell.ts';
 
 /** Everything a runner needs to know about the host it talks to. */
@@ -10,6 +10,8 @@ export interface HostTarget {
 }
 
 export interface ExecOptions {
+  /** Streamed to the command's standard input (a dump being restored); replaces Command.stdin. */
+  readonly stdinStream?: Readable;
   /** Standard output goes here instead of being kept (a dump, a big log). Only a tail is kept. */
   readonly sink?: Writable;
   /** Called with each chunk of output as it arrives (task output, progress). */
