@@ -22,8 +22,7 @@ export interface ListOptions {
 }
 
 export function makeList<Ctx>(ctx: Ctx, tasks: ListrTask<Ctx>[], opts: ListOptions = {}): Listr<Ctx> {
-  const toStderr = opts.json || opts.renderer === 'simple' || !process.stdout.isTTY;
-  const logger = new ListrLogger({ useIcons: true, toStderr: toStderr ? Object.values(ListrLogLevels) : [] });
+  const logger = new ListrLogger({ useIcons: true, toStderr: opts.json ? Object.values(ListrLogLevels) : [] });
   const forced = opts.renderer;
   return new Listr<Ctx>(tasks, {
     ctx,

@@ -14,7 +14,7 @@ import { createHostRoot, type UnitSpec } from '../../sandbox/host.ts';
 import { createOrigin, DEFAULT_RELEASES, type DemoRelease } from '../../sandbox/origin.ts';
 import { connectPostgres, freePort } from '../../sandbox/postgres.ts';
 import { REPO_ROOT } from '../../tasks/lib/config/load.ts';
-import { command, sh } from '../../tasks/lib/commands/shell.ts';
+import { command, raw, sh } from '../../tasks/lib/commands/shell.ts';
 import { SshRunner } from '../../tasks/lib/runners/ssh.ts';
 import { startSshHosts, type SshFleet, type SshHost } from './sshd.ts';
 
@@ -87,21 +87,35 @@ export async function startDeployFleet(opts: FleetOptions = {}): Promise<DeployF
     runners.push(r);
     return r;
   };
+  const f_exec = async (h: SshHost, script: string) => {
+    const r = await runner(h).exec(command(raw(script)));
+    if (r.code !== 0) throw new Error(`${h.name}: ${script}: ${r.stderr}`);
+  };
   const pgEnv = { PGHOST: pgInfo.host, PGPORT: String(pgInfo.port), PGUSER: pgInfo.user, PGDATABASE: database };
 
   // "production as it is today": every host on v1.0.0, installed, running; the database migrated once
   await Promise.all(
     fleet.hosts.map(async (h, i) => {
+      const releases = opts.strategy === 'releases';
       const unit: UnitSpec = {
         name: UNIT,
-        workingDirectory: APP,
+        workingDirectory: releases ? `${APP}/current` : APP,
         execStart: '/usr/bin/node server.mjs',
         environment: { HOST: h.address, PORT: String(appPort), DATABASE_URL: `postgres://${pgInfo.user}@${pgInfo.host}:${pgInfo.port}/${database}` },
       };
       await createHostRoot(h.root, [unit]);
-      const real = path.join(h.root, 'srv/app');
-      await exec('git', ['clone', '--quiet', origin, real]);
-      await exec('git', ['-c', 'advice.detachedHead=false', '-C', real, 'checkout', '--quiet', '--detach', 'v1.0.0']);
+      let real = path.join(h.root, 'srv/app');
+      if (releases) {
+        // the releases layout: a bare mirror, one worktree per release, `current` pointing at v1.0.0's
+        const first = '20260101T000000Z_v1.0.0';
+        await exec('git', ['clone', '--quiet', '--bare', origin, path.join(real, 'repo')]);
+        // worktrees record absolute paths: make them with the path every host sees (/srv/cutover-sbx/app)
+        await f_exec(h, `git -C ${APP}/repo worktree add --quiet --detach ${APP}/releases/${first} 'refs/tags/v1.0.0^{commit}' && ln -s releases/${first} ${APP}/current`);
+        real = path.join(real, 'releases', first);
+      } else {
+        await exec('git', ['clone', '--quiet', origin, real]);
+        await exec('git', ['-c', 'advice.detachedHead=false', '-C', real, 'checkout', '--quiet', '--detach', 'v1.0.0']);
+      }
       await exec('bash', ['install.sh'], { cwd: real });
       if (i === 0) await exec('bash', ['migrate.sh'], { cwd: real, env: { ...process.env, ...pgEnv } });
       const r = runner(h);
@@ -185,7 +199,7 @@ export default defineEnvironment({
 }
 
 /** The tag a host's working copy is on. */
-export async function tagOn(fleet: DeployFleet, h?: SshHost): Promise<string> {
-  const r = await fleet.runner(h).exec(command(sh`git -C ${APP} describe --tags --exact-match HEAD`));
+export async function tagOn(fleet: DeployFleet, h?: SshHost, dir = APP): Promise<string> {
+  const r = await fleet.runner(h).exec(command(sh`git -C ${dir} describe --tags --exact-match HEAD`));
   return r.stdout.trim();
 }

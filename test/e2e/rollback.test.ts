@@ -1,0 +1,90 @@
+/** rollback, end to end over SSH: default target, refusals, database restore, the releases strategy. */
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { command, sh } from '../../tasks/lib/commands/shell.ts';
+import { APP, startDeployFleet, tagOn, type DeployFleet } from '../support/deploy-fleet.ts';
+
+const STATE = '/srv/cutover-sbx/.cutover/app';
+
+describe('rollback (in-place)', () => {
+  let f: DeployFleet;
+  beforeAll(async () => {
+    f = await startDeployFleet();
+  });
+  afterAll(async () => {
+    await f?.stop();
+  });
+
+  it('goes back to the previous tag by default, verified, code only, exit 0', async () => {
+    expect((await f.task(['deploy', 'v1.1.0'])).code).toBe(0);
+    const r = await f.task(['rollback']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain('rollback of sbx to v1.0.0: DONE: back on v1.0.0, verified (exit 0)');
+    expect(r.stdout).toContain('database: NOT touched. This is a code-only rollback');
+    expect(await tagOn(f)).toBe('v1.0.0');
+    // the migration of v1.1.0 stays: a code-only rollback does not undo it, and says so
+    expect(await f.psql('select count(*) from schema_migrations')).toBe('2');
+    const last = JSON.parse((await f.runner().exec(command(sh`tail -n 1 ${`${STATE}/history.jsonl`}`))).stdout);
+    expect(last).toMatchObject({ type: 'finished', task: 'rollback', result: 'deployed', live: 'v1.0.0' });
+  });
+
+  it('refuses a tag that never went live here unless --force (exit 2, nothing changed)', async () => {
+    const r = await f.task(['rollback', 'v1.3.0']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('v1.3.0 was never deployed and verified here, nor live before a deploy');
+    expect(r.stderr).toContain('--force');
+    expect(await tagOn(f)).toBe('v1.0.0');
+  });
+
+  it('--restore-db puts the data back as it was before the deploy being undone, after a safety backup', async () => {
+    const d = await f.task(['deploy', 'v1.4.0', '--json']);
+    expect(d.code, d.stdout + d.stderr).toBe(0);
+    expect(await f.psql('select version from schema_migrations order by 1')).toBe('001_create_messages\n002_add_message_channel\n003_add_message_score');
+    await f.psql("insert into messages (user_id, body) values (1, 'written after the deploy')");
+
+    const r = await f.task(['rollback', '--restore-db', '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stderr).toContain(`REPLACED by`);
+    expect(r.json.backup.file).not.toBe(d.json.backup.file); // the safety backup, taken first
+    expect(r.json.notes).toContain(`database restored from ${d.json.backup.file}`);
+    // the previous live tag was v1.0.0 (the rollback above), and the data as before v1.4.0's deploy
+    expect(r.json.tag).toBe('v1.0.0');
+    expect(await tagOn(f)).toBe('v1.0.0');
+    expect(await f.psql('select version from schema_migrations order by 1')).toBe('001_create_messages\n002_add_message_channel');
+    expect(await f.psql('select count(*) from messages')).toBe('0');
+    // the safety backup holds what the restore replaced
+    const safety = JSON.parse(readFileSync(r.json.backup.file.replace(/\.dump$/, '.json'), 'utf8'));
+    expect(safety.rowCounts['public.messages']).toBe(1);
+  });
+});
+
+describe('the releases strategy', () => {
+  let f: DeployFleet;
+  beforeAll(async () => {
+    f = await startDeployFleet({ strategy: 'releases' });
+  });
+  afterAll(async () => {
+    await f?.stop();
+  });
+
+  const current = async () => (await f.runner().exec(command(sh`readlink ${`${APP}/current`}`))).stdout.trim();
+
+  it('deploys into a new release folder and switches current; a failure switches back', async () => {
+    const r = await f.task(['deploy', 'v1.1.0']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(await current()).toMatch(/^releases\/\d{8}T\d{6}Z_v1\.1\.0$/);
+    expect(await tagOn(f, undefined, `${APP}/current`)).toBe('v1.1.0');
+
+    const bad = await f.task(['deploy', 'v1.2.0']);
+    expect(bad.code, bad.stdout + bad.stderr).toBe(1);
+    expect(await current()).toMatch(/_v1\.1\.0$/);
+  });
+
+  it('rollback switches current back to the old release folder without reinstalling', async () => {
+    const r = await f.task(['rollback', 'v1.0.0']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(await current()).toBe('releases/20260101T000000Z_v1.0.0');
+    expect(r.stdout).toContain('reusing release 20260101T000000Z_v1.0.0 (no reinstall)');
+    expect(r.stdout).not.toContain('install: demo-chat');
+  });
+});
