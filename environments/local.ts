@@ -5,11 +5,15 @@
  * the sandbox's systemctl/journalctl stand-ins first on PATH.
  */
 import path from 'node:path';
+import { findPgBinDir } from '../sandbox/postgres.ts';
 import { defineEnvironment } from './schema.ts';
 
 const root = path.resolve(import.meta.dirname, '../.sandbox');
 const appPort = Number(process.env.CUTOVER_SANDBOX_APP_PORT || 18001);
 const pgPort = Number(process.env.CUTOVER_SANDBOX_PG_PORT || 54329);
+// without the PostgreSQL server binaries the sandbox runs without a database: no backups, no
+// migrations (the sandbox says so when it is prepared)
+const withDatabase = findPgBinDir() !== null;
 
 export default defineEnvironment({
   description: 'Built-in sandbox: the demo chat service on this machine (tags v1.0.0, v1.1.0; v1.2.0 is deliberately broken)',
@@ -20,11 +24,11 @@ export default defineEnvironment({
     repo: path.join(root, 'origin.git'),
     strategy: 'in-place',
     install: ['bash install.sh'],
-    migrate: ['bash migrate.sh'],
+    migrate: withDatabase ? ['bash migrate.sh'] : [],
     migrationsDir: 'migrations',
   },
   services: [{ unit: 'demo-chat', sudo: false }],
-  database: { name: 'demo', host: '127.0.0.1', port: pgPort, user: 'cutover', dumpOn: 'host' },
+  ...(withDatabase ? { database: { name: 'demo', host: '127.0.0.1', port: pgPort, user: 'cutover', dumpOn: 'host' as const } } : {}),
   backups: { keep: 5 },
   verify: {
     health: { url: `http://{host}:${appPort}/api/v1/health`, versionField: 'version', timeout: '15s', interval: '150ms' },

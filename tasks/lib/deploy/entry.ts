@@ -34,7 +34,7 @@ export async function runChangingTask(args: ParsedArgs, spec: ChangingTask): Pro
   const renderer = chooseRenderer(str(args, 'renderer'), process.env);
   const env = await loadEnvironment(chooseEnvironment(str(args, 'env'), process.env));
   const print = (t: string) => (flags.json ? process.stderr : process.stdout).write(`${t}\n`);
-  if (env.config.sandbox) await prepareSandbox(env);
+  if (env.config.sandbox) for (const row of await prepareSandbox(env)) if (row.result !== 'ok') print(`note: ${row.detail}`);
   mkdirSync(env.backupDir, { recursive: true, mode: 0o700 });
 
   const hosts: HostRun[] = env.config.hosts.map((host) => {

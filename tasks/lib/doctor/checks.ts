@@ -20,6 +20,7 @@ const HINTS: Record<string, string> = {
   pg_dump: 'install the PostgreSQL client (Debian: apt-get install postgresql-client)',
   psql: 'install the PostgreSQL client (Debian: apt-get install postgresql-client)',
   git: 'install git',
+  flock: 'install util-linux (the deploy lock needs flock)',
   systemctl: 'the host has no systemd: give the service `commands` (restart/status/logs) instead of `unit`',
   journalctl: 'the host has no journald: give the service `commands` instead of `unit`',
 };
