@@ -1,0 +1,19 @@
+/**
+ * npm run bench — medians and ratios against a baseline run side by side. Loopback only; every
+ * loop is bounded. Machines are shared and noisy: read the ratios, not the absolute numbers.
+ */
+import path from 'node:path';
+import { benchHelp, verdictLine } from './help.ts';
+
+const repo = path.resolve(import.meta.dirname, '..');
+const only = process.argv.slice(2);
+const want = (name: string) => only.length === 0 || only.includes(name);
+
+const verdicts = [];
+if (want('help')) {
+  const r = benchHelp(repo);
+  process.stdout.write(`${r.text}\n`);
+  verdicts.push(...r.verdicts);
+}
+process.stdout.write(`\nTargets\n${verdicts.map(verdictLine).join('\n')}\n`);
+process.exitCode = verdicts.every((v) => v.ok) ? 0 : 1;
