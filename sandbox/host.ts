@@ -1,4 +1,4 @@
-// A sandbox host: a folder that plays one Linux server (layout in sandbox/CONTRACT.md).
+// A sandbox host: a folder that plays one Linux server (layout in sandbox/README.md).
 import { readdirSync, readFileSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
