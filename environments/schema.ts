@@ -57,6 +57,74 @@ export const Host = z
   .strict();
 export type Host = z.infer<typeof Host>;
 
+const Ec2HostsShape = z
+  .object({
+    ec2: z
+      .object({
+        /** The running instances carrying every one of these tags are the hosts (name from the Name tag, else the instance id). */
+        tags: z.record(z.string().min(1).max(128), z.string().max(256)).refine((t) => Object.keys(t).length > 0, 'needs at least one tag'),
+        /** Which IP cutover connects to (SSH) and probes. */
+        address: z.enum(['private', 'public']).default('private'),
+        /** SSH login; defaults to ssh.user. */
+        user: z.string().min(1).optional(),
+        port: z.number().int().min(1).max(65535).default(22),
+      })
+      .strict(),
+  })
+  .strict();
+/**
+ * `hosts: { ec2: { tags } }`: hosts discovered at run time (tasks/lib/aws/hosts.ts resolveHosts).
+ * Checked apart from the list form so a mistake in either is reported at its own key.
+ */
+export const Ec2Hosts = z
+  .custom<z.input<typeof Ec2HostsShape>>((v) => !Array.isArray(v))
+  .transform((v, ctx) => {
+    const r = Ec2HostsShape.safeParse(v);
+    if (r.success) return r.data;
+    for (const issue of r.error.issues) ctx.addIssue({ ...issue, continue: true } as Parameters<typeof ctx.addIssue>[0]);
+    return z.NEVER;
+  });
+export type Ec2Hosts = z.output<typeof Ec2Hosts>;
+
+const AwsEndpoint = z.string().refine(
+  (s) => {
+    try {
+      return /^https?:$/.test(new URL(s).protocol);
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be an http(s) URL' },
+);
+
+/** AWS access (SSM restarts, EC2 preflight and discovery). Credentials: the SDK's default chain (AWS_PROFILE, variables, SSO, instance role). */
+export const Aws = z
+  .object({
+    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, "must be a region such as 'eu-west-1'"),
+    /** Profile in ~/.aws/config or ~/.aws/credentials; default AWS_PROFILE, else the default chain. */
+    profile: z.string().min(1).optional(),
+    /** Endpoint URL for both SSM and EC2 (VPC endpoints, tests); default the public AWS endpoints. */
+    endpoint: AwsEndpoint.optional(),
+  })
+  .strict();
+
+/** SSM Run Command settings for `restart: 'ssm'`. */
+export const Ssm = z
+  .object({
+    /** SendCommand TimeoutSeconds: how long SSM tries to deliver the command (at least 30). */
+    timeoutSeconds: z.number().int().min(30).max(2_592_000).default(60),
+    /** AWS-RunShellScript executionTimeout: how long the restart may run on the host (1 s to 48 h). */
+    executionTimeout: Duration.refine((ms) => ms >= 1000 && ms <= 172_800_000, 'must be between 1s and 48h').default(600_000),
+    /** Also send the command output to this CloudWatch Logs group (SSM itself keeps only the first 24,000 characters). */
+    cloudWatchLogGroup: z.string().regex(/^[\w\-/.#]{1,512}$/, 'must be a CloudWatch Logs group name').optional(),
+    /** Polling of each invocation: first delay, doubling up to pollMax, until deadline. */
+    pollMin: Duration.default(250),
+    pollMax: Duration.default(2000),
+    deadline: Duration.default(600_000),
+  })
+  .strict()
+  .refine((s) => s.pollMin > 0 && s.pollMin <= s.pollMax, { message: 'needs 0 < pollMin <= pollMax', path: ['pollMin'] });
+
 export const Ssh = z
   .object({
     user: z.string().min(1).default('ec2-user'),
@@ -106,8 +174,8 @@ export const Service = z
     unit: z.string().regex(/^[A-Za-z0-9:_.@-]+$/, 'must be a systemd unit name').optional(),
     /** Display name; defaults to the unit. Required with `commands`. */
     name: z.string().regex(NAME).optional(),
-    /** How restarts reach the host: `ssh` (SSM comes in a later issue). */
-    restart: z.enum(['ssh']).default('ssh'),
+    /** How restarts reach the host: `ssh`, or `ssm` (SSM Run Command; needs `aws`, `unit`, and an instanceId on every host or EC2 discovery). */
+    restart: z.enum(['ssh', 'ssm']).default('ssh'),
     /** Prefix systemctl with `sudo -n` (the seed scripts do). */
     sudo: z.boolean().default(true),
     /** Hosts without systemd: shell commands to restart, check (exit 0 = running) and show logs. */
@@ -118,6 +186,7 @@ export const Service = z
     if (!s.unit && !s.commands) ctx.addIssue({ code: 'custom', message: 'needs `unit` (systemd) or `commands` (restart/status/logs)' });
     if (s.unit && s.commands) ctx.addIssue({ code: 'custom', message: 'give `unit` or `commands`, not both' });
     if (s.commands && !s.unit && !s.name) ctx.addIssue({ code: 'custom', path: ['name'], message: 'is required with `commands`' });
+    if (s.restart === 'ssm' && !s.unit) ctx.addIssue({ code: 'custom', path: ['restart'], message: "'ssm' restarts a systemd `unit` (SSM runs systemctl)" });
   })
   .transform((s) => ({ ...s, name: s.name ?? s.unit! }));
 export type Service = z.infer<typeof Service>;
@@ -144,6 +213,8 @@ export const Backups = z
     dir: z.string().min(1).optional(),
     /** How many dumps to keep. */
     keep: z.number().int().min(1).default(10),
+    /** verify: the newest backup older than this fails (default 26h: a daily backup, with slack). */
+    maxAge: Duration.optional(),
   })
   .strict();
 
@@ -200,8 +271,74 @@ const Journal = z
     });
   });
 
+/** verify: N requests one after another; nearest-rank percentiles against these budgets. */
+const Latency = z
+  .object({
+    samples: z.number().int().min(1).max(1000).default(20),
+    /** What is sampled: the health endpoint (cheap, the default) or the test chat request (mind its rate limit). */
+    target: z.enum(['health', 'chat']).default('health'),
+    p50: Duration.optional(),
+    p95: Duration,
+    p99: Duration.optional(),
+  })
+  .strict();
+
+/** verify: opt-in probes from the production checklist. Nothing destructive; the burst is bounded. */
+const Hardening = z
+  .object({
+    /** POST an oversized message to the chat URL: it must be answered 413. */
+    oversizedBody: z.boolean().default(false),
+    oversizedBytes: z.number().int().min(1024).max(8 * 1024 * 1024).default(256 * 1024),
+    /** A burst of `requests` chat requests at once as `userId` (a test user): at least one must be answered 429. */
+    rateLimit: z.object({ requests: z.number().int().min(2).max(500), userId: z.union([z.string().min(1), z.number().int()]) }).strict().optional(),
+    /** Names the readiness answer must list in its dependency map (`dependencies` or `services`). */
+    readinessDependencies: z.array(z.string().min(1)).min(1).optional(),
+  })
+  .strict();
+
+/** verify: free space on the host's file system holding `path` (default app.path). */
+const Disk = z
+  .object({ path: z.string().regex(/^\//, 'must be an absolute path').optional(), minFreePercent: z.number().min(0).max(100).default(10) })
+  .strict();
+
 export const Verify = z
-  .object({ health: Health, readiness: Readiness.optional(), chat: Chat.optional(), journal: Journal.optional() })
+  .object({
+    health: Health,
+    readiness: Readiness.optional(),
+    chat: Chat.optional(),
+    journal: Journal.optional(),
+    latency: Latency.optional(),
+    hardening: Hardening.optional(),
+    disk: Disk.optional(),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    const needChat = (path: (string | number)[], what: string) => !v.chat && ctx.addIssue({ code: 'custom', path, message: `${what} needs verify.chat (its URL and body)` });
+    if (v.latency?.target === 'chat') needChat(['latency', 'target'], "target 'chat'");
+    if (v.hardening?.oversizedBody) needChat(['hardening', 'oversizedBody'], 'the oversized-message probe');
+    if (v.hardening?.rateLimit) needChat(['hardening', 'rateLimit'], 'the rate-limit probe');
+    if (v.hardening?.readinessDependencies && !v.readiness)
+      ctx.addIssue({ code: 'custom', path: ['hardening', 'readinessDependencies'], message: 'needs verify.readiness' });
+  });
+
+const CountOrPercent = z.union([
+  z.number().int().nonnegative(),
+  z.string().regex(/^\d+(\.\d+)?%$/, "must be a count or a percentage such as '25%'") as z.ZodType<`${number}%`>,
+]);
+
+/**
+ * Rolling deploys over a fleet (tasks/lib/deploy/rollout.ts). maxFailures: the deploy goes on
+ * while at most N hosts failed and stops when the count EXCEEDS N ('P%' = floor(P% of the hosts));
+ * 0 stops at the first failure. firstBatchGates: any failure in the first batch stops.
+ */
+export const RolloutConfig = z
+  .object({
+    batchSize: CountOrPercent.default('100%'),
+    maxFailures: CountOrPercent.default(0),
+    firstBatchGates: z.boolean().default(true),
+    /** Wait between batches. */
+    pause: Duration.default(0),
+  })
   .strict();
 
 export const Policy = z
@@ -217,7 +354,10 @@ export const Environment = z
   .object({
     /** One line shown in plans and reports. */
     description: z.string().optional(),
-    hosts: z.array(Host).min(1, 'needs at least one host'),
+    /** A list of hosts, or `{ ec2: { tags } }` to discover them (tasks/lib/aws/hosts.ts resolveHosts). */
+    hosts: z.union([z.array(Host).min(1, 'needs at least one host'), Ec2Hosts]),
+    aws: Aws.optional(),
+    ssm: Ssm.optional(),
     ssh: Ssh.optional(),
     app: App,
     services: z.array(Service).min(1, 'needs at least one service'),
@@ -225,18 +365,27 @@ export const Environment = z
     backups: Backups.default({ keep: 10 }),
     verify: Verify,
     policy: Policy.default({ autoRollback: true, confirm: false }),
+    rollout: RolloutConfig.default({ batchSize: '100%', maxFailures: 0, firstBatchGates: true, pause: 0 }),
     /** The built-in sandbox: cutover creates it on first use (environments/local.ts only). */
     sandbox: z.object({ root: z.string(), appPort: z.number().int(), pgPort: z.number().int() }).strict().optional(),
   })
   .strict()
   .superRefine((env, ctx) => {
     const names = new Set<string>();
-    env.hosts.forEach((h, i) => {
+    const list = Array.isArray(env.hosts) ? env.hosts : [];
+    list.forEach((h, i) => {
       if (names.has(h.name)) ctx.addIssue({ code: 'custom', path: ['hosts', i, 'name'], message: `duplicate host name '${h.name}'` });
       names.add(h.name);
     });
-    if (env.hosts.some((h) => h.transport === 'ssh') && !env.ssh)
+    if ((!Array.isArray(env.hosts) || list.some((h) => h.transport === 'ssh')) && !env.ssh)
       ctx.addIssue({ code: 'custom', path: ['ssh'], message: 'is required: some hosts use the ssh transport' });
+    const ssm = env.services.findIndex((s) => s.restart === 'ssm');
+    if (!Array.isArray(env.hosts) && !env.aws) ctx.addIssue({ code: 'custom', path: ['aws'], message: 'is required: hosts are discovered from EC2' });
+    if (ssm >= 0 && !env.aws) ctx.addIssue({ code: 'custom', path: ['aws'], message: `is required: services[${ssm}] restarts through SSM` });
+    list.forEach((h, i) => {
+      if (ssm >= 0 && !h.instanceId)
+        ctx.addIssue({ code: 'custom', path: ['hosts', i, 'instanceId'], message: `is required: services[${ssm}] restarts through SSM` });
+    });
   });
 
 /** What an environment file writes (defaults may be left out). */

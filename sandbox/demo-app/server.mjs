@@ -104,6 +104,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function main() {
   const release = loadRelease();
+  // one host of a fleet can be made unhealthy on given versions (fleet tests): DEMO_UNHEALTHY_ON=v1.1.0,v1.4.0
+  if ((process.env.DEMO_UNHEALTHY_ON ?? '').split(',').includes(release.version)) release.mode = 'unhealthy';
   if (release.mode === 'crash') crash(release.version);
   const started = Date.now();
   const db = databaseTarget(process.env.DATABASE_URL);

@@ -33,7 +33,8 @@ export function makeList<Ctx>(ctx: Ctx, tasks: ListrTask<Ctx>[], opts: ListOptio
     renderer: forced === 'simple' || opts.json ? 'simple' : 'default',
     fallbackRenderer: 'simple',
     fallbackRendererCondition: forced === 'default' ? false : undefined,
-    rendererOptions: { collapseSubtasks: false, collapseErrors: false, showErrorMessage: true, persistentOutput: true, outputBar: 8 },
+    // logger: with --json the simple renderer (chosen as primary then) writes to stderr
+    rendererOptions: { collapseSubtasks: false, collapseErrors: false, showErrorMessage: true, persistentOutput: true, outputBar: 8, logger },
     fallbackRendererOptions: { logger, timestamp: undefined, timer: undefined },
   } as ConstructorParameters<typeof Listr<Ctx>>[1]);
 }

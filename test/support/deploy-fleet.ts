@@ -69,6 +69,8 @@ export interface FleetOptions {
   /** Replace the database name the environment uses (to make pg_dump fail). */
   databaseOverride?: string;
   strategy?: 'in-place' | 'releases';
+  /** Extra unit environment per host (by index): e.g. DEMO_UNHEALTHY_ON to break one host. */
+  unitEnv?: (index: number) => Record<string, string>;
 }
 
 export async function startDeployFleet(opts: FleetOptions = {}): Promise<DeployFleet> {
@@ -101,7 +103,7 @@ export async function startDeployFleet(opts: FleetOptions = {}): Promise<DeployF
         name: UNIT,
         workingDirectory: releases ? `${APP}/current` : APP,
         execStart: '/usr/bin/node server.mjs',
-        environment: { HOST: h.address, PORT: String(appPort), DATABASE_URL: `postgres://${pgInfo.user}@${pgInfo.host}:${pgInfo.port}/${database}` },
+        environment: { HOST: h.address, PORT: String(appPort), DATABASE_URL: `postgres://${pgInfo.user}@${pgInfo.host}:${pgInfo.port}/${database}`, ...opts.unitEnv?.(i) },
       };
       await createHostRoot(h.root, [unit]);
       let real = path.join(h.root, 'srv/app');
@@ -175,13 +177,13 @@ export default defineEnvironment({
       });
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       child.on('close', (code, signal) => {
+        // with --json, stdout must be exactly one JSON document (progress goes to stderr)
         let json: unknown = null;
-        const start = stdout.indexOf('{\n');
-        if (start >= 0) {
+        if (rest.includes('--json') && stdout.trim()) {
           try {
-            json = JSON.parse(stdout.slice(start));
+            json = JSON.parse(stdout);
           } catch {
-            json = null;
+            json = { notJson: stdout.slice(0, 2000) };
           }
         }
         resolve({ code, signal, stdout, stderr, json });

@@ -116,6 +116,7 @@ export async function takeBackup(o: TakeBackupOptions): Promise<Backup> {
   const r = timedOut ? { ...dumped.value, error: `timed out after ${o.timeoutMs} ms` } : dumped.value;
   if (sink.failure) return fail(`cannot write the dump to ${partial}: ${sink.failure.message}`, dumpCmd, lastLines(r.stderr, 20));
   if (r.code !== 0) return fail(`pg_dump ${how(r)}`, dumpCmd, lastLines(r.stderr, 20));
+  if (sink.lateOutput) return fail('the runner closed the dump file before all of the output arrived', dumpCmd, lastLines(r.stderr, 20));
   if (meta.status === 'rejected') {
     const e = meta.reason as Error & { cmd?: Command; result?: ExecResult };
     return fail(e.message, e.cmd ?? null, e.result ? lastLines(e.result.stderr, 20) : '');

@@ -1,8 +1,10 @@
 /**
  * A Writable that streams into a file while computing its sha256 and size: a dump is never held
- * in memory. It never emits 'error' (runners would wait for 'finish' forever): a write failure
- * (disk full) is kept in `failure`, reported through `onFailure` so the command can be stopped,
- * and later chunks are dropped. 'finish' comes after the file is synced and closed.
+ * in memory. Its errors never escape (an unhandled 'error' would crash the process, and runners
+ * wait for 'finish'): a write failure (disk full) is kept in `failure`, reported through
+ * `onFailure` so the command can be stopped, and later chunks are dropped. Output that arrives
+ * after a runner ended the sink (it stopped waiting for an aborted command) sets `lateOutput`.
+ * 'finish' comes after the file is synced and closed.
  */
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
@@ -12,6 +14,8 @@ export class HashingFileSink extends Writable {
   private readonly hash = createHash('sha256');
   bytes = 0;
   failure: Error | null = null;
+  /** Chunks were written after end(): whatever the runner reported, the file lacks them. */
+  lateOutput = false;
   private fileClosed = false;
 
   constructor(
@@ -19,6 +23,10 @@ export class HashingFileSink extends Writable {
     private readonly hooks: { onFailure?: (err: Error) => void; onProgress?: (bytes: number) => void } = {},
   ) {
     super({ highWaterMark: 1 << 20 });
+    this.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ERR_STREAM_WRITE_AFTER_END' || err.code === 'ERR_STREAM_DESTROYED') this.lateOutput = true;
+      else this.fail(err);
+    });
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {

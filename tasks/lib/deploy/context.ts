@@ -38,6 +38,8 @@ export interface HostRun {
   rollbackChecks?: ProbeResult[];
   /** Last thing that went wrong on this host. */
   problem?: string;
+  /** Set aside in this run's rollout: the step that failed on it (the batch gate counts these). */
+  failed?: string;
 }
 
 export interface StepRecord {

@@ -1,14 +1,24 @@
 /**
  * The deploy and rollback task lists, as data: read top to bottom like the runbook they replace
- * (seed plan T4.5-T4.7). Each task records its duration; host stages say what is live.
+ * (seed plan T4.5-T4.7). The fleet goes in batches (rollout.ts); inside a batch each step runs on
+ * every host still standing, a host that fails is set aside, and the gate after the batch decides:
+ * go on (rolling back the failed hosts), or stop (the orchestrator rolls back every moved host).
  */
 import type { ListrTask, ListrTaskWrapper } from 'listr2';
 import { label, type Deployed, type HostRun, type RunCtx } from './context.ts';
 import { checkout, codeDir, install, migrate, prepare, pruneReleases, restart, switchRelease, type Out } from './host-steps.ts';
+import { gate, planBatches } from './rollout.ts';
 import { verifyHost } from './verify-host.ts';
 
 // listr2's wrapper type is generic over renderers; tasks only use title/output/skip/newListr
 type Task = ListrTaskWrapper<RunCtx, any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** A step failed on some hosts: every failing host, each with its own message. */
+export class HostsFailed extends Error {
+  constructor(readonly failures: readonly string[]) {
+    super(failures.join('\n'));
+  }
+}
 
 /** Wrap a task body so its duration and result land in ctx.steps. */
 export function timed(name: string, body: (ctx: RunCtx, task: Task) => Promise<unknown> | unknown): ListrTask<RunCtx>['task'] {
@@ -29,23 +39,21 @@ const out = (task: Task): Out => (line) => {
   task.output = line;
 };
 
-/** A step failed on some hosts: every failing host, each with its own message. */
-export class HostsFailed extends Error {
-  constructor(readonly failures: readonly string[]) {
-    super(failures.join('\n'));
-  }
-}
+const failure = (h: HostRun, err: unknown) => {
+  const message = (err as Error).message;
+  return message.startsWith(`${h.host.name}: `) ? message : `${h.host.name}: ${message}`;
+};
 
 /**
- * One subtask per host, all at once (fleets in batches come with the SSM issue). Any host failing
- * fails the step, with every failing host named. `keepGoing`: the other hosts still finish (a
- * rollback or a verification must not stop at the first bad host).
+ * One subtask per host, all at once. `throws`: any host failing fails the step, naming every
+ * failing host (the others still finish). Otherwise a failing host is only set aside
+ * (`h.failed`) and the step goes on: the batch gate decides what that means.
  */
 function perHost(
   hosts: () => HostRun[],
   title: (h: HostRun) => string,
   body: (h: HostRun, task: Task) => Promise<void>,
-  opts: { keepGoing?: boolean } = {},
+  opts: { throws: boolean },
 ) {
   return async (_: RunCtx, task: Task) => {
     const failures: string[] = [];
@@ -55,15 +63,15 @@ function perHost(
         try {
           await body(h, t);
         } catch (err) {
-          const message = (err as Error).message;
-          failures.push(message.startsWith(`${h.host.name}: `) ? message : `${h.host.name}: ${message}`);
-          h.problem ??= message;
+          failures.push(failure(h, err));
+          h.problem ??= (err as Error).message;
+          if (!opts.throws) h.failed ??= (err as Error).message;
           throw err;
         }
       },
     }));
-    await task.newListr(subtasks, { concurrent: true, exitOnError: !opts.keepGoing }).run().catch(() => undefined);
-    if (failures.length) throw new HostsFailed(failures);
+    await task.newListr(subtasks, { concurrent: true, exitOnError: false }).run().catch(() => undefined);
+    if (failures.length && opts.throws) throw new HostsFailed(failures);
   };
 }
 
@@ -76,12 +84,14 @@ export interface DeployHooks {
   reuseRelease?: boolean;
   /** Steps between install and restart (rollback --restore-db: the database restore). */
   beforeRestart?: ListrTask<RunCtx>[];
+  /** Restart a batch's hosts in one go (SSM); default: each host over SSH. Sets aside hosts that failed. */
+  restartBatch?: (ctx: RunCtx, hosts: HostRun[], task: Task) => Promise<void>;
 }
 
 export function deployTasks(ctx: RunCtx, hooks: DeployHooks): ListrTask<RunCtx>[] {
-  const { app, services } = ctx.env.config;
+  const { app } = ctx.env.config;
   const releasesMode = app.strategy === 'releases';
-  const first = ctx.hosts[0]!;
+  const batches = planBatches(ctx.hosts, ctx.env.config.rollout);
   return [
     {
       title: 'Backup and preparation (nothing live changes)',
@@ -93,64 +103,106 @@ export function deployTasks(ctx: RunCtx, hooks: DeployHooks): ListrTask<RunCtx>[
               title: releasesMode ? `New release folders for ${ctx.tag}, installed` : `Fetch ${ctx.tag}`,
               task: timed(
                 'prepare',
-                perHost(() => ctx.hosts, (h) => h.host.name, async (h, t) => {
-                  const reused = await prepare(ctx, h, out(t), { reuseRelease: hooks.reuseRelease ?? false });
-                  if (releasesMode && !reused) await install(ctx, h, codeDir(ctx, h), out(t));
-                  if (reused) t.title = `${h.host.name}: reusing release ${h.newRelease} (no reinstall)`;
-                }),
+                perHost(
+                  () => ctx.hosts,
+                  (h) => h.host.name,
+                  async (h, t) => {
+                    const reused = await prepare(ctx, h, out(t), { reuseRelease: hooks.reuseRelease ?? false });
+                    if (releasesMode && !reused) await install(ctx, h, codeDir(ctx, h), out(t));
+                    if (reused) t.title = `${h.host.name}: reusing release ${h.newRelease} (no reinstall)`;
+                  },
+                  { throws: true },
+                ),
               ),
             },
           ],
           { concurrent: true, exitOnError: true },
         ),
     },
-    ...(releasesMode
-      ? []
-      : [
-          {
-            title: `Check out ${ctx.tag}`,
-            task: timed('checkout', perHost(() => ctx.hosts, (h) => `${h.host.name}: ${label(h.from)} -> ${ctx.tag}`, (h) => checkout(ctx, h, { tag: ctx.tag }))),
-          },
-          {
-            title: 'Install',
-            enabled: () => app.install.length > 0,
-            task: timed('install', perHost(() => ctx.hosts, (h) => h.host.name, (h, t) => install(ctx, h, app.path, out(t)))),
-          },
-        ]),
-    {
-      title: `Migrate the database (on ${first.host.name})`,
-      enabled: () => hooks.migrate && app.migrate.length > 0,
-      task: timed('migrate', (c, t) => migrate(c, first, codeDir(c, first), out(t))),
-    },
-    ...(releasesMode
-      ? [
-          {
-            title: `Switch current to ${ctx.tag}`,
-            task: timed('switch', perHost(() => ctx.hosts, (h) => `${h.host.name}: ${h.from.release ?? '(none)'} -> ${h.newRelease ?? ctx.tag}`, (h) => switchRelease(ctx, h, h.newRelease!))),
-          },
-        ]
-      : []),
-    ...(hooks.beforeRestart ?? []),
-    {
-      title: `Restart ${services.map((s) => s.name).join(', ')}`,
-      task: timed('restart', perHost(() => ctx.hosts, (h) => h.host.name, (h, t) => restart(ctx, h, out(t)))),
-    },
-    verifyTask(ctx, { title: `Verify ${ctx.tag}`, step: 'verify', hosts: () => ctx.hosts, tagOf: () => ctx.tag, okStage: 'verified' }),
+    ...(batches.length === 1
+      ? batchTasks(ctx, hooks, batches[0]!, 0)
+      : batches.map((batch, i) => ({
+          title: `Batch ${i + 1}/${batches.length}: ${batch.map((h) => h.host.name).join(', ')}`,
+          task: (_: RunCtx, task: Task) => task.newListr(batchTasks(ctx, hooks, batch, i), { exitOnError: true }),
+        }))),
     {
       title: 'Prune old releases',
       enabled: () => releasesMode,
-      task: timed('prune-releases', perHost(() => ctx.hosts, (h) => h.host.name, async (h, t) => {
-        const gone = await pruneReleases(ctx, h);
-        t.title = `${h.host.name}: ${gone.length ? `removed ${gone.join(', ')}` : 'nothing to remove'}`;
-      })),
+      task: timed(
+        'prune-releases',
+        perHost(
+          () => ctx.hosts.filter((h) => h.stage === 'verified'),
+          (h) => h.host.name,
+          async (h, t) => {
+            const gone = await pruneReleases(ctx, h);
+            t.title = `${h.host.name}: ${gone.length ? `removed ${gone.join(', ')}` : 'nothing to remove'}`;
+          },
+          { throws: false },
+        ),
+      ),
     },
   ];
 }
 
-/** Verify hosts; a host that passes moves to `okStage`. Fails naming every failing host. */
+/** One batch: release, install, (migrate once), switch, restart, verify, then the gate. */
+function batchTasks(ctx: RunCtx, hooks: DeployHooks, batch: HostRun[], index: number): ListrTask<RunCtx>[] {
+  const { app, services, rollout } = ctx.env.config;
+  const releasesMode = app.strategy === 'releases';
+  const alive = () => batch.filter((h) => !h.failed);
+  const each = (step: string, title: (h: HostRun) => string, body: (h: HostRun, t: Task) => Promise<void>) =>
+    timed(step, perHost(alive, title, body, { throws: false }));
+  return [
+    ...(releasesMode
+      ? []
+      : [
+          { title: `Check out ${ctx.tag}`, task: each('checkout', (h) => `${h.host.name}: ${label(h.from)} -> ${ctx.tag}`, (h) => checkout(ctx, h, { tag: ctx.tag })) },
+          { title: 'Install', enabled: () => app.install.length > 0, task: each('install', (h) => h.host.name, (h, t) => install(ctx, h, app.path, out(t))) },
+        ]),
+    {
+      // once per deploy (the database is shared); a failure stops everything: the schema is the fleet's
+      title: `Migrate the database (on ${batch[0]!.host.name})`,
+      enabled: () => index === 0 && hooks.migrate && app.migrate.length > 0,
+      task: timed('migrate', (c, t) => {
+        const on = alive()[0];
+        if (!on) throw new Error('no host of the first batch is left to run the migrations');
+        return migrate(c, on, codeDir(c, on), out(t));
+      }),
+    },
+    ...(releasesMode
+      ? [{ title: `Switch current to ${ctx.tag}`, task: each('switch', (h) => `${h.host.name}: ${h.from.release ?? '(none)'} -> ${h.newRelease}`, (h) => switchRelease(ctx, h, h.newRelease!)) }]
+      : []),
+    ...(index === 0 ? (hooks.beforeRestart ?? []) : []),
+    {
+      title: `Restart ${services.map((s) => s.name).join(', ')}`,
+      task: hooks.restartBatch
+        ? timed('restart', (c, t) => hooks.restartBatch!(c, alive(), t))
+        : each('restart', (h) => h.host.name, (h, t) => restart(ctx, h, out(t))),
+    },
+    verifyTask(ctx, { title: `Verify ${ctx.tag}`, step: 'verify', hosts: alive, tagOf: () => ctx.tag, okStage: 'verified', throws: false }),
+    {
+      title: 'Gate',
+      task: async (c: RunCtx, task: Task) => {
+        const failedHere = batch.filter((h) => h.failed);
+        const failedSoFar = c.hosts.filter((h) => h.failed).length;
+        const decision = gate({ rollout, total: c.hosts.length, batchIndex: index, failedInBatch: failedHere.length, failedSoFar });
+        if (!decision.go) throw new HostsFailed([...c.hosts.filter((h) => h.failed).map((h) => failure(h, new Error(h.failed))), `stopped: ${decision.why}`]);
+        if (!failedHere.length) {
+          task.title = `Gate: batch ${index + 1} verified`;
+          if (rollout.pause > 0 && c.hosts.some((h) => h.stage === 'untouched')) await new Promise((r) => setTimeout(r, rollout.pause));
+          return;
+        }
+        c.notes.push(`${failedHere.map((h) => h.host.name).join(', ')} failed and were rolled back; within rollout.maxFailures, the deploy went on`);
+        task.title = `Gate: ${failedHere.length} host(s) failed, within rollout.maxFailures: rolling them back, then on`;
+        return task.newListr(rollbackTasks(c, () => failedHere), { exitOnError: true });
+      },
+    },
+  ];
+}
+
+/** Verify hosts; a host that passes moves to `okStage`. */
 export function verifyTask(
   ctx: RunCtx,
-  o: { title: string; step: string; hosts: () => HostRun[]; tagOf: (h: HostRun) => string | undefined; okStage: 'verified' | 'rolled-back' },
+  o: { title: string; step: string; hosts: () => HostRun[]; tagOf: (h: HostRun) => string | undefined; okStage: 'verified' | 'rolled-back'; throws: boolean },
 ): ListrTask<RunCtx> {
   return {
     title: o.title,
@@ -171,23 +223,23 @@ export function verifyTask(
           }
           h.stage = o.okStage;
         },
-        { keepGoing: true },
+        { throws: o.throws },
       ),
     ),
   };
 }
 
 /**
- * Back to what ran before, on every host this run touched: the previous tag (in-place: check out
- * and reinstall; releases: switch `current` back, no reinstall), restart, verify the same way.
- * Migrations are NOT undone: the database keeps the new schema (the report says so).
+ * Back to what ran before, on the given hosts (default: every host this run moved and did not
+ * already roll back): the previous revision (in-place: check out and reinstall; releases: switch
+ * `current` back, no reinstall), restart, verify the same way. Migrations are NOT undone.
  */
-export function rollbackTasks(ctx: RunCtx): ListrTask<RunCtx>[] {
+export function rollbackTasks(ctx: RunCtx, which?: () => HostRun[]): ListrTask<RunCtx>[] {
   const { app, services } = ctx.env.config;
-  const touched = () => ctx.hosts.filter((h) => h.stage !== 'untouched');
+  const hosts = which ?? (() => ctx.hosts.filter((h) => h.stage !== 'untouched' && h.stage !== 'rolled-back'));
   const back = (h: HostRun): Deployed => h.from;
   const sub = (step: string, body: (h: HostRun, t: Task) => Promise<void>) =>
-    timed(step, perHost(touched, (h) => `${h.host.name} -> ${label(back(h))}`, body, { keepGoing: true }));
+    timed(step, perHost(hosts, (h) => `${h.host.name} -> ${label(back(h))}`, body, { throws: true }));
   return [
     ...(app.strategy === 'releases'
       ? [{ title: 'Switch current back', task: sub('rollback-switch', (h) => switchRelease(ctx, h, h.from.release!)) }]
@@ -196,6 +248,6 @@ export function rollbackTasks(ctx: RunCtx): ListrTask<RunCtx>[] {
           { title: 'Install', enabled: () => app.install.length > 0, task: sub('rollback-install', (h, t) => install(ctx, h, app.path, out(t))) },
         ]),
     { title: `Restart ${services.map((s) => s.name).join(', ')}`, task: sub('rollback-restart', (h, t) => restart(ctx, h, out(t))) },
-    verifyTask(ctx, { title: 'Verify the previous revision', step: 'rollback-verify', hosts: touched, tagOf: (h) => h.from.tag, okStage: 'rolled-back' }),
+    verifyTask(ctx, { title: 'Verify the previous revision', step: 'rollback-verify', hosts, tagOf: (h) => h.from.tag, okStage: 'rolled-back', throws: true }),
   ];
 }

@@ -1,0 +1,34 @@
+/** Read-only commands verify and status run on a host (builders: pure, tested by exact comparison). */
+import { command, sh, type Command } from '../commands/shell.ts';
+
+/** Properties read per unit; systemd prints nothing for one it does not know (NRestarts before 235). */
+export const SHOW_PROPERTIES = ['Id', 'LoadState', 'ActiveState', 'SubState', 'ActiveEnterTimestamp', 'NRestarts'] as const;
+
+export const oncall = {
+  /** One `Key=value` block per unit, in the order given. Needs no sudo. */
+  serviceShow: (units: readonly string[]): Command => command(sh`systemctl show -p ${SHOW_PROPERTIES.join(',')} -- ${units}`, { readOnly: true }),
+
+  /** `commit=<sha>`, `tag=<exact tag or empty>`, and with a `current` link `release=<folder it points to>`; exit 1 when not a working copy. */
+  deployed: (workTree: string, currentLink?: string): Command =>
+    command(
+      sh`d=${workTree}
+c=$(git -C "$d" rev-parse --verify HEAD) || exit 1
+t=$(git -C "$d" describe --tags --exact-match HEAD 2>/dev/null)
+printf 'commit=%s\\ntag=%s\\n' "$c" "$t"${currentLink ? sh`
+printf 'release=%s\\n' "$(basename "$(readlink ${currentLink})")"` : sh``}`,
+      { readOnly: true },
+    ),
+
+  /** POSIX df of the file system holding `path`, in KiB. */
+  disk: (path: string): Command => command(sh`df -P -k -- ${path}`, { readOnly: true }),
+};
+
+/** `key=value` lines -> object (values may be empty). */
+export function parseKeyValues(stdout: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of stdout.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) out[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return out;
+}

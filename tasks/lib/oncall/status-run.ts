@@ -1,0 +1,22 @@
+/** The body of tasks/status.ts. Read-only. */
+import { flag, str, type ParsedArgs } from '../cli/args.ts';
+import { chooseEnvironment, loadEnvironment } from '../config/load.ts';
+import { ExitCode, UsageError } from '../errors.ts';
+import { environmentHosts } from './hosts.ts';
+import { gatherStatus } from './status.ts';
+import { statusJson, statusText } from './status-render.ts';
+
+export const DEFAULT_LAST = 10;
+
+export async function statusTask(args: ParsedArgs): Promise<ExitCode> {
+  const lastText = str(args, 'last');
+  const last = lastText === undefined ? DEFAULT_LAST : Number(lastText);
+  if (!Number.isInteger(last) || last < 1) throw new UsageError(`--last ${JSON.stringify(lastText)}: a whole number of at least 1`);
+  const env = await loadEnvironment(chooseEnvironment(str(args, 'env'), process.env));
+  const s = await gatherStatus(env, await environmentHosts(env), last);
+  if (flag(args, 'json')) process.stdout.write(`${JSON.stringify(statusJson(s), null, 2)}\n`);
+  else process.stdout.write(`${statusText(s)}\n`);
+  const unreachable = s.hosts.filter((h) => h.unreachable).map((h) => h.name);
+  if (unreachable.length) process.stderr.write(`cutover: cannot read ${unreachable.join(', ')} (unreachable): status is incomplete\n`);
+  return unreachable.length ? ExitCode.refused : ExitCode.ok;
+}
