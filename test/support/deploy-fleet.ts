@@ -58,7 +58,7 @@ export interface TaskRun {
 
 export interface TaskOptions {
   env?: NodeJS.ProcessEnv;
-  /** Called with the process and everything it printed so far, at every chunk of stdout. */
+  /** Called with the process and everything it printed so far (stdout + stderr), at every chunk. */
   onOutput?: (child: ChildProcess, stdoutSoFar: string) => void;
 }
 
@@ -173,9 +173,12 @@ export default defineEnvironment({
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => {
         stdout += d.toString();
-        o.onOutput?.(child, stdout);
+        o.onOutput?.(child, stdout + stderr);
       });
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        o.onOutput?.(child, stdout + stderr);
+      });
       child.on('close', (code, signal) => {
         // with --json, stdout must be exactly one JSON document (progress goes to stderr)
         let json: unknown = null;

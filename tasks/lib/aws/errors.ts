@@ -104,7 +104,7 @@ const TODO_MISSING =
 export function awsError(err: unknown, call: string, settings: AwsSettings, facts?: SourceFacts): CutoverError {
   if (err instanceof CutoverError) return err;
   const code = errorCode(err);
-  const detail = (err as Error)?.message ?? String(err);
+  const detail = ((err as Error)?.message ?? String(err)).replace(/\.+$/, '');
   const where = `${settings.region}${settings.endpoint ? ` at ${settings.endpoint}` : ''}`;
   if (code === 'CredentialsProviderError' || /could not load credentials/i.test(detail)) {
     const tried = credentialSources(settings, facts);
