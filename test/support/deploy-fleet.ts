@@ -28,6 +28,7 @@ export const TEST_RELEASES: DemoRelease[] = [
   { tag: 'v1.3.0', mode: 'crash' },
   { tag: 'v1.3.1', mode: 'journal-errors' },
   { tag: 'v1.4.0', mode: 'ok', migrations: { '003_add_message_score.sql': 'alter table messages add column score integer default 0;\n' } },
+  { tag: 'v1.5.0', mode: 'slow-chat' }, // answers chat in 1.5 s: over the fleet's 1 s budget
 ];
 
 export interface DeployFleet {

@@ -40,4 +40,15 @@ describe('HashingFileSink', () => {
     expect(sink.failure?.message).toContain('ENOSPC');
     expect(sink.bytes).toBe(0);
   });
+
+  it('output written after a runner ended it (an aborted SSH command) sets lateOutput instead of crashing', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'backup-sink-'));
+    const sink = new HashingFileSink(await open(join(dir, 'late.partial'), 'wx', 0o600));
+    sink.write(Buffer.from('early'));
+    await new Promise<void>((r) => sink.end(() => r()));
+    sink.write(Buffer.from('late'));
+    await new Promise((r) => setTimeout(r, 20));
+    expect([sink.lateOutput, sink.failure, sink.bytes]).toEqual([true, null, 5]);
+    expect(await readFile(join(dir, 'late.partial'), 'utf8')).toBe('early');
+  });
 });

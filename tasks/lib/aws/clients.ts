@@ -13,6 +13,8 @@ export interface Counted<C> {
   destroy(): void;
 }
 
+const SILENT = { debug() {}, info() {}, warn() {}, error() {} };
+
 function clientConfig(s: AwsSettings) {
   return {
     region: s.region,
@@ -21,6 +23,7 @@ function clientConfig(s: AwsSettings) {
     maxAttempts: s.maxAttempts ?? 4,
     retryMode: 'standard',
     requestHandler: { connectionTimeout: 5000, requestTimeout: 15_000 },
+    logger: SILENT, // the SDK would console.warn (e.g. profile and key variables both set) inside a running task list
   };
 }
 

@@ -12,7 +12,7 @@ const tagOf = (i: Instance, key: string) => i.Tags?.find((t) => t.Key === key)?.
 
 /** A host name from a Name tag: letters, digits, dot, dash, underscore; else the instance id. */
 export function hostNameOf(i: Instance): string {
-  const name = (tagOf(i, 'Name') ?? '').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 100);
+  const name = (tagOf(i, 'Name') ?? '').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '').slice(0, 100);
   return name || i.InstanceId!;
 }
 

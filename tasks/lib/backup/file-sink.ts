@@ -10,6 +10,8 @@ import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 
+type WriteCallback = (error: Error | null | undefined) => void;
+
 export class HashingFileSink extends Writable {
   private readonly hash = createHash('sha256');
   bytes = 0;
@@ -27,6 +29,17 @@ export class HashingFileSink extends Writable {
       if (err.code === 'ERR_STREAM_WRITE_AFTER_END' || err.code === 'ERR_STREAM_DESTROYED') this.lateOutput = true;
       else this.fail(err);
     });
+  }
+
+  /** After end() (a runner that stopped waiting) a chunk is counted as late and dropped, never an 'error'. */
+  override write(chunk: unknown, encoding?: BufferEncoding | WriteCallback, cb?: WriteCallback): boolean {
+    if (this.writableEnded || this.destroyed) {
+      this.lateOutput = true;
+      const done = typeof encoding === 'function' ? encoding : cb;
+      if (done) process.nextTick(done, new Error('output arrived after the dump file was closed'));
+      return false;
+    }
+    return typeof encoding === 'function' ? super.write(chunk, encoding) : super.write(chunk, encoding as BufferEncoding, cb);
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {

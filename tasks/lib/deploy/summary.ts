@@ -27,7 +27,13 @@ function hostLine(ctx: RunCtx, h: HostRun): string {
 
 export function summaryText(ctx: RunCtx, report: RunReport): string {
   const what = ctx.task === 'deploy' ? `deploy ${ctx.tag} to ${ctx.env.name}` : `rollback of ${ctx.env.name} to ${ctx.tag}`;
-  const headline = ctx.task === 'rollback' && report.outcome === 'deployed' ? `DONE: back on ${ctx.tag}, verified` : HEADLINE[report.outcome];
+  const setAside = ctx.hosts.filter((h) => h.failed && h.stage === 'rolled-back');
+  const headline =
+    ctx.task === 'rollback' && report.outcome === 'deployed'
+      ? `DONE: back on ${ctx.tag}, verified`
+      : report.outcome === 'deployed' && setAside.length
+        ? `DEPLOYED to ${ctx.hosts.length - setAside.length} of ${ctx.hosts.length} hosts; ${setAside.length} failed and were rolled back (within rollout.maxFailures)`
+        : HEADLINE[report.outcome];
   const lines = [`${what}: ${headline} (exit ${report.exitCode}), run ${ctx.runId}`];
   if (report.outcome !== 'dry-run') for (const h of ctx.hosts) lines.push(hostLine(ctx, h));
   if (report.error && report.outcome !== 'deployed') lines.push(`  failed step: ${report.error.split('\n')[0]}`);
@@ -61,6 +67,7 @@ export function summaryJson(ctx: RunCtx, report: RunReport): unknown {
     exitCode: report.exitCode,
     ok: report.exitCode === ExitCode.ok,
     error: report.error,
+    failedHosts: ctx.hosts.filter((h) => h.failed).map((h) => ({ name: h.host.name, why: h.failed, stage: h.stage })),
     hosts: ctx.hosts.map((h) => ({
       name: h.host.name,
       from: h.from.tag ?? h.from.commit,

@@ -187,7 +187,7 @@ export async function backupRow(env: LoadedEnvironment, nowMs: number): Promise<
   const verified = !v ? 'not verified' : v.ok ? 'verified' : `verification FAILED${v.problems?.length ? `: ${v.problems.join('; ')}` : ''}`;
   const why = `newest of ${all.length} in ${env.backupDir}: ${m.file}, taken ${m.createdAt} before ${m.fromTag ?? '(no tag)'} -> ${m.toTag}, ${kibText(m.sizeBytes / 1024)}, ${verified}`;
   const problems: string[] = [];
-  if (age > maxAge) problems.push(`older than ${ageText(maxAge)}`);
+  if (age > maxAge) problems.push(`older than ${durationText(maxAge)}`);
   if (v && !v.ok) problems.push('its verification failed');
   const verdict = problems.length ? 'fail' : !v ? 'warn' : 'ok';
   return {

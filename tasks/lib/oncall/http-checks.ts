@@ -142,7 +142,7 @@ export async function latencyRow(v: VerifyConfig, c: HttpCtx): Promise<LatencyOu
   const threshold = budgets.length ? budgets.map(([p, limit]) => `${p} <= ${ms(limit)}`).join(', ') : '(no budget: set verify.latency)';
   const value = s.p50 === null ? 'no answer' : `p50 ${ms(s.p50)}, p95 ${ms(s.p95!)}, p99 ${ms(s.p99!)}`;
   let verdict: Verdict = 'ok';
-  if (s.measured === 0 || over.length) verdict = 'fail';
+  if (s.measured === 0 || s.failed === s.requested || over.length) verdict = 'fail';
   else if (s.failed > 0) verdict = 'warn';
   const what = `${samples} ${req.method} ${maskUrl(req.url, c.secrets)} one after another: ${s.measured} answered`;
   const spread = s.min !== null ? ` (min ${ms(s.min)}, max ${ms(s.max!)})` : '';
