@@ -3,6 +3,7 @@
  * loop is bounded. Machines are shared and noisy: read the ratios, not the absolute numbers.
  */
 import path from 'node:path';
+import { benchFleet } from './fleet.ts';
 import { benchHelp, verdictLine } from './help.ts';
 
 const repo = path.resolve(import.meta.dirname, '..');
@@ -12,6 +13,11 @@ const want = (name: string) => only.length === 0 || only.includes(name);
 const verdicts = [];
 if (want('help')) {
   const r = benchHelp(repo);
+  process.stdout.write(`${r.text}\n`);
+  verdicts.push(...r.verdicts);
+}
+if (want('fleet')) {
+  const r = await benchFleet(repo);
   process.stdout.write(`${r.text}\n`);
   verdicts.push(...r.verdicts);
 }

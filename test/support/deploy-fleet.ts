@@ -9,7 +9,6 @@ import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { inject } from 'vitest';
 import { createHostRoot, type UnitSpec } from '../../sandbox/host.ts';
 import { createOrigin, DEFAULT_RELEASES, type DemoRelease } from '../../sandbox/origin.ts';
 import { connectPostgres, freePort } from '../../sandbox/postgres.ts';
@@ -72,11 +71,16 @@ export interface FleetOptions {
   strategy?: 'in-place' | 'releases';
   /** Extra unit environment per host (by index): e.g. DEMO_UNHEALTHY_ON to break one host. */
   unitEnv?: (index: number) => Record<string, string>;
+  /** The PostgreSQL to use; default: the test run's (vitest inject('pg')). */
+  pg?: { host: string; port: number; user: string };
+  /** Where the fleet's files go; default a new temporary folder. */
+  dir?: string;
 }
 
 export async function startDeployFleet(opts: FleetOptions = {}): Promise<DeployFleet> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'cutover-e2e-'));
-  const pgInfo = inject('pg');
+  const dir = opts.dir ?? mkdtempSync(path.join(os.tmpdir(), 'cutover-e2e-'));
+  // vitest only inside a test run (the benchmark passes its own cluster)
+  const pgInfo = opts.pg ?? (await import('vitest')).inject('pg');
   const pg = connectPostgres(pgInfo);
   const database = `e2e_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   await pg.createDatabase(database);

@@ -72,7 +72,13 @@ export class LocalRunner implements Runner {
     const out = await p;
     clearTimeout(timer);
     opts.signal?.removeEventListener('abort', onAbort);
-    if (opts.sink && !opts.sink.writableFinished) await new Promise((r) => opts.sink!.once('finish', r));
+    if (opts.sink && !opts.sink.writableFinished) {
+      // a killed child's stdout may be destroyed without ending the pipe: end the sink ourselves
+      p.stdout.unpipe(opts.sink);
+      const finished = new Promise((r) => opts.sink!.once('finish', r));
+      if (!opts.sink.writableEnded) opts.sink.end();
+      await finished;
+    }
     return {
       host: this.host.name,
       code: error ? null : out.exitCode,

@@ -130,6 +130,7 @@ export class SshRunner implements Runner {
       const kill = (why: string) => {
         error = why;
         code = null;
+        if (opts.sink) channel?.unpipe(opts.sink); // late data must not be written after the sink ended
         channel?.signal('KILL');
         channel?.close();
         finish();

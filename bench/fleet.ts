@@ -1,0 +1,72 @@
+/**
+ * A rolling deploy over 20 sandbox hosts in batches of 5 against a single-host deploy, in the
+ * same run: wall time (target: at most 1.25 x 4 x the single-host deploy), cutover's peak memory
+ * (target: at most 250 MB). Real sshd hosts on loopback, real PostgreSQL, the demo service.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startPostgres } from '../sandbox/postgres.ts';
+import { startDeployFleet, type DeployFleet } from '../test/support/deploy-fleet.ts';
+import { killTracked } from '../test/support/processes.ts';
+import { fmtMs, median, table, type Verdict } from './stats.ts';
+
+interface Run {
+  readonly ms: number;
+  readonly peakKb: number;
+}
+
+/** One deploy as its own process, its peak RSS measured by GNU time (node itself, no tsx wrapper). */
+function deploy(repo: string, f: DeployFleet, tag: string, extraEnv: NodeJS.ProcessEnv = {}): Run {
+  const t0 = performance.now();
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, '--import', 'tsx', path.join(repo, 'tasks/deploy.ts'), tag, '--env', f.envName, '--renderer', 'simple'], {
+    cwd: repo,
+    encoding: 'utf8',
+    env: { ...process.env, CUTOVER_ENVIRONMENTS_DIR: f.envDir, SBX_SSH_KEY: f.fleet.clientKeyPath, SBX_DB_PASSWORD: 'unused', NO_COLOR: '1', ...extraEnv },
+  });
+  const ms = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`deploy ${tag} exited ${r.status}:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
+  const peakKb = Number(r.stderr.trim().split('\n').at(-1));
+  return { ms, peakKb };
+}
+
+export async function benchFleet(repo: string, rounds = 3): Promise<{ text: string; verdicts: Verdict[] }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cutover-bench-'));
+  const pg = await startPostgres({ dir: path.join(dir, 'pg') });
+  const fleets: DeployFleet[] = [];
+  try {
+    const pgInfo = { host: pg.host, port: pg.port, user: pg.user };
+    const single = await startDeployFleet({ hosts: 1, pg: pgInfo, dir: path.join(dir, 'one') });
+    fleets.push(single);
+    const many = await startDeployFleet({ hosts: 20, pg: pgInfo, dir: path.join(dir, 'twenty'), extra: 'rollout: { batchSize: 5, maxFailures: 0, firstBatchGates: true },' });
+    fleets.push(many);
+    const tags = ['v1.1.0', 'v1.4.0'];
+    const one: Run[] = [];
+    const twenty: Run[] = [];
+    // interleaved, so a noisy moment hurts both alike; alternate tags so every run really deploys
+    for (let i = 0; i < rounds; i++) {
+      one.push(deploy(repo, single, tags[i % 2]!));
+      twenty.push(deploy(repo, many, tags[i % 2]!));
+    }
+    const m1 = median(one.map((r) => r.ms));
+    const m20 = median(twenty.map((r) => r.ms));
+    const peakMb = Math.max(...twenty.map((r) => r.peakKb)) / 1024;
+    const text = table('Rolling deploy: 20 hosts in batches of 5 vs one host (wall time of the whole deploy process)', [
+      { name: '1 host', median: m1, samples: rounds },
+      { name: '20 hosts, batches of 5 (4 batches)', median: m20, samples: rounds, note: `peak RSS ${peakMb.toFixed(0)} MB` },
+    ]);
+    return {
+      text,
+      verdicts: [
+        { target: '20 hosts / batches of 5 <= 1.25 x 4 x one host', ok: m20 <= 5 * m1, measured: `${fmtMs(m20)} vs ${fmtMs(m1)}: ${(m20 / m1).toFixed(2)}x (limit 5.00x)` },
+        { target: "cutover's peak memory <= 250 MB", ok: peakMb <= 250, measured: `${peakMb.toFixed(0)} MB (max RSS of the deploy process over ${rounds} runs)` },
+      ],
+    };
+  } finally {
+    for (const f of fleets) await f.stop();
+    await pg.stop();
+    killTracked();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
