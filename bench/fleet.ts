@@ -4,7 +4,7 @@
  * (target: at most 250 MB). Real sshd hosts on loopback, real PostgreSQL, the demo service.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startPostgres } from '../sandbox/postgres.ts';
@@ -33,6 +33,7 @@ function deploy(repo: string, f: DeployFleet, tag: string, extraEnv: NodeJS.Proc
 
 export async function benchFleet(repo: string, rounds = 3): Promise<{ text: string; verdicts: Verdict[] }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cutover-bench-'));
+  chmodSync(dir, 0o755); // the postgres user must reach the cluster's folder inside
   const pg = await startPostgres({ dir: path.join(dir, 'pg') });
   const fleets: DeployFleet[] = [];
   try {

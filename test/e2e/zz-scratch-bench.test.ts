@@ -16,9 +16,15 @@ describe('bench scratch', () => {
   });
   it('measures', async () => {
     const env = await loadEnvironment('sbx', { dir: f.envDir, processEnv: { ...process.env, SBX_SSH_KEY: f.fleet.clientKeyPath, SBX_DB_PASSWORD: 'x' } });
+    const { readFileSync } = await import('node:fs');
+    const cpu = () => { const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.split(/\s+/).slice(1).map(Number); return f[0]! + f[1]! + f[2]! + f[5]! + f[6]!; };
+    const cpuBy: Record<string, number[]> = {};
     const t = async (opts: Parameters<typeof verifyEnvironment>[1]) => {
+      const c0 = cpu();
       const t0 = performance.now();
       const r = await verifyEnvironment(env, opts);
+      const key = `${opts?.runners ? 'pre' : 'fresh'}:${opts?.hosts ? 1 : 20}:${opts?.only?.join() ?? 'all'}`;
+      (cpuBy[key] ??= []).push((cpu() - c0) * 10);
       return { ms: performance.now() - t0, r };
     };
     const kinds: CheckKind[] = ['service', 'version', 'health', 'readiness', 'chat', 'latency', 'journal', 'disk', 'backup', 'lock'];
@@ -46,6 +52,7 @@ describe('bench scratch', () => {
     }
     console.log('preconnected', Object.fromEntries(Object.entries(pre).map(([k, v]) => [k, Math.round(median(v))])));
     await Promise.all([...runners.values()].map((r) => r.close()));
+    console.log('cpu ms', Object.fromEntries(Object.entries(cpuBy).map(([k, v]) => [k, Math.round(median(v))])));
     const last = await t({});
     console.log(last.r.overall.headline);
     expect(CHECK_KINDS.length).toBe(13);

@@ -45,7 +45,7 @@ describe('SSM invocation statuses', () => {
   });
 
   it('timeouts, undeliverable, terminated and cancelled each say what happened and what to check', () => {
-    const msg = (Status: string, StatusDetails: string) => result({ Status, StatusDetails, ResponseCode: -1 }).message;
+    const msg = (Status: string, StatusDetails: string) => result({ Status: Status as Invocation['Status'], StatusDetails, ResponseCode: -1 }).message;
     expect(msg('TimedOut', 'Delivery Timed Out')).toBe(
       `web-1 (i-0123456789abcdef0): TimedOut (Delivery Timed Out): SSM did not deliver the restart of api within TimeoutSeconds=60: the SSM agent did not pick it up, so nothing ran. ` +
         `Is the agent running and online? aws ssm describe-instance-information --filters Key=InstanceIds,Values=i-0123456789abcdef0${REF}`,
