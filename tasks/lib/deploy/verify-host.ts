@@ -4,6 +4,7 @@
  * parallel, then the journal since the restart. While health is polled, systemd is watched too:
  * a service that crashes at start fails verification at once instead of at the health timeout.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { secretValues } from '../config/load.ts';
 import { systemd } from '../commands/systemd.ts';
 import { checkChat } from '../probes/chat.ts';
@@ -65,8 +66,8 @@ export async function verifyHost(ctx: RunCtx, h: HostRun, expectTag: string | un
 async function watchUnits(h: HostRun, units: readonly string[], signal: AbortSignal): Promise<void> {
   if (!units.length) return;
   while (!signal.aborted) {
-    await new Promise((res) => setTimeout(res, 1000));
-    if (signal.aborted) return;
+    // abortable: the verification must not wait for the watcher's next tick once health answered
+    if (await sleep(1000, false, { signal }).catch(() => true)) return;
     const r = await h.runner.exec(systemd.isActive(units), { signal, timeoutMs: 10_000 });
     if (signal.aborted) return;
     const states = r.stdout.trim().split('\n');
