@@ -350,6 +350,20 @@ export const Policy = z
   })
   .strict();
 
+export const NOTIFY_EVENTS = ['start', 'success', 'rollback', 'attention'] as const;
+
+/** A Slack-compatible incoming webhook (POST JSON `{ text, blocks }`); a failed notification only warns. */
+export const Notifications = z
+  .object({
+    /** The webhook URL, read from this environment variable: it is a secret and is never shown. */
+    webhook: SecretRef,
+    /** Which events are sent (default all): deploy/rollback start, success, rolled back, needs attention. */
+    events: z.array(z.enum(NOTIFY_EVENTS)).min(1).default([...NOTIFY_EVENTS]),
+    /** How long one notification may take (default 5s). */
+    timeout: Duration.refine((ms) => ms >= 100 && ms <= 60_000, 'must be between 100ms and 60s').default(5000),
+  })
+  .strict();
+
 export const Environment = z
   .object({
     /** One line shown in plans and reports. */
@@ -366,6 +380,7 @@ export const Environment = z
     verify: Verify,
     policy: Policy.default({ autoRollback: true, confirm: false }),
     rollout: RolloutConfig.default({ batchSize: '100%', maxFailures: 0, firstBatchGates: true, pause: 0 }),
+    notifications: Notifications.optional(),
     /** The built-in sandbox: cutover creates it on first use (environments/local.ts only). */
     sandbox: z.object({ root: z.string(), appPort: z.number().int(), pgPort: z.number().int() }).strict().optional(),
   })

@@ -21,20 +21,18 @@ export interface ListOptions {
   concurrent?: boolean;
 }
 
-export function makeList<Ctx>(ctx: Ctx, tasks: ListrTask<Ctx>[], opts: ListOptions = {}): Listr<Ctx> {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function makeList<Ctx>(ctx: Ctx, tasks: ListrTask<Ctx>[], opts: ListOptions = {}): Listr<Ctx, any, any> {
+  const common = { ctx, concurrent: opts.concurrent ?? false, exitOnError: true, collectErrors: false as const, registerSignalListeners: false }; // the entry point handles Ctrl-C
   const logger = new ListrLogger({ useIcons: true, toStderr: opts.json ? Object.values(ListrLogLevels) : [] });
-  const forced = opts.renderer;
-  return new Listr<Ctx>(tasks, {
-    ctx,
-    concurrent: opts.concurrent ?? false,
-    exitOnError: true,
-    registerSignalListeners: false, // the entry point handles Ctrl-C: cleanup, lock release, history
-    collectErrors: false,
-    renderer: forced === 'simple' || opts.json ? 'simple' : 'default',
+  if (opts.renderer === 'simple' || opts.json) return new Listr<Ctx, 'simple', 'simple'>(tasks, { ...common, renderer: 'simple', fallbackRenderer: 'simple', rendererOptions: { logger } });
+  return new Listr<Ctx, 'default', 'simple'>(tasks, {
+    ...common,
+    renderer: 'default',
     fallbackRenderer: 'simple',
-    fallbackRendererCondition: forced === 'default' ? false : undefined,
-    // logger: with --json the simple renderer (chosen as primary then) writes to stderr
-    rendererOptions: { collapseSubtasks: false, collapseErrors: false, showErrorMessage: true, persistentOutput: true, outputBar: 8, logger },
-    fallbackRendererOptions: { logger, timestamp: undefined, timer: undefined },
-  } as ConstructorParameters<typeof Listr<Ctx>>[1]);
+    // 'default' forced: keep the interactive renderer even when stdout is not a TTY
+    ...(opts.renderer === 'default' ? { fallbackRendererCondition: false } : {}),
+    rendererOptions: { collapseSubtasks: false, collapseErrors: false, showErrorMessage: true, collapseSkips: false },
+    fallbackRendererOptions: { logger },
+  });
 }

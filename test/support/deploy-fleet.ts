@@ -5,7 +5,7 @@
  * PostgreSQL, and an environment file for it. The task entry points run as real processes.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -44,6 +44,8 @@ export interface DeployFleet {
   /** Run a task entry point as a process: `deploy v1.1.0 --yes`. */
   task(args: string[], opts?: TaskOptions): Promise<TaskRun>;
   psql(sql: string): Promise<string>;
+  /** Rewrite the environment file (e.g. to add the aws section once the fake AWS runs). */
+  editEnv(edit: (text: string) => string): void;
   stop(): Promise<void>;
 }
 
@@ -75,6 +77,8 @@ export interface FleetOptions {
   pg?: { host: string; port: number; user: string };
   /** Where the fleet's files go; default a new temporary folder. */
   dir?: string;
+  /** Every sshd on one port (EC2 discovery gives one port for all hosts). */
+  samePort?: boolean;
 }
 
 export async function startDeployFleet(opts: FleetOptions = {}): Promise<DeployFleet> {
@@ -85,7 +89,7 @@ export async function startDeployFleet(opts: FleetOptions = {}): Promise<DeployF
   const database = `e2e_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   await pg.createDatabase(database);
   const [origin, appPort] = await Promise.all([createOrigin(dir, TEST_RELEASES), freePort()]);
-  const fleet = await startSshHosts(opts.hosts ?? 1, { dir: path.join(dir, 'hosts'), mountAt: path.dirname(APP) });
+  const fleet = await startSshHosts(opts.hosts ?? 1, { dir: path.join(dir, 'hosts'), mountAt: path.dirname(APP), samePort: opts.samePort });
   const runners: SshRunner[] = [];
   const runner = (h: SshHost = fleet.hosts[0]!) => {
     const r = new SshRunner({ name: h.name, address: h.address, port: h.port, user: h.user }, {
@@ -201,6 +205,13 @@ export default defineEnvironment({
   return {
     dir, fleet, origin, envName, envDir, backupDir, database, appPort, runner, task,
     psql: (sql) => pg.psql(database, sql),
+    editEnv(edit) {
+      const file = path.join(envDir, `${envName}.ts`);
+      const before = readFileSync(file, 'utf8');
+      const after = edit(before);
+      if (after === before) throw new Error('editEnv changed nothing: the pattern did not match');
+      writeFileSync(file, after);
+    },
     async stop() {
       await Promise.all(runners.map((r) => r.close()));
       await fleet.stop();

@@ -80,7 +80,7 @@ function sshdCommand(configPath: string, root: string, mountAt: string | undefin
   return ['unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', script, 'sh', join(root, 'srv'), mountAt, SSHD, configPath]];
 }
 
-async function startHost(dir: string, index: number, fleet: number, units: UnitSpec[], authorizedKeys: string, mountAt?: string): Promise<SshHost> {
+async function startHost(dir: string, index: number, fleet: number, units: UnitSpec[], authorizedKeys: string, mountAt?: string, port?: number): Promise<SshHost> {
   const name = `host${index + 1}`;
   const root = join(dir, name);
   await createHostRoot(root, units);
@@ -90,8 +90,9 @@ async function startHost(dir: string, index: number, fleet: number, units: UnitS
   await keygen(hostKey, `${name}@cutover-sandbox`);
   const address = addressFor(index, fleet);
   const configPath = join(sshDir, 'sshd_config');
+  const fixedPort = port;
   for (let attempt = 1; ; attempt++) {
-    const port = await freePortOn(address);
+    const port = fixedPort ?? (await freePortOn(address));
     await writeFile(configPath, sshdConfig({ address, port, hostKey, authorizedKeys, pidFile: join(sshDir, 'sshd.pid'), root }));
     if (mountAt) await mkdir(join(root, 'srv'), { recursive: true });
     const [bin, args] = sshdCommand(configPath, root, mountAt);
@@ -139,7 +140,16 @@ async function stopSshd(pid: number): Promise<void> {
 }
 
 /** Starts `count` sandbox hosts under opts.dir that accept one client key (root login, key only). */
-export async function startSshHosts(count: number, opts: { dir: string; units?: UnitSpec[]; mountAt?: string }): Promise<SshFleet> {
+/** A port free on every one of `addresses` (hosts that share a port, as EC2 discovery expects). */
+async function portFreeOnAll(addresses: string[]): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = 20000 + Math.floor(Math.random() * 40000);
+    if ((await Promise.all(addresses.map((a) => canBind(a, port)))).every(Boolean)) return port;
+  }
+  throw new Error(`no port free on all of ${addresses.join(', ')}`);
+}
+
+export async function startSshHosts(count: number, opts: { dir: string; units?: UnitSpec[]; mountAt?: string; samePort?: boolean }): Promise<SshFleet> {
   cleanedUp ??= cleanupEarlierRuns();
   await cleanedUp;
   const dir = resolve(opts.dir);
@@ -155,7 +165,9 @@ export async function startSshHosts(count: number, opts: { dir: string; units?: 
   const roots = Array.from({ length: count }, (_, i) => join(dir, `host${i + 1}`));
   roots.forEach(trackHostRoot);
   if (opts.mountAt) await mkdir(opts.mountAt, { recursive: true });
-  const started = await Promise.allSettled(roots.map((_, i) => startHost(dir, i, fleet, opts.units ?? [], authorizedKeys, opts.mountAt)));
+  // samePort: every host listens on one port (each has its own address), as behind EC2 discovery
+  const port = opts.samePort ? await portFreeOnAll(roots.map((_, i) => addressFor(i, fleet))) : undefined;
+  const started = await Promise.allSettled(roots.map((_, i) => startHost(dir, i, fleet, opts.units ?? [], authorizedKeys, opts.mountAt, port)));
   const hosts = started.flatMap((p) => (p.status === 'fulfilled' ? [p.value] : []));
   const failure = started.find((p) => p.status === 'rejected');
   if (failure) {

@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { hostList } from '../../tasks/lib/aws/hosts.ts';
 import { chooseEnvironment, listEnvironments, loadEnvironment, REPO_ROOT } from '../../tasks/lib/config/load.ts';
 import { ConfigError, UsageError } from '../../tasks/lib/errors.ts';
 
@@ -41,19 +42,20 @@ describe('shipped environments', () => {
       const env = await loadEnvironment(name, { processEnv: SECRETS });
       expect(env.name).toBe(name);
       expect(env.file).toBe(`environments/${name}.ts`);
-      expect(env.config.hosts.length).toBeGreaterThan(0);
+      expect(hostList(env).length).toBeGreaterThan(0);
       expect(env.backupDir).toBe(path.join(REPO_ROOT, 'backups', name));
     });
   }
 
   it('staging and production follow the seed plan, on documentation addresses only', async () => {
     for (const name of ['staging', 'production']) {
-      const { config } = await loadEnvironment(name, { processEnv: SECRETS });
+      const env = await loadEnvironment(name, { processEnv: SECRETS });
+      const { config } = env;
       expect(config.services.map((s) => s.unit)).toEqual(['conversation-service', 'search-service']);
       expect(config.verify.health.url).toBe('http://{host}:8001/api/v1/health');
       expect(config.verify.chat?.url).toBe('http://{host}:8001/api/v1/conversation/chat');
       expect(config.verify.chat?.latencyBudget).toBe(4000);
-      for (const h of config.hosts) expect(h.address).toMatch(/^203\.0\.113\.\d+$/);
+      for (const h of hostList(env)) expect(h.address).toMatch(/^203\.0\.113\.\d+$/);
     }
     expect((await loadEnvironment('production', { processEnv: SECRETS })).config.policy.confirm).toBe(true);
     expect((await loadEnvironment('staging', { processEnv: SECRETS })).config.policy.confirm).toBe(false);
@@ -136,7 +138,7 @@ describe('broken environments are refused with every problem at once', () => {
   it('a good file loads with defaults filled in (durations in ms)', async () => {
     const env = await loadEnvironment('good', { dir: envDir({ good: GOOD }), processEnv: { CUTOVER_SSH_KEY: '/k' } });
     expect(env.config.verify.health).toEqual({ url: 'http://{host}:8001/health', expectStatus: 200, timeout: 60000, interval: 200 });
-    expect(env.config.hosts[0]).toEqual({ name: 'web-1', address: '203.0.113.5', port: 22, transport: 'ssh', pathPrefix: [] });
+    expect(hostList(env)[0]).toEqual({ name: 'web-1', address: '203.0.113.5', port: 22, transport: 'ssh', pathPrefix: [] });
     expect(env.config.services[0]).toMatchObject({ unit: 'app', name: 'app', restart: 'ssh', sudo: true });
     expect(env.config.app.strategy).toBe('in-place');
     expect(env.config.policy).toEqual({ autoRollback: true, confirm: false });
@@ -155,5 +157,19 @@ describe('choosing the environment', () => {
     expect(chooseEnvironment(undefined, { DEPLOY_ENV: 'staging' })).toBe('staging');
     expect(chooseEnvironment(undefined, { DEPLOY_ENV: '' })).toBe('local');
     expect(chooseEnvironment(undefined, {})).toBe('local');
+  });
+});
+
+describe('secret references', () => {
+  it('an `env` key inside tags, headers, a body or app.env is data, not a secret', async () => {
+    const { findSecretRefs } = await import('../../tasks/lib/config/secrets.ts');
+    const raw = {
+      hosts: { ec2: { tags: { env: 'production' } } },
+      ssh: { privateKey: { env: 'KEY' } },
+      app: { env: { env: 'x' } },
+      verify: { chat: { headers: { env: 'h' }, body: { env: 'b' } } },
+      notifications: { webhook: { env: 'HOOK' } },
+    };
+    expect(findSecretRefs(raw).map((r) => `${r.path.join('.')}=${r.variable}`)).toEqual(['ssh.privateKey=KEY', 'notifications.webhook=HOOK']);
   });
 });

@@ -8,6 +8,12 @@ interface Found {
   variable: string;
 }
 
+/**
+ * Free-form maps whose content is data, not config: an `{ env: 'production' }` there is an EC2
+ * tag, a header or a request body, never a secret reference.
+ */
+const FREE_FORM = new Set(['tags', 'headers', 'body', 'env']);
+
 /** Every `{ env: 'NAME' }` in a (possibly invalid) environment file, with where it is. */
 export function findSecretRefs(value: unknown, path: PropertyKey[] = []): Found[] {
   if (Array.isArray(value)) return value.flatMap((v, i) => findSecretRefs(v, [...path, i]));
@@ -15,7 +21,7 @@ export function findSecretRefs(value: unknown, path: PropertyKey[] = []): Found[
   const obj = value as Record<string, unknown>;
   const keys = Object.keys(obj);
   if (keys.length === 1 && keys[0] === 'env' && typeof obj.env === 'string') return [{ path, variable: obj.env }];
-  return keys.flatMap((k) => findSecretRefs(obj[k], [...path, k]));
+  return keys.filter((k) => !(FREE_FORM.has(k) && obj[k] !== null && typeof obj[k] === 'object')).flatMap((k) => findSecretRefs(obj[k], [...path, k]));
 }
 
 /** Look each reference up; a missing one is a problem naming the variable and .env.example. */

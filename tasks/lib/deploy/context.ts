@@ -42,6 +42,14 @@ export interface HostRun {
   failed?: string;
 }
 
+export interface SsmCommandRecord {
+  readonly host: string;
+  readonly instanceId: string;
+  readonly commandId: string;
+  readonly status: string;
+  readonly durationMs: number;
+}
+
 export interface StepRecord {
   readonly name: string;
   readonly durationMs: number;
@@ -79,6 +87,8 @@ export interface RunCtx {
   steps: StepRecord[];
   /** Lines for the plan and the final report (never printed while a task list runs). */
   notes: string[];
+  /** Every SSM command this run sent, per host: for on-call to find it in the AWS console. */
+  ssmCommands: SsmCommandRecord[];
 }
 
 export function newRunId(now = new Date()): string {

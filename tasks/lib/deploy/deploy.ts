@@ -11,6 +11,8 @@ import { run } from '../runners/run.ts';
 import { label, type RunCtx } from './context.ts';
 import { backupStep } from './backup-step.ts';
 import { deployTasks, rollbackTasks } from './graph.ts';
+import { usesSsm } from './restart-step.ts';
+import { planBatches } from './rollout.ts';
 import type { Procedure } from './orchestrate.ts';
 
 /** The git folder whose objects know the tags: the working copy, or the releases' bare mirror. */
@@ -83,8 +85,16 @@ export const deployProcedure: Procedure = {
         for (const c of app.install) show(n, appCommand(app.path, c, app.env));
       } else lines.push(`  [${n}] mirror ${app.repo}, add a release folder for ${ctx.tag}, install there, switch current`);
       if (h === first) for (const c of app.migrate) show(n, appCommand(app.path, c, { ...app.env, ...(database ? pgEnv(database) : {}) }, secret(ctx.env, database?.password)));
-      for (const s of services) if (s.unit) show(n, systemd.restart([s.unit], s.sudo));
+      for (const s of services) if (s.unit && s.restart !== 'ssm') show(n, systemd.restart([s.unit], s.sudo));
       lines.push(`  [${n}] verify: ${ctx.env.config.verify.health.url.replaceAll('{host}', h.host.address)} until healthy (version ${ctx.tag}), then readiness, chat, journal`);
+    }
+    if (usesSsm(ctx)) {
+      const [{ sendCommandRequest }, { ssmRestartOptions }] = await Promise.all([import('../aws/ssm-command.ts'), import('../aws/restart-options.ts')]);
+      const ssm = services.filter((s) => s.restart === 'ssm');
+      for (const [i, batch] of planBatches(ctx.hosts, ctx.env.config.rollout).entries()) {
+        const o = ssmRestartOptions(ctx.env, batch.map((h) => h.host), { units: ssm.map((s) => s.unit!), sudo: ssm.some((s) => s.sudo), maxConcurrency: String(batch.length) });
+        lines.push(`  [AWS SSM, batch ${i + 1}] SendCommand ${JSON.stringify(sendCommandRequest(o))}`);
+      }
     }
     return lines;
   },

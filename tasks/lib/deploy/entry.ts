@@ -7,6 +7,7 @@ import { flag, str, type ParsedArgs } from '../cli/args.ts';
 import { chooseEnvironment, loadEnvironment, secretValues, type LoadedEnvironment } from '../config/load.ts';
 import { ExitCode, UsageError } from '../errors.ts';
 import { chooseRenderer } from '../listr.ts';
+import { resolveHosts } from '../aws/hosts.ts';
 import { runnerFor } from '../runners/for-host.ts';
 import { RecordingRunner } from '../runners/recorder.ts';
 import { prepareSandbox } from '../sandbox.ts';
@@ -37,7 +38,7 @@ export async function runChangingTask(args: ParsedArgs, spec: ChangingTask): Pro
   if (env.config.sandbox) for (const row of await prepareSandbox(env)) if (row.result !== 'ok') print(`note: ${row.detail}`);
   mkdirSync(env.backupDir, { recursive: true, mode: 0o700 });
 
-  const hosts: HostRun[] = env.config.hosts.map((host) => {
+  const hosts: HostRun[] = (await resolveHosts(env)).map((host) => {
     const real = runnerFor(env, host);
     // dry-run: read-only commands answer for real, anything else is only recorded: nothing can change
     const runner = flags.dryRun ? new RecordingRunner(real.host, { readOnly: real, secrets: secretValues(env) }) : real;
@@ -58,7 +59,7 @@ export async function runChangingTask(args: ParsedArgs, spec: ChangingTask): Pro
   process.on('SIGTERM', onSignal);
   try {
     const { tag, procedure } = await spec.target(env, hosts, args);
-    const ctx: RunCtx = { env, runId: newRunId(), task: spec.kind, tag, who: whoAmI(), flags, signal: ac.signal, hosts, steps: [], notes: [] };
+    const ctx: RunCtx = { env, runId: newRunId(), task: spec.kind, tag, who: whoAmI(), flags, signal: ac.signal, hosts, steps: [], notes: [], ssmCommands: [] };
     const report = await orchestrate(ctx, procedure, { renderer, print });
     const code = ac.signal.aborted ? ExitCode.interrupted : report.exitCode;
     const final = { ...report, exitCode: code, outcome: ac.signal.aborted ? ('interrupted' as const) : report.outcome };

@@ -6,7 +6,8 @@
  */
 import type { ListrTask, ListrTaskWrapper } from 'listr2';
 import { label, type Deployed, type HostRun, type RunCtx } from './context.ts';
-import { checkout, codeDir, install, migrate, prepare, pruneReleases, restart, switchRelease, type Out } from './host-steps.ts';
+import { checkout, codeDir, install, migrate, prepare, pruneReleases, switchRelease, type Out } from './host-steps.ts';
+import { restartHosts, usesSsm } from './restart-step.ts';
 import { gate, planBatches } from './rollout.ts';
 import { verifyHost } from './verify-host.ts';
 
@@ -41,7 +42,7 @@ const out = (task: Task): Out => (line) => {
 
 const failure = (h: HostRun, err: unknown) => {
   const message = (err as Error).message;
-  return message.startsWith(`${h.host.name}: `) ? message : `${h.host.name}: ${message}`;
+  return message.startsWith(`${h.host.name}: `) || message.startsWith(`${h.host.name} (`) ? message : `${h.host.name}: ${message}`;
 };
 
 /**
@@ -84,8 +85,6 @@ export interface DeployHooks {
   reuseRelease?: boolean;
   /** Steps between install and restart (rollback --restore-db: the database restore). */
   beforeRestart?: ListrTask<RunCtx>[];
-  /** Restart a batch's hosts in one go (SSM); default: each host over SSH. Sets aside hosts that failed. */
-  restartBatch?: (ctx: RunCtx, hosts: HostRun[], task: Task) => Promise<void>;
 }
 
 export function deployTasks(ctx: RunCtx, hooks: DeployHooks): ListrTask<RunCtx>[] {
@@ -173,10 +172,10 @@ function batchTasks(ctx: RunCtx, hooks: DeployHooks, batch: HostRun[], index: nu
       : []),
     ...(index === 0 ? (hooks.beforeRestart ?? []) : []),
     {
-      title: `Restart ${services.map((s) => s.name).join(', ')}`,
-      task: hooks.restartBatch
-        ? timed('restart', (c, t) => hooks.restartBatch!(c, alive(), t))
-        : each('restart', (h) => h.host.name, (h, t) => restart(ctx, h, out(t))),
+      title: `Restart ${services.map((s) => s.name).join(', ')}${usesSsm(ctx) ? ' (SSM)' : ''}`,
+      task: timed('restart', (c, t) =>
+        restartHosts(c, alive(), t, { throws: false, out, perHostSsh: (fn) => perHost(alive, (h) => h.host.name, fn, { throws: false })(c, t) }),
+      ),
     },
     verifyTask(ctx, { title: `Verify ${ctx.tag}`, step: 'verify', hosts: alive, tagOf: () => ctx.tag, okStage: 'verified', throws: false }),
     {
@@ -247,7 +246,12 @@ export function rollbackTasks(ctx: RunCtx, which?: () => HostRun[]): ListrTask<R
           { title: 'Check out the previous revision', task: sub('rollback-checkout', (h) => checkout(ctx, h, back(h))) },
           { title: 'Install', enabled: () => app.install.length > 0, task: sub('rollback-install', (h, t) => install(ctx, h, app.path, out(t))) },
         ]),
-    { title: `Restart ${services.map((s) => s.name).join(', ')}`, task: sub('rollback-restart', (h, t) => restart(ctx, h, out(t))) },
+    {
+      title: `Restart ${services.map((s) => s.name).join(', ')}${usesSsm(ctx) ? ' (SSM)' : ''}`,
+      task: timed('rollback-restart', (c, t) =>
+        restartHosts(c, hosts(), t, { throws: true, out, perHostSsh: (fn) => perHost(hosts, (h) => `${h.host.name} -> ${label(back(h))}`, fn, { throws: true })(c, t) }),
+      ),
+    },
     verifyTask(ctx, { title: 'Verify the previous revision', step: 'rollback-verify', hosts, tagOf: (h) => h.from.tag, okStage: 'rolled-back', throws: true }),
   ];
 }

@@ -77,10 +77,13 @@ export async function switchRelease(ctx: RunCtx, h: HostRun, dirName: string): P
   await run(h.runner, releases.switchTo(releasePaths(ctx.env.config.app.path), dirName), { signal: ctx.signal });
 }
 
-/** Restart every service, then wait (briefly) until systemd says active. */
-export async function restart(ctx: RunCtx, h: HostRun, out: Out): Promise<void> {
-  h.restartedAt = await hostNow(h.runner, ctx.signal);
-  const services = ctx.env.config.services;
+/**
+ * Restart the services over SSH, then wait (briefly) until systemd says active. `only: 'ssh'`:
+ * the services restarted through SSM were done already (and the host's clock was read then).
+ */
+export async function restart(ctx: RunCtx, h: HostRun, out: Out, opts: { only?: 'ssh' } = {}): Promise<void> {
+  if (!(opts.only && h.restartedAt)) h.restartedAt = await hostNow(h.runner, ctx.signal);
+  const services = ctx.env.config.services.filter((s) => !opts.only || s.restart !== 'ssm');
   for (const s of services) {
     if (s.commands) await run(h.runner, command(raw(s.commands.restart)), streaming(ctx, out));
     else await run(h.runner, systemd.restart([s.unit!], s.sudo), streaming(ctx, out));

@@ -117,6 +117,7 @@ export async function orchestrate(ctx: RunCtx, proc: Procedure, opts: RunOptions
       live,
       steps: ctx.steps,
       ...(ctx.backup ? { backupFile: ctx.backup.file } : {}),
+      ...(ctx.ssmCommands.length ? { ssmCommands: ctx.ssmCommands } : {}),
       ...(error ? { error } : {}),
       at: new Date().toISOString(),
     }).catch((e: Error) => cleanup.push(`could not record the end of the run in the history: ${e.message}`));

@@ -14,6 +14,7 @@ import { CutoverError, ExitCode, HostKeyError, HostUnreachableError } from '../e
 import { inspectHost, workTreeOf } from '../inspect.ts';
 import { lastLines } from '../runners/run.ts';
 import { label, type HostRun, type RunCtx } from './context.ts';
+import { usesSsm } from './restart-step.ts';
 
 export class PreflightError extends CutoverError {
   constructor(readonly problems: readonly string[]) {
@@ -38,6 +39,19 @@ export function preflightTasks(ctx: RunCtx, problems: string[], opts: { needTag:
           })),
           { concurrent: true, exitOnError: false },
         ),
+    },
+    {
+      // EC2 state before anything changes: the instance exists and runs, its checks pass, and (for
+      // SSM restarts) its agent is online
+      title: 'EC2 instances',
+      enabled: () => !!ctx.env.config.aws && ctx.hosts.some((h) => h.host.instanceId),
+      task: async (_, task) => {
+        const [{ ec2Preflight }, { awsSettings }] = await Promise.all([import('../aws/ec2-preflight.ts'), import('../aws/settings.ts')]);
+        const targets = ctx.hosts.filter((h) => h.host.instanceId).map((h) => ({ hostName: h.host.name, instanceId: h.host.instanceId! }));
+        const found = await ec2Preflight(awsSettings(ctx.env), targets, { ssm: usesSsm(ctx), signal: ctx.signal }).catch((err: Error) => [err.message]);
+        problems.push(...found);
+        if (!found.length) task.title = `EC2 instances: ${targets.length} running, checks ok${usesSsm(ctx) ? ', SSM agents online' : ''}`;
+      },
     },
     {
       title: 'Database and backup room',

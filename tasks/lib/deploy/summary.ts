@@ -39,6 +39,8 @@ export function summaryText(ctx: RunCtx, report: RunReport): string {
   if (report.error && report.outcome !== 'deployed') lines.push(`  failed step: ${report.error.split('\n')[0]}`);
   if (ctx.backup) lines.push(`  backup: ${path.relative(process.cwd(), ctx.backup.file)} (${(ctx.backup.size / 1e6).toFixed(2)} MB, sha256 ${ctx.backup.sha256.slice(0, 16)}…, verified)`);
   if (ctx.backupSkipped) lines.push(`  backup: skipped (${ctx.backupSkipped})`);
+  for (const id of [...new Set(ctx.ssmCommands.map((c) => c.commandId))])
+    lines.push(`  SSM command ${id}: ${ctx.ssmCommands.filter((c) => c.commandId === id).map((c) => `${c.host} (${c.instanceId}) ${c.status} in ${(c.durationMs / 1000).toFixed(1)} s`).join(', ')}`);
   for (const n of ctx.notes) lines.push(`  note: ${n}`);
   for (const c of report.cleanup) lines.push(`  WARNING: ${c}`);
   const env = `--env ${ctx.env.name}`;
@@ -78,6 +80,7 @@ export function summaryJson(ctx: RunCtx, report: RunReport): unknown {
     })),
     backup: ctx.backup ?? (ctx.backupSkipped ? { skipped: ctx.backupSkipped } : null),
     steps: ctx.steps,
+    ssmCommands: ctx.ssmCommands,
     notes: ctx.notes,
     cleanup: report.cleanup,
   };

@@ -7,6 +7,7 @@ import { redact } from '../commands/shell.ts';
 import { chooseEnvironment, loadEnvironment, secretValues, type LoadedEnvironment } from '../config/load.ts';
 import { ExitCode } from '../errors.ts';
 import { LocalRunner } from '../runners/local.ts';
+import { resolveHosts } from '../aws/hosts.ts';
 import { runnerFor } from '../runners/for-host.ts';
 import type { Runner } from '../runners/types.ts';
 import { prepareSandbox } from '../sandbox.ts';
@@ -17,17 +18,18 @@ const THIS_MACHINE = '(this machine)';
 
 export async function doctor(args: ParsedArgs): Promise<ExitCode> {
   const env = await loadEnvironment(chooseEnvironment(str(args, 'env'), process.env));
+  const hosts = await resolveHosts(env);
   const rows: CheckRow[] = [
-    { host: THIS_MACHINE, check: 'environment', result: 'ok', detail: `${env.file} is valid (${env.config.hosts.length} host(s), ${env.config.services.length} service(s))` },
+    { host: THIS_MACHINE, check: 'environment', result: 'ok', detail: `${env.file} is valid (${hosts.length} host(s), ${env.config.services.length} service(s))` },
   ];
   if (env.config.sandbox) rows.push(...(await prepareSandbox(env)));
-  const runners = new Map<string, Runner>(env.config.hosts.map((h) => [h.name, runnerFor(env, h)]));
+  const runners = new Map<string, Runner>(hosts.map((h) => [h.name, runnerFor(env, h)]));
   try {
-    const perHost = await Promise.all(env.config.hosts.map((h) => checkHost(env, h, runners.get(h.name)!)));
+    const perHost = await Promise.all(hosts.map((h) => checkHost(env, h, runners.get(h.name)!)));
     rows.push(...perHost.flat());
     rows.push(...(await checkThisMachine(env)));
     if (env.config.database) {
-      const first = env.config.hosts[0]!;
+      const first = hosts[0]!;
       const reachable = !perHost[0]!.some((r) => r.check === 'connect' && r.result === 'fail') && perHost[0]!.length > 1;
       if (env.config.database.dumpOn === 'local') rows.push(await checkDatabase(env, THIS_MACHINE, localRunner()));
       else if (reachable) rows.push(await checkDatabase(env, first.name, runners.get(first.name)!));

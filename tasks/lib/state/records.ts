@@ -65,6 +65,10 @@ const finishedShape = {
   live: z.string().nullable(),
   /** The dump taken by this run (known only after it finished, so it is here and not in `started`). */
   backupFile: z.string().optional(),
+  /** SSM commands sent by this run (restarts), per host: to find them in the AWS console. */
+  ssmCommands: z
+    .array(z.object({ host: z.string(), instanceId: z.string(), commandId: z.string(), status: z.string(), durationMs: z.number() }))
+    .optional(),
   steps: z.array(Step),
   error: z.string().optional(),
   at: z.string(),

@@ -138,6 +138,7 @@ export class SsmEngine {
     if (signal.aborted) return;
     const inst = this.find(inv.instanceId);
     if (k.undeliverable || !inst || inst.state !== 'running') return this.finish(inv, 'Failed', 'Undeliverable');
+    // an offline agent never picks it up: Delivery Timed Out at once, not after TimeoutSeconds (>= 30 s)
     if (k.timeout === 'delivery' || inst.ping !== 'Online') return this.finish(inv, 'TimedOut', 'Delivery Timed Out');
     if (k.cancelled) return this.finish(inv, 'Cancelled', 'Canceled');
     inv.status = 'InProgress';

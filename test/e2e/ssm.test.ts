@@ -1,0 +1,127 @@
+/**
+ * Restarts through SSM Run Command (the real SDK clients against the local SSM/EC2 server, which
+ * runs each command on the sandbox host mapped to the instance id), EC2 preflight and discovery.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { command, sh } from '../../tasks/lib/commands/shell.ts';
+import { tagOn, UNIT } from '../support/deploy-fleet.ts';
+import { startSsmFleet, type SsmFleet } from '../support/aws-fleet.ts';
+
+let s: SsmFleet | undefined;
+afterEach(async () => {
+  await s?.stop();
+  s = undefined;
+});
+
+const mainPid = async (fleet: SsmFleet, i = 0) =>
+  (await fleet.f.runner(fleet.f.fleet.hosts[i]).exec(command(sh`systemctl show -p MainPID --value ${UNIT}`))).stdout.trim();
+
+describe('deploy with SSM restarts', () => {
+  it('restarts through one SendCommand, records the command id, stays within 8 SSM calls per host, exit 0', async () => {
+    s = await startSsmFleet({ hosts: 2 });
+    const before = [await mainPid(s, 0), await mainPid(s, 1)];
+    const r = await s.f.task(['deploy', 'v1.1.0', '--json'], { env: s.env });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.json.ssmCommands).toHaveLength(2);
+    const ids = new Set(r.json.ssmCommands.map((c: { commandId: string }) => c.commandId));
+    expect(ids.size).toBe(1); // one command for the batch
+    expect(r.json.ssmCommands.map((c: { host: string; instanceId: string; status: string }) => `${c.host} ${c.instanceId} ${c.status}`)).toEqual([
+      'host1 i-00000000000000001 Success',
+      'host2 i-00000000000000002 Success',
+    ]);
+    const cmd = s.aws.command([...ids][0] as string);
+    expect(cmd).toBeTruthy();
+    expect([await mainPid(s, 0), await mainPid(s, 1)].every((p, i) => p !== before[i] && Number(p) > 0)).toBe(true);
+    expect(await tagOn(s.f)).toBe('v1.1.0');
+    expect(r.stderr).toMatch(/SSM command [0-9a-f-]{36}: host1 \(i-00000000000000001\) Success/);
+    expect(s.aws.calls('SSM') / 2).toBeLessThanOrEqual(8);
+    // on the host's history too, for on-call
+    const last = JSON.parse((await s.f.runner().exec(command(sh`tail -n 1 /srv/cutover-sbx/.cutover/app/history.jsonl`))).stdout);
+    expect(last.ssmCommands.map((c: { commandId: string }) => c.commandId)).toEqual([...ids, ...ids]);
+  });
+
+  it('--dry-run prints the SendCommand request it would make', async () => {
+    s = await startSsmFleet({ hosts: 1 });
+    const r = await s.f.task(['deploy', 'v1.1.0', '--dry-run'], { env: s.env });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain('[AWS SSM, batch 1] SendCommand {"DocumentName":"AWS-RunShellScript","InstanceIds":["i-00000000000000001"]');
+    expect(r.stdout).toContain('sudo -n systemctl restart -- demo-chat && systemctl is-active -- demo-chat');
+    expect(s.aws.calls('SSM.SendCommand')).toBe(0);
+  });
+
+  for (const [knob, expected] of [
+    [{ timeout: 'execution' }, /Execution Timed Out|TimedOut/],
+    [{ undeliverable: true }, /Undeliverable/],
+    [{ cancelled: true }, /Cancelled/],
+  ] as const) {
+    it(`a restart ending ${JSON.stringify(knob)} rolls back like any failed restart: exit 1, the status explained`, async () => {
+      s = await startSsmFleet({ hosts: 1 });
+      s.aws.knobs = { ...knob };
+      const fleet = s;
+      const r = await s.f.task(['deploy', 'v1.1.0', '--json'], {
+        env: s.env,
+        onOutput: (_c, out) => {
+          if (out.includes('Check out the previous revision')) fleet.aws.knobs = {}; // the rollback's restart goes through
+        },
+      });
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      expect(r.json.error).toMatch(expected);
+      expect(r.json.error).toMatch(/\[SSM command [0-9a-f-]{36}\]/);
+      expect(r.json.hosts[0].stage).toBe('rolled-back');
+      expect(await tagOn(s.f)).toBe('v1.0.0');
+    });
+  }
+
+  it('when the rollback restart fails too: exit 3 with the host state', async () => {
+    s = await startSsmFleet({ hosts: 1 });
+    s.aws.knobs = { undeliverable: true };
+    const r = await s.f.task(['deploy', 'v1.1.0', '--json'], { env: s.env });
+    expect(r.code, r.stdout + r.stderr).toBe(3);
+    expect(r.json.hosts[0].stage).toBe('rollback-failed');
+    expect(r.stderr).toContain('npx tsx tasks/rollback.ts --env sbx v1.0.0');
+  });
+
+  it('InvocationDoesNotExist at first and throttled polls are retried, not failures', async () => {
+    s = await startSsmFleet({ hosts: 1 });
+    s.aws.knobs = { missingPolls: 2, pendingMs: 200 };
+    s.aws.throttle('SSM.GetCommandInvocation', 2);
+    const r = await s.f.task(['deploy', 'v1.1.0', '--json'], { env: s.env });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+  });
+});
+
+describe('EC2 preflight and discovery', () => {
+  it('a stopped instance fails preflight naming it and its state: exit 2, nothing changed', async () => {
+    s = await startSsmFleet({ hosts: 2 });
+    s.aws.find('i-00000000000000002').state = 'stopped';
+    const r = await s.f.task(['deploy', 'v1.1.0'], { env: s.env });
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/host2 \(i-00000000000000002\): instance is stopped/);
+    expect(await tagOn(s.f)).toBe('v1.0.0');
+  });
+
+  it('an offline SSM agent fails preflight', async () => {
+    s = await startSsmFleet({ hosts: 1 });
+    s.aws.find('i-00000000000000001').ping = 'ConnectionLost';
+    const r = await s.f.task(['deploy', 'v1.1.0'], { env: s.env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/host1 \(i-00000000000000001\).*ConnectionLost/);
+  });
+
+  it('no credentials: a clear preflight error naming what was tried (exit 2)', async () => {
+    s = await startSsmFleet({ hosts: 1 });
+    const r = await s.f.task(['deploy', 'v1.1.0'], { env: { ...s.env, AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/credentials/i);
+    expect(r.stderr).toMatch(/AWS_ACCESS_KEY_ID/);
+  });
+
+  it('hosts discovered by tags (paginated) are deployed', async () => {
+    s = await startSsmFleet({ hosts: 3, discovery: true, pageSize: 2 });
+    const r = await s.f.task(['deploy', 'v1.1.0', '--json'], { env: s.env });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.json.hosts.map((h: { name: string; stage: string }) => `${h.name}:${h.stage}`)).toEqual(['host1:verified', 'host2:verified', 'host3:verified']);
+    expect(s.aws.calls('EC2.DescribeInstances')).toBeGreaterThanOrEqual(2); // two pages
+    expect(await Promise.all(s.f.fleet.hosts.map((h) => tagOn(s!.f, h)))).toEqual(['v1.1.0', 'v1.1.0', 'v1.1.0']);
+  });
+});
