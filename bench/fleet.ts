@@ -1,14 +1,17 @@
 /**
  * A rolling deploy over 20 sandbox hosts in batches of 5 against a single-host deploy, in the
- * same run: wall time (target: at most 1.25 x 4 x the single-host deploy), cutover's peak memory
- * (target: at most 250 MB). Real sshd hosts on loopback, real PostgreSQL, the demo service.
+ * same run, restarts through SSM (the real SDK against the local SSM/EC2 server): wall time
+ * (target: at most 1.25 x 4 x the single-host deploy), SSM API calls per host per deploy (at most
+ * 8, counted at the server), cutover's peak memory (at most 250 MB). Real sshd hosts on loopback,
+ * real PostgreSQL, the demo service.
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startPostgres } from '../sandbox/postgres.ts';
-import { startDeployFleet, type DeployFleet } from '../test/support/deploy-fleet.ts';
+import { startSsmFleet, type SsmFleet } from '../test/support/aws-fleet.ts';
+import type { DeployFleet } from '../test/support/deploy-fleet.ts';
 import { killTracked } from '../test/support/processes.ts';
 import { fmtMs, median, table, type Verdict } from './stats.ts';
 
@@ -35,33 +38,37 @@ export async function benchFleet(repo: string, rounds = 3): Promise<{ text: stri
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cutover-bench-'));
   chmodSync(dir, 0o755); // the postgres user must reach the cluster's folder inside
   const pg = await startPostgres({ dir: path.join(dir, 'pg') });
-  const fleets: DeployFleet[] = [];
+  const fleets: SsmFleet[] = [];
   try {
     const pgInfo = { host: pg.host, port: pg.port, user: pg.user };
-    const single = await startDeployFleet({ hosts: 1, pg: pgInfo, dir: path.join(dir, 'one') });
+    const single = await startSsmFleet({ hosts: 1, pg: pgInfo, dir: path.join(dir, 'one') });
     fleets.push(single);
-    const many = await startDeployFleet({ hosts: 20, pg: pgInfo, dir: path.join(dir, 'twenty'), extra: 'rollout: { batchSize: 5, maxFailures: 0, firstBatchGates: true },' });
+    const many = await startSsmFleet({ hosts: 20, pg: pgInfo, dir: path.join(dir, 'twenty'), extra: 'rollout: { batchSize: 5, maxFailures: 0, firstBatchGates: true },' });
     fleets.push(many);
     const tags = ['v1.1.0', 'v1.4.0'];
     const one: Run[] = [];
     const twenty: Run[] = [];
+    const callsPerHost: number[] = [];
     // interleaved, so a noisy moment hurts both alike; alternate tags so every run really deploys
     for (let i = 0; i < rounds; i++) {
-      one.push(deploy(repo, single, tags[i % 2]!));
-      twenty.push(deploy(repo, many, tags[i % 2]!));
+      one.push(deploy(repo, single.f, tags[i % 2]!, single.env));
+      many.aws.resetCalls();
+      twenty.push(deploy(repo, many.f, tags[i % 2]!, many.env));
+      callsPerHost.push(many.aws.calls('SSM') / 20);
     }
     const m1 = median(one.map((r) => r.ms));
     const m20 = median(twenty.map((r) => r.ms));
     const peakMb = Math.max(...twenty.map((r) => r.peakKb)) / 1024;
-    const text = table('Rolling deploy: 20 hosts in batches of 5 vs one host (wall time of the whole deploy process)', [
+    const text = table('Rolling deploy with SSM restarts: 20 hosts in batches of 5 vs one host (wall time of the whole deploy process)', [
       { name: '1 host', median: m1, samples: rounds },
-      { name: '20 hosts, batches of 5 (4 batches)', median: m20, samples: rounds, note: `peak RSS ${peakMb.toFixed(0)} MB` },
+      { name: '20 hosts, batches of 5 (4 batches)', median: m20, samples: rounds, note: `peak RSS ${peakMb.toFixed(0)} MB, SSM calls/host ${median(callsPerHost).toFixed(2)}` },
     ]);
     return {
       text,
       verdicts: [
         { target: '20 hosts / batches of 5 <= 1.25 x 4 x one host', ok: m20 <= 5 * m1, measured: `${fmtMs(m20)} vs ${fmtMs(m1)}: ${(m20 / m1).toFixed(2)}x (limit 5.00x)` },
         { target: "cutover's peak memory <= 250 MB", ok: peakMb <= 250, measured: `${peakMb.toFixed(0)} MB (max RSS of the deploy process over ${rounds} runs)` },
+        { target: 'SSM API calls per host per deploy <= 8', ok: Math.max(...callsPerHost) <= 8, measured: `${callsPerHost.map((c) => c.toFixed(2)).join(', ')} (20 hosts, counted at the server, preflight included)` },
       ],
     };
   } finally {

@@ -16,8 +16,9 @@ import type { Runner } from './runners/types.ts';
 /** Commands cutover runs on a host, for this environment's configuration. */
 export function requiredCommands(env: LoadedEnvironment): string[] {
   const { services, database } = env.config;
-  // flock, mktemp, stat: the deploy lock and the history (tasks/lib/commands/lock.ts); timeout: command time limits
-  const names = ['bash', 'git', 'flock', 'mktemp', 'stat', 'timeout'];
+  // flock, mktemp, stat: the deploy lock and the history (tasks/lib/commands/lock.ts); timeout: command
+  // time limits; pgrep: stopping an interrupted command's processes
+  const names = ['bash', 'git', 'flock', 'mktemp', 'stat', 'timeout', 'pgrep'];
   if (services.some((s) => s.unit)) names.push('systemctl', 'journalctl');
   if (services.some((s) => s.unit && s.sudo)) names.push('sudo');
   if (database?.dumpOn === 'host') names.push('pg_dump', 'psql');

@@ -22,7 +22,7 @@ describe('doctor', () => {
     expect(rows[0]).toMatch(/^HOST\s+CHECK\s+RESULT\s+DETAIL$/);
     for (const h of f.fleet.hosts) {
       expect(r.stdout).toMatch(new RegExp(`${h.name}\\s+connect\\s+ok\\s+root@${h.address.replaceAll('.', '\\.')}:${h.port}, host key matches known_hosts`));
-      expect(r.stdout).toMatch(new RegExp(`${h.name}\\s+commands\\s+ok\\s+bash, git, flock, mktemp, stat, timeout, systemctl, journalctl, sudo, pg_dump, psql`));
+      expect(r.stdout).toMatch(new RegExp(`${h.name}\\s+commands\\s+ok\\s+bash, git, flock, mktemp, stat, timeout, pgrep, systemctl, journalctl, sudo, pg_dump, psql`));
       expect(r.stdout).toMatch(new RegExp(`${h.name}\\s+app path\\s+ok\\s+/srv/cutover-sbx/app: git working copy on tag v1\\.0\\.0`));
       expect(r.stdout).toMatch(new RegExp(`${h.name}\\s+service demo-chat\\s+ok\\s+unit demo-chat exists, active`));
     }

@@ -81,14 +81,22 @@ describe('verify', () => {
     expect(r.stdout).toMatch(/^ {2}backup +ok +\d+s old, verified +newest <= 26h old, verified +newest of 1 in /m);
     expect(r.stdout).toContain('\nsbx: GO: 1 host(s), all 10 checks ok (exit 0)\n');
     // the run's record: JSON and Markdown under backups/<env>/reports/
-    const reports = readdirSync(path.join(f.backupDir, 'reports'));
-    expect(reports.filter((n) => n.endsWith('.json')).length).toBeGreaterThanOrEqual(1);
-    expect(reports.filter((n) => n.endsWith('.md')).length).toBeGreaterThanOrEqual(1);
+    const md = /\nreport: (\S+\.md)\n/.exec(r.stdout)![1]!;
+    expect(path.basename(md)).toMatch(/^\d{8}T\d{6}Z_verify_\d{8}T\d{6}Z-[0-9a-f]{6}\.md$/);
+    expect(readdirSync(path.join(f.backupDir, 'reports'))).toContain(path.basename(md));
+    const record = JSON.parse(readFileSync(path.join(f.backupDir, 'reports', path.basename(md).replace(/\.md$/, '.json')), 'utf8'));
+    expect(record).toMatchObject({ kind: 'verify', env: 'sbx', verdict: 'GO', title: 'verify of sbx: GO' });
+    expect(record.summary[0]).toBe('sbx: GO: 1 host(s), all 10 checks ok (exit 0)');
+    expect(record.checks.map((c: { host: string; check: string; verdict: string }) => `${c.host} ${c.check} ${c.verdict}`)).toEqual(Object.entries(ALL_OK).map(([k, v]) => `${k} ${v}`));
+    expect(record.latency).toEqual([expect.objectContaining({ host: 'host1', samples: 20 })]);
+    expect(readFileSync(path.join(f.backupDir, 'reports', path.basename(md)), 'utf8')).toContain('**GO**');
   });
 
   it('--json: the same checks as data, latency percentiles, --since sets the journal window', async () => {
     const r = await f.task(['verify', '--json', '--since', '30m']);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.startsWith('{\n')).toBe(true); // progress went to stderr
+    expect(r.stderr).toContain('host1: 9 ok');
     expect(verdicts(r)).toEqual(ALL_OK);
     expect(r.json).toMatchObject({ environment: 'sbx', verdict: 'GO', exitCode: 0, failing: [], warnings: [] });
     expect(r.json.latency).toHaveLength(1);
@@ -156,7 +164,7 @@ describe('verify', () => {
     expect(r.code, r.stderr).toBe(1);
     expect(verdicts(r)).toEqual({ ...ALL_OK, 'host1 latency': 'fail', 'host1 disk': 'fail', 'host1 oversized body': 'ok', 'host1 rate limit': 'ok', 'host1 readiness dependencies': 'ok' });
     expect(row(r, 'host1', 'oversized body')).toMatchObject({ value: '413 for 256 KiB', threshold: '413' });
-    expect(row(r, 'host1', 'rate limit').value).toMatch(/^(9|10|11) of 30 answered 429$/);
+    expect(row(r, 'host1', 'rate limit').value).toMatch(/^[1-9]\d* of 30 answered 429$/); // 20 tokens, refilled at 20/s while the burst lasts
     expect(row(r, 'host1', 'rate limit').why).toMatch(/^30 POST .*\/api\/v1\/conversation\/chat at once as user_id "verify-probe": \d+x 200, \d+x 429$/);
     expect(row(r, 'host1', 'readiness dependencies')).toMatchObject({ value: 'database=ok', threshold: 'names database' });
     expect(row(r, 'host1', 'latency')).toMatchObject({ threshold: 'p95 <= 0.0 ms' });
@@ -199,6 +207,19 @@ describe('verify', () => {
     expect(host.stderr).toBe('cutover: --host nope: not a host of environments/sbx.ts. Hosts: host1.\n');
   });
 
+  it('Ctrl-C ends a watch with the exit code of its last complete round', async () => {
+    let sent = false;
+    const r = await f.task(['verify', '--watch', '1s', '--check', 'health'], {
+      onOutput: (child, out) => {
+        if (!sent && out.includes('round 2 at ')) sent = child.kill('SIGINT');
+      },
+    });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\nround 2 at \d\d:\d\d:\d\dZ: no change: sbx: GO: 1 host\(s\), all 1 checks ok \(exit 0\)\n/);
+    expect(r.stdout).toContain('stopped by Ctrl-C: exit 0, the verdict of the last complete round (GO)\n');
+    expect(r.stderr).toContain('SIGINT: stopping');
+  });
+
   it('--watch over two rounds prints what changed (a service stopped between them), exit of the last round', async () => {
     let stopped: Promise<void> | null = null;
     const r = await f.task(['verify', '--watch', '3s', '--rounds', '2'], {
@@ -231,7 +252,7 @@ describe('verify', () => {
     const r = await f.task(['verify', '--json']);
     expect(r.code).toBe(1);
     expect(r.json.failing).toEqual(['host1 chat']);
-    expect(row(r, 'host1', 'chat').why).toMatch(/: it took 1\.\d s, over the budget of 1\.0 s\. Body: \{"success":true/);
+    expect(row(r, 'host1', 'chat').why).toMatch(/: it took \d\.\d s, over the budget of 1\.0 s\. Body: \{"success":true/);
   });
 
   it('journal errors (v1.3.1) fail `journal`, naming the entries', async () => {

@@ -90,6 +90,16 @@ describe('SshRunner against a real sshd', () => {
     expect(t.durationMs).toBeLessThan(5000);
   });
 
+  it('an aborted command is stopped on the host with everything it started (its process group)', async () => {
+    const r = runnerFor(fleet.hosts[0]!);
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 300);
+    const res = await r.exec(command(raw('sleep 37.5 && echo never')), { signal: ac.signal });
+    expect(res.code).toBeNull();
+    expect(res.error).toBe('aborted');
+    expect((await r.exec(command(raw('pgrep -f "sleep 3[7].5" || true')))).stdout).toBe('');
+  });
+
   it('refuses a host whose key is not the one in known_hosts, and an unknown host', async () => {
     const h = fleet.hosts[0]!;
     const other = fleet.hosts[1]!;

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { Service } from '../../environments/schema.ts';
+import { Environment, Service } from '../../environments/schema.ts';
+import type { LoadedEnvironment } from '../../tasks/lib/config/load.ts';
 import { healthRow, probeBody, readinessDepsRow, readinessRow, type HealthAnswer, type ReadinessAnswer } from '../../tasks/lib/oncall/http-checks.ts';
-import { unitRow, versionRow, type DeployedRead } from '../../tasks/lib/oncall/host-checks.ts';
-import { parseCheckNames } from '../../tasks/lib/oncall/select.ts';
+import { serviceRows, unitRow, versionRow, type DeployedRead } from '../../tasks/lib/oncall/host-checks.ts';
+import { parseCheckNames, selectChecks } from '../../tasks/lib/oncall/select.ts';
+import type { Runner } from '../../tasks/lib/runners/types.ts';
 
 const svc = Service.parse({ unit: 'demo-chat' });
 const NOW = Date.UTC(2026, 0, 6, 10, 5, 30);
@@ -91,5 +93,82 @@ describe('probe bodies and check names', () => {
   it('--check accepts repeats and commas', () => {
     expect(parseCheckNames(['health,chat', 'journal'])).toEqual(['health', 'chat', 'journal']);
     expect(() => parseCheckNames(['helth'])).toThrow(/--check helth: unknown check/);
+  });
+});
+
+describe('host reads through a runner (answers scripted)', () => {
+  const runner = (answers: Record<string, { code: number; stdout?: string; stderr?: string }>): Runner => ({
+    host: { name: 'h1', address: '10.0.0.1', port: 22, user: 'ops' },
+    async exec(cmd) {
+      const a = answers[cmd.script] ?? { code: 127, stderr: `unexpected: ${cmd.script}` };
+      return { host: 'h1', code: a.code, stdout: a.stdout ?? '', stderr: a.stderr ?? '', stdoutBytes: (a.stdout ?? '').length, durationMs: 1 };
+    },
+    async close() {},
+  });
+
+  it('services: systemd units from one show, custom ones by their status command, in the environment order', async () => {
+    const services = [Service.parse({ name: 'worker', commands: { restart: 'w restart', status: 'w status', logs: 'w logs' } }), Service.parse({ unit: 'api' }), Service.parse({ unit: 'gone' })];
+    const r = runner({
+      'systemctl show -p Id,LoadState,ActiveState,SubState,ActiveEnterTimestamp,NRestarts -- api gone': {
+        code: 0,
+        stdout: 'Id=api.service\nLoadState=loaded\nActiveState=active\nSubState=running\nActiveEnterTimestamp=Tue 2026-01-06 10:00:00 UTC\n\nId=gone.service\nLoadState=not-found\nActiveState=inactive\n',
+      },
+      'w status': { code: 3, stderr: 'worker: not running' },
+    });
+    const rows = await serviceRows(services, { runner: r, secrets: [], now: () => NOW });
+    expect(rows.map((x) => [x.check, x.verdict, x.value])).toEqual([
+      ['service worker', 'fail', 'not running'],
+      ['service api', 'ok', 'active (running) since Tue 2026-01-06 10:00:00 UTC, 5m 30s ago'],
+      ['service gone', 'fail', 'not found'],
+    ]);
+    expect(rows[0]!.why).toBe('`w status` exited 3: worker: not running');
+  });
+});
+
+describe('which checks run', () => {
+  const base = {
+    hosts: [{ name: 'h1', address: '10.0.0.1', transport: 'local' }],
+    app: { path: '/srv/app', repo: 'git@example.invalid:app.git' },
+    services: [{ unit: 'api' }],
+    verify: { health: { url: 'http://{host}/health' } } as Record<string, unknown>,
+  };
+  const envOf = (extra: Record<string, unknown> = {}, verify: Record<string, unknown> = {}): LoadedEnvironment => ({
+    name: 't',
+    file: 'environments/t.ts',
+    config: Environment.parse({ ...base, ...extra, verify: { ...base.verify, ...verify } }),
+    secrets: {},
+    backupDir: '/nonexistent',
+  });
+
+  it('every configured check by default; hardening only when opted in', () => {
+    expect(selectChecks(envOf())).toEqual(['service', 'version', 'health', 'latency', 'disk', 'lock']);
+    const full = envOf(
+      { database: { name: 'db', user: 'u' } },
+      {
+        readiness: { url: 'http://{host}/ready' },
+        chat: { url: 'http://{host}/chat', body: { user_id: 1, message: 'hi' } },
+        journal: {},
+        hardening: { oversizedBody: true, rateLimit: { requests: 30, userId: 'probe' }, readinessDependencies: ['database'] },
+      },
+    );
+    expect(selectChecks(full)).toEqual(['service', 'version', 'health', 'readiness', 'chat', 'latency', 'journal', 'disk', 'backup', 'lock', 'oversized-body', 'rate-limit', 'readiness-deps']);
+    expect(selectChecks(full, ['lock', 'health'])).toEqual(['health', 'lock']);
+  });
+
+  it('asking for a check the environment cannot make is refused, naming what to configure', () => {
+    expect(() => selectChecks(envOf(), ['backup', 'chat'])).toThrow('--check backup needs a database (backups are of the database) in environments/t.ts; --check chat needs verify.chat in environments/t.ts');
+  });
+
+  it('the schema: hardening probes that need the chat or readiness say so at their key; budgets are durations', () => {
+    const r = Environment.safeParse({ ...base, verify: { ...base.verify, hardening: { rateLimit: { requests: 10, userId: 'p' }, readinessDependencies: ['db'] } } });
+    expect(r.success).toBe(false);
+    expect(r.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual([
+      'verify.hardening.rateLimit: the rate-limit probe needs verify.chat (its URL and body)',
+      'verify.hardening.readinessDependencies: needs verify.readiness',
+    ]);
+    const ok = Environment.parse({ ...base, backups: { maxAge: '2h' }, verify: { ...base.verify, latency: { p95: '200ms' }, disk: { minFreePercent: 15 } } });
+    expect(ok.verify.latency).toEqual({ samples: 20, target: 'health', p95: 200 });
+    expect(ok.verify.disk).toEqual({ minFreePercent: 15 });
+    expect(ok.backups.maxAge).toBe(7_200_000);
   });
 });

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { and, command, display, inDir, quote, raw, sh, wrapForBash } from '../../tasks/lib/commands/shell.ts';
+import { and, command, display, inDir, killTagged, quote, raw, sh, wrapForBash } from '../../tasks/lib/commands/shell.ts';
 
 const nasty = ["it's", 'a b', '$(rm -rf /)', '`id`', 'semi;colon', 'new\nline', '', '--', 'ünï', '"dq"', '\\back', '*', 'a\'b"c$d'];
 
@@ -47,6 +47,14 @@ describe('sh', () => {
     expect(wrapForBash(command(sh`pg_dump x | gzip`))).toBe(`bash -o pipefail -c 'pg_dump x | gzip'`);
     const r = execFileSync('bash', ['-c', `${wrapForBash(command(raw('false | true')))}; echo $?`], { encoding: 'utf8' });
     expect(r.trim()).toBe('1');
+  });
+
+  it('tags a command so its processes can be stopped by the tag', () => {
+    expect(wrapForBash(command(raw('sleep 1')), 'cutover-00ff')).toBe(`bash -o pipefail -c 'sleep 1' cutover-00ff`);
+    expect(killTagged('cutover-00ff').script).toBe(
+      `g=$(for p in $(pgrep -f -- '[c]utover-00ff'); do ps -o pgid= -p "$p"; done | sort -u); [ -z "$g" ] && exit 0; for x in $g; do kill -TERM -- "-$x" 2>/dev/null; done; sleep 1; for x in $g; do kill -KILL -- "-$x" 2>/dev/null; done; exit 0`,
+    );
+    expect(() => killTagged("x'; rm -rf /")).toThrow('not a command tag');
   });
 
   it('masks secrets when a command is shown', () => {

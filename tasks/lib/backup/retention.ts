@@ -50,18 +50,23 @@ export function newestVerified(entries: readonly BackupEntry[]): BackupEntry | u
  * other dump + manifest pairs, and `.partial` files older than an hour.
  */
 export async function pruneBackups(dir: string, keep: number, opts: { now?: Date } = {}): Promise<PruneResult> {
-  if (!Number.isInteger(keep) || keep < 1) throw new CutoverError(`backups.keep must be a whole number of at least 1, not ${keep}`);
-  const entries = await listBackups(dir);
-  const protectedOne = newestVerified(entries);
-  const kept: BackupEntry[] = [];
-  const removed: BackupEntry[] = [];
-  entries.forEach((e, i) => (i < keep || e === protectedOne ? kept : removed).push(e));
+  const { kept, removed } = pruneSelection(await listBackups(dir), keep);
   for (const e of removed) {
     await rm(e.dumpPath, { force: true });
     await rm(e.manifestPath, { force: true }); // the manifest last: a dump is never left without its description
   }
   const partials = await removeStalePartials(dir, (opts.now ?? new Date()).getTime());
   return { removed, partials, kept };
+}
+
+/** Pure: which of `entries` (newest first) pruneBackups keeps and removes (also what `backup prune --dry-run` shows). */
+export function pruneSelection(entries: readonly BackupEntry[], keep: number): { kept: BackupEntry[]; removed: BackupEntry[] } {
+  if (!Number.isInteger(keep) || keep < 1) throw new CutoverError(`backups.keep must be a whole number of at least 1, not ${keep}`);
+  const protectedOne = newestVerified(entries);
+  const kept: BackupEntry[] = [];
+  const removed: BackupEntry[] = [];
+  entries.forEach((e, i) => (i < keep || e === protectedOne ? kept : removed).push(e));
+  return { kept, removed };
 }
 
 async function removeStalePartials(dir: string, nowMs: number): Promise<string[]> {

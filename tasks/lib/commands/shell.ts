@@ -67,9 +67,24 @@ export function command(script: Fragment, extra: Omit<Command, 'script'> = {}): 
   return { script: script.text, ...extra };
 }
 
-/** What a runner hands to the host's login shell: bash with pipefail, the script as one argument. */
-export function wrapForBash(cmd: Command): string {
-  return `bash -o pipefail -c ${quote(cmd.script)}`;
+/**
+ * What a runner hands to the host's login shell: bash with pipefail, the script as one argument.
+ * `tag` becomes bash's $0, so the command's processes can be found (and stopped) by it.
+ */
+export function wrapForBash(cmd: Command, tag?: string): string {
+  return `bash -o pipefail -c ${quote(cmd.script)}${tag ? ` ${quote(tag)}` : ''}`;
+}
+
+/**
+ * Stop every process group whose leader's command line carries `tag` (a command started with
+ * wrapForBash(cmd, tag)): SIGTERM, then SIGKILL a second later. The `[c]` keeps this command
+ * from matching itself.
+ */
+export function killTagged(tag: string): Command {
+  if (!/^cutover-[0-9a-f]+$/.test(tag)) throw new Error(`not a command tag: ${tag}`);
+  const pattern = `[${tag[0]}]${tag.slice(1)}`;
+  const groups = sh`for p in $(pgrep -f -- ${pattern}); do ps -o pgid= -p "$p"; done | sort -u`;
+  return command(sh`g=$(${groups}); [ -z "$g" ] && exit 0; for x in $g; do kill -TERM -- "-$x" 2>/dev/null; done; sleep 1; for x in $g; do kill -KILL -- "-$x" 2>/dev/null; done; exit 0`);
 }
 
 /** The command as a person may see it: secrets masked. */

@@ -60,5 +60,7 @@ export async function restartHosts(ctx: RunCtx, hosts: HostRun[], task: Task, op
     if (failures.length && opts.throws) throw new Error(failures.join('\n'));
   }
   // services restarted over SSH (all of them without SSM; the others with it)
-  if (ctx.env.config.services.some((s) => s.restart !== 'ssm')) await opts.perHostSsh((h, t) => restart(ctx, h, opts.out(t), { only: 'ssh' }));
+  const ssm = usesSsm(ctx);
+  // with SSM, the host's clock was read before the SendCommand: keep it; without, restart() reads it
+  if (ctx.env.config.services.some((s) => s.restart !== 'ssm')) await opts.perHostSsh((h, t) => restart(ctx, h, opts.out(t), ssm ? { only: 'ssh' } : {}));
 }

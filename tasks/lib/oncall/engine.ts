@@ -8,7 +8,7 @@ import { secretValues, type LoadedEnvironment } from '../config/load.ts';
 import { newRunId } from '../deploy/context.ts';
 import { HostKeyError, HostUnreachableError } from '../errors.ts';
 import { hostNow } from '../probes/journal.ts';
-import { mask } from '../probes/text.ts';
+import { redactText } from '../reports/redact.ts';
 import { runnerFor } from '../runners/for-host.ts';
 import { SshRunner } from '../runners/ssh.ts';
 import type { Runner } from '../runners/types.ts';
@@ -74,6 +74,7 @@ export class VerifyRun {
   private readonly secrets: string[];
   private readonly now: () => number;
   readonly history: () => Promise<HistoryAnswer>;
+  private readonly primaryName: string;
 
   constructor(
     readonly env: LoadedEnvironment,
@@ -104,7 +105,10 @@ export class VerifyRun {
     this.primaryName = primary.name;
   }
 
-  private readonly primaryName: string;
+  /** The checks made on a host: backups are this machine's; the lock is on the first host only. */
+  kindsFor(host: Host): CheckKind[] {
+    return this.checks.filter((k) => k !== 'backup' && (k !== 'lock' || host.name === this.primaryName));
+  }
 
   /** Every selected check of one host, concurrently; rows in CHECK_KINDS order. */
   async verifyHost(host: Host): Promise<{ verdict: HostVerdict; latency?: LatencyFigures; timings: Partial<Record<CheckKind, number>> }> {
@@ -116,7 +120,7 @@ export class VerifyRun {
     const health = memo(() => http.getHealth(v.health, hx));
     const readiness = memo(() => http.getReadiness(v.readiness!, hx));
     const reach = this.reach.get(host.name)!;
-    const kinds = this.checks.filter((k) => k !== 'backup' && (k !== 'lock' || host.name === this.primaryName));
+    const kinds = this.kindsFor(host);
     let latency: LatencyFigures | undefined;
     const run: Record<Exclude<CheckKind, 'backup'>, () => Promise<http.Row[]>> = {
       service: async () => onHost.serviceRows(env.config.services, hc),
@@ -191,7 +195,7 @@ export class VerifyRun {
   }
 
   private masked(row: CheckRow): CheckRow {
-    const m = (s: string) => mask(s, this.secrets);
+    const m = (s: string) => redactText(s, this.secrets); // secrets, tokens and the PII a service may echo back
     return { ...row, value: m(row.value), why: m(row.why), threshold: m(row.threshold) };
   }
 

@@ -3,29 +3,11 @@
  * A report that cannot be written is a warning: it never changes verify's verdict or exit code.
  */
 import type { LoadedEnvironment } from '../config/load.ts';
+import { writeReport, type ReportInput, type ReportPaths } from '../reports/write.ts';
 import { whoAmI } from '../state/lock.ts';
 import type { VerifyResult } from './engine.ts';
 
-/** What tasks/lib/reports/write.ts takes for a verify (the subset verify fills in). */
-export interface VerifyReportInput {
-  readonly kind: 'verify';
-  readonly runId: string;
-  readonly startedAt: string;
-  readonly finishedAt: string;
-  readonly verdict: 'GO' | 'NO-GO';
-  readonly title: string;
-  readonly summary: string[];
-  readonly checks: Array<{ host: string; check: string; value: string; threshold: string; verdict: 'ok' | 'warn' | 'fail'; why: string }>;
-  readonly latency?: Array<{ host: string; p50: number | null; p95: number | null; p99: number | null; samples: number }>;
-  readonly extra?: Record<string, unknown>;
-}
-export interface ReportPaths {
-  readonly jsonPath: string;
-  readonly mdPath: string;
-}
-type WriteReport = (env: LoadedEnvironment, input: VerifyReportInput) => Promise<ReportPaths>;
-
-export function reportInput(r: VerifyResult, extra: Record<string, unknown> = {}): VerifyReportInput {
+export function reportInput(r: VerifyResult, extra: Record<string, unknown> = {}): ReportInput {
   const rows = r.hosts.flatMap((h) => h.rows);
   const count = (v: string) => rows.filter((x) => x.verdict === v).length;
   const hosts = r.hosts.filter((h) => h.address !== '').length;
@@ -47,11 +29,10 @@ export function reportInput(r: VerifyResult, extra: Record<string, unknown> = {}
   };
 }
 
+export type { ReportPaths };
+
 export async function writeVerifyReport(env: LoadedEnvironment, r: VerifyResult, extra: Record<string, unknown> = {}): Promise<ReportPaths | { error: string }> {
   try {
-    // NOTE: tasks/lib/reports/write.ts is written in parallel (issue 5); the specifier is a variable until it lands
-    const spec = '../reports/write.ts';
-    const { writeReport } = (await import(spec)) as { writeReport: WriteReport };
     return await writeReport(env, reportInput(r, extra));
   } catch (err) {
     return { error: (err as Error)?.message ?? String(err) };

@@ -1,7 +1,8 @@
 /** The body of tasks/status.ts. Read-only. */
 import { flag, str, type ParsedArgs } from '../cli/args.ts';
-import { chooseEnvironment, loadEnvironment } from '../config/load.ts';
+import { chooseEnvironment, loadEnvironment, secretValues } from '../config/load.ts';
 import { ExitCode, UsageError } from '../errors.ts';
+import { redactDeep } from '../reports/redact.ts';
 import { environmentHosts } from './hosts.ts';
 import { gatherStatus } from './status.ts';
 import { statusJson, statusText } from './status-render.ts';
@@ -13,7 +14,8 @@ export async function statusTask(args: ParsedArgs): Promise<ExitCode> {
   const last = lastText === undefined ? DEFAULT_LAST : Number(lastText);
   if (!Number.isInteger(last) || last < 1) throw new UsageError(`--last ${JSON.stringify(lastText)}: a whole number of at least 1`);
   const env = await loadEnvironment(chooseEnvironment(str(args, 'env'), process.env));
-  const s = await gatherStatus(env, await environmentHosts(env), last);
+  // masked before rendering, so the table keeps its columns
+  const s = redactDeep(await gatherStatus(env, await environmentHosts(env), last), secretValues(env));
   if (flag(args, 'json')) process.stdout.write(`${JSON.stringify(statusJson(s), null, 2)}\n`);
   else process.stdout.write(`${statusText(s)}\n`);
   const unreachable = s.hosts.filter((h) => h.unreachable).map((h) => h.name);

@@ -141,7 +141,7 @@ async function runRound(run: VerifyRun, flags: VerifyFlags, progress: boolean): 
     {},
     [
       ...run.hosts.map((h, i) => ({
-        title: `${h.name}: ${run.checks.length} checks`,
+        title: `${h.name}: ${run.kindsFor(h).length} checks`,
         task: async (_: unknown, t: { title: string }) => {
           parts[i] = await run.verifyHost(h);
           t.title = `${h.name}: ${tally(parts[i]!.verdict)}`;

@@ -1,15 +1,13 @@
-/** Bounded, masked text for probe reports: nothing huge is kept, no secret is shown. */
+/** Bounded, masked text for probe reports: nothing huge is kept, no secret or PII is shown. */
 import { redact } from '../commands/shell.ts';
+import { redactText } from '../reports/redact.ts';
 
 /** Display excerpt length of a body or a journal message. */
 export const EXCERPT_CHARS = 300;
 
-// JSON fields whose values are secrets whatever they are: "password": "...", "api_key": "..."
-const SECRET_FIELD = /("(?:[\w-]*(?:password|passwd|secret|token|api[_-]?key|authorization)[\w-]*)"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
-
-/** Mask the given secrets and secret-looking JSON fields. */
+/** Mask the given secrets, secret-looking fields, tokens and PII a service echoes (see ../reports/redact.ts). */
 export function mask(text: string, secrets: readonly string[] = []): string {
-  return redact(text, secrets).replace(SECRET_FIELD, '$1"***"');
+  return redactText(text, secrets);
 }
 
 /** One line, masked, at most `max` characters (an ellipsis says it was cut). */

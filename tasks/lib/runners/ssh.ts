@@ -6,7 +6,8 @@
 import { appendFileSync, readFileSync } from 'node:fs';
 import { NodeSSH } from 'node-ssh';
 import type { ClientChannel } from 'ssh2';
-import { wrapForBash, type Command } from '../commands/shell.ts';
+import { randomBytes } from 'node:crypto';
+import { killTagged, wrapForBash, type Command } from '../commands/shell.ts';
 import { HostKeyError, HostUnreachableError } from '../errors.ts';
 import { checkHostKey, fingerprint, hostEntryName, knownHostsLine } from './known-hosts.ts';
 import { Tail } from './tail.ts';
@@ -108,7 +109,8 @@ export class SshRunner implements Runner {
     const conn = ssh.connection!;
     // the host enforces the timeout itself (sshd may ignore a signal request): coreutils `timeout`
     const secs = opts.timeoutMs ? Math.max(1, Math.ceil(opts.timeoutMs / 1000)) : 0;
-    const line = secs ? `timeout -k 5 ${secs} ${wrapForBash(cmd)}` : wrapForBash(cmd);
+    const tag = `cutover-${randomBytes(8).toString('hex')}`; // finds this command's processes on abort
+    const line = secs ? `timeout -k 5 ${secs} ${wrapForBash(cmd, tag)}` : wrapForBash(cmd, tag);
     return new Promise<ExecResult>((resolve, reject) => {
       let code: number | null = null;
       let signal: string | undefined;
@@ -126,14 +128,30 @@ export class SshRunner implements Runner {
         if (opts.sink && !opts.sink.writableEnded) opts.sink.end(() => resolve(result));
         else resolve(result);
       };
-      // stop waiting at once; the remote command is sent KILL and its channel closed
+      // stop the remote command's process groups (sshd may ignore a signal request, and killing
+      // the shell alone leaves what it started running), then stop waiting
       const kill = (why: string) => {
         error = why;
         code = null;
         if (opts.sink) channel?.unpipe(opts.sink); // late data must not be written after the sink ended
         channel?.signal('KILL');
-        channel?.close();
-        finish();
+        const stop = new Promise<void>((done) => {
+          setTimeout(done, 5000).unref();
+          try {
+            conn.exec(wrapForBash(killTagged(tag)), (e, ch) => {
+              if (e) return done();
+              ch.on('close', () => done()).resume();
+              ch.stderr.resume();
+              ch.end();
+            });
+          } catch {
+            done(); // the connection is gone: nothing more can be done from here
+          }
+        });
+        void stop.finally(() => {
+          channel?.close();
+          finish();
+        });
       };
       const onAbort = () => kill('aborted');
       const onConnectionClose = () => {

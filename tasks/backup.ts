@@ -1,0 +1,38 @@
+/** npx tsx tasks/backup.ts list|create|verify|prune — the database backups of an environment. */
+import { COMMON_OPTIONS, type TaskSpec } from './lib/cli/args.ts';
+import { main } from './lib/cli/main.ts';
+
+const spec: TaskSpec = {
+  name: 'backup',
+  summary:
+    'The database backups of an environment, kept on this machine (backups.dir, default backups/<env>/) with a manifest each. ' +
+    'list: newest first, with size, age, tags, row counts and when each was last verified. ' +
+    'create: a backup now, the same way deploy takes one (pg_dump where database.dumpOn says), verified. ' +
+    'verify: read a dump completely again and check its sha256 against the manifest (the result is recorded in the manifest). ' +
+    'prune: keep the newest backups.keep, and never the newest verified one.',
+  positionals: [
+    { name: 'action', help: 'list | create | verify | prune' },
+    { name: 'backup', help: 'verify only: the dump to verify (a path, or a file name in the backup folder); default the newest', optional: true },
+  ],
+  options: {
+    env: COMMON_OPTIONS.env,
+    all: { type: 'boolean', help: 'verify: every backup, not only the newest' },
+    'dry-run': { type: 'boolean', help: 'prune: show what would be removed and remove nothing' },
+    json: COMMON_OPTIONS.json,
+    help: COMMON_OPTIONS.help,
+  },
+  examples: [
+    'npx tsx tasks/backup.ts list --env production',
+    'npx tsx tasks/backup.ts create --env staging',
+    'npx tsx tasks/backup.ts verify --all --env production',
+    'npx tsx tasks/backup.ts verify 20261121T211500Z_v3.2.6_to_v3.2.7.dump --env production',
+    'npx tsx tasks/backup.ts prune --dry-run --env production',
+  ],
+  notes: [
+    'Here: list and prune exit 0; create exits 0 with a verified backup, 2 when none could be taken; verify exits 0 when every',
+    'dump checked is intact, 1 when one is not (the manifest records it: restore and prune treat it as unverified), 2 on bad input.',
+    'create does not take the deploy lock (a dump only reads) and does not prune. Nothing here touches a host but pg_dump.',
+  ],
+};
+
+await main(spec, async () => (await import('./lib/backup/cli.ts')).backupTask);

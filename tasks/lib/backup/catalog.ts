@@ -1,0 +1,155 @@
+/**
+ * What the backup and restore tasks share: the backups as rows (size, age, tags, last verified),
+ * a backup named on the command line, where pg_dump and pg_restore run, the tag live now, and
+ * recording a verification in the manifest.
+ */
+import os from 'node:os';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Host } from '../../../environments/schema.ts';
+import type { LoadedEnvironment } from '../config/load.ts';
+import { UsageError } from '../errors.ts';
+import { ageText, kibText } from '../oncall/parse.ts';
+import { LocalRunner } from '../runners/local.ts';
+import type { Runner } from '../runners/types.ts';
+import { readHistory } from '../state/history.ts';
+import { currentAndPrevious } from '../state/queries.ts';
+import { readManifest, VERIFIED_BY, writeManifest, type BackupManifest } from './manifest.ts';
+import { manifestPathFor } from './names.ts';
+import { listBackups, newestVerified, type BackupEntry } from './retention.ts';
+import type { VerifyResult } from './verify.ts';
+
+export interface BackupRow {
+  readonly file: string;
+  readonly dumpPath: string;
+  /** The dump's size per the manifest; null when the dump file is gone (its manifest remains). */
+  readonly sizeBytes: number | null;
+  readonly createdAt: string;
+  readonly ageMs: number;
+  readonly fromTag: string | null;
+  readonly toTag: string;
+  readonly runId: string;
+  readonly database: string;
+  readonly host: string;
+  readonly sha256: string;
+  readonly verified: { readonly at: string; readonly ok: boolean; readonly agoMs: number; readonly problems?: readonly string[] } | null;
+  readonly tables: number;
+  readonly rows: number;
+  /** The newest backup whose verification passed: prune never removes it. */
+  readonly protected: boolean;
+}
+
+export function backupRow(e: BackupEntry, nowMs: number, present: boolean, isProtected: boolean): BackupRow {
+  const m = e.manifest;
+  const v = m.verified;
+  return {
+    file: m.file,
+    dumpPath: e.dumpPath,
+    sizeBytes: present ? m.sizeBytes : null,
+    createdAt: m.createdAt,
+    ageMs: Math.max(0, nowMs - Date.parse(m.createdAt)),
+    fromTag: m.fromTag,
+    toTag: m.toTag,
+    runId: m.runId,
+    database: m.database,
+    host: m.host,
+    sha256: m.sha256,
+    verified: v ? { at: v.at, ok: v.ok, agoMs: Math.max(0, nowMs - Date.parse(v.at)), ...(v.problems ? { problems: v.problems } : {}) } : null,
+    tables: Object.keys(m.rowCounts).length,
+    rows: Object.values(m.rowCounts).reduce((a, b) => a + b, 0),
+    protected: isProtected,
+  };
+}
+
+/** Every backup in the environment's folder as a row, newest first. */
+export async function backupRows(dir: string, nowMs = Date.now()): Promise<BackupRow[]> {
+  const entries = await listBackups(dir);
+  const keep = newestVerified(entries);
+  const present = await Promise.all(entries.map((e) => stat(e.dumpPath).then((s) => s.isFile(), () => false)));
+  return entries.map((e, i) => backupRow(e, nowMs, present[i]!, e === keep));
+}
+
+export function sizeText(bytes: number | null): string {
+  return bytes === null ? 'MISSING' : bytes < 1024 ? `${bytes} B` : kibText(bytes / 1024);
+}
+
+export function verifiedText(v: BackupRow['verified']): string {
+  if (!v) return 'never';
+  return `${v.ok ? 'ok' : 'FAILED'}, ${ageText(v.agoMs)} ago`;
+}
+
+/** The `backup list` table (newest first). */
+export function renderBackupTable(rows: readonly BackupRow[]): string[] {
+  const head = ['FILE', 'SIZE', 'AGE', 'TAGS', 'ROWS', 'VERIFIED'];
+  const body = rows.map((r) => [
+    `${r.file}${r.protected ? ' *' : ''}`,
+    sizeText(r.sizeBytes),
+    ageText(r.ageMs),
+    `${r.fromTag ?? '(none)'} -> ${r.toTag}`,
+    `${r.rows} in ${r.tables} tables`,
+    verifiedText(r.verified),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => `  ${cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}`;
+  return [line(head), ...body.map(line)];
+}
+
+/**
+ * A backup named on the command line: a path to its .dump/.sql (or its .json manifest), or a file
+ * name in the environment's backup folder. Needs a valid manifest: cutover restores and verifies
+ * only the dumps it described.
+ */
+export async function resolveBackup(env: LoadedEnvironment, arg: string): Promise<BackupEntry> {
+  const direct = path.resolve(arg);
+  const inDir = path.join(env.backupDir, arg);
+  const candidates = path.basename(arg) === arg ? [inDir, direct] : [direct];
+  for (const c of candidates) {
+    const dumpPath = c.endsWith('.json') ? null : c;
+    const manifestPath = dumpPath ? manifestPathFor(dumpPath) : c;
+    if (dumpPath && !/\.(dump|sql)$/.test(dumpPath)) continue;
+    const exists = await stat(manifestPath).then(() => true, () => false);
+    if (!exists) continue;
+    const m = await readManifest(manifestPath);
+    if (!m.ok) throw new UsageError(`${arg}: ${m.problem}. Nothing was changed.`);
+    return { dumpPath: path.join(path.dirname(manifestPath), m.manifest.file), manifestPath, manifest: m.manifest };
+  }
+  const names = (await listBackups(env.backupDir)).slice(0, 5).map((e) => e.manifest.file);
+  const listed = names.length ? ` Newest in ${env.backupDir}: ${names.join(', ')}.` : ` There are no backups in ${env.backupDir}.`;
+  throw new UsageError(`${arg}: no backup with a manifest there (a .dump or .sql file with its .json beside it).${listed} List them: npx tsx tasks/backup.ts list --env ${env.name}`);
+}
+
+/** Where pg_dump (and pg_restore) run: the first host (database.dumpOn 'host') or this machine. */
+export function dumpRunnerFor(env: LoadedEnvironment, firstHost: Runner): Runner {
+  if (env.config.database?.dumpOn !== 'local') return firstHost;
+  let user: string;
+  try {
+    user = os.userInfo().username;
+  } catch {
+    user = process.env.USER ?? 'root';
+  }
+  return new LocalRunner({ name: '(this machine)', address: '127.0.0.1', port: 22, user });
+}
+
+/** The tag the history on the first host says is live, or null (none recorded, or unreadable). */
+export async function liveTag(runner: Runner, stateDir: string): Promise<string | null> {
+  try {
+    return currentAndPrevious((await readHistory(runner, stateDir)).events).current;
+  } catch {
+    return null;
+  }
+}
+
+/** Writes the outcome of a full read into the manifest's `verified`. */
+export async function recordVerification(e: BackupEntry, r: VerifyResult, at = new Date()): Promise<BackupManifest> {
+  const problems = r.problems.map((p) => p.message);
+  const manifest: BackupManifest = { ...e.manifest, verified: { at: at.toISOString(), by: VERIFIED_BY[e.manifest.format], ok: r.ok, ...(r.ok ? {} : { problems }) } };
+  await writeManifest(e.manifestPath, manifest);
+  return manifest;
+}
+
+/** Hosts of a first-host task: at least one (the schema guarantees it for a list). */
+export function firstHost(hosts: readonly Host[]): Host {
+  const h = hosts[0];
+  if (!h) throw new UsageError('the environment has no hosts');
+  return h;
+}

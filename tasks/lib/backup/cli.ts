@@ -1,0 +1,162 @@
+/** The body of tasks/backup.ts: list, create, verify, prune. Returns the exit code. */
+import path from 'node:path';
+import { flag, str, type ParsedArgs } from '../cli/args.ts';
+import { chooseEnvironment, loadEnvironment, secret, type LoadedEnvironment } from '../config/load.ts';
+import { newRunId } from '../deploy/context.ts';
+import { ExitCode, UsageError } from '../errors.ts';
+import { ageText } from '../oncall/parse.ts';
+import { runnerFor } from '../runners/for-host.ts';
+import { prepareSandbox } from '../sandbox.ts';
+import { stateDirOf } from '../state/paths.ts';
+import { onInterrupt } from '../restore-task/interrupt.ts';
+import { backupRows, dumpRunnerFor, firstHost, liveTag, recordVerification, renderBackupTable, resolveBackup, sizeText, type BackupRow } from './catalog.ts';
+import { takeBackup } from './dump.ts';
+import { listBackups, pruneBackups, pruneSelection, type BackupEntry } from './retention.ts';
+import { verifyBackup } from './verify.ts';
+
+const ACTIONS = ['list', 'create', 'verify', 'prune'] as const;
+type Action = (typeof ACTIONS)[number];
+
+interface Io {
+  readonly json: boolean;
+  /** Human lines: stdout, or stderr with --json (stdout then holds only the JSON document). */
+  say(text: string): void;
+}
+
+/** Flags that belong to one action only are refused on the others (exit 2, nothing done). */
+export function checkArgs(args: ParsedArgs): Action {
+  const action = args.positionals[0] ?? '';
+  if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError(`unknown action ${JSON.stringify(action)}: use one of ${ACTIONS.join(', ')}. See: npx tsx tasks/backup.ts --help`);
+  const a = action as Action;
+  if (args.positionals[1] !== undefined && a !== 'verify') throw new UsageError(`${a} takes no backup argument (got ${JSON.stringify(args.positionals[1])})`);
+  if (flag(args, 'all') && a !== 'verify') throw new UsageError(`--all is for verify only`);
+  if (flag(args, 'all') && args.positionals[1] !== undefined) throw new UsageError(`verify: give a backup or --all, not both`);
+  if (flag(args, 'dry-run') && a !== 'prune') throw new UsageError(`--dry-run is for prune only`);
+  return a;
+}
+
+export async function backupTask(args: ParsedArgs): Promise<ExitCode> {
+  const action = checkArgs(args);
+  const json = flag(args, 'json');
+  const io: Io = { json, say: (t) => (json ? process.stderr : process.stdout).write(`${t}\n`) };
+  const env = await loadEnvironment(chooseEnvironment(str(args, 'env'), process.env));
+  const out = (doc: unknown) => json && process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+  switch (action) {
+    case 'list': {
+      const rows = await backupRows(env.backupDir);
+      listText(env, rows).forEach((l) => io.say(l));
+      out({ action, env: env.name, dir: env.backupDir, keep: env.config.backups.keep, backups: rows });
+      return ExitCode.ok;
+    }
+    case 'create':
+      return create(env, io, out);
+    case 'verify':
+      return verify(env, io, out, args.positionals[1], flag(args, 'all'));
+    case 'prune':
+      return prune(env, io, out, flag(args, 'dry-run'));
+  }
+}
+
+function listText(env: LoadedEnvironment, rows: readonly BackupRow[]): string[] {
+  if (!rows.length) return [`No backups of ${env.name} in ${env.backupDir}. Take one: npx tsx tasks/backup.ts create --env ${env.name}`];
+  const lines = [`Backups of ${env.name} in ${env.backupDir}: ${rows.length}, newest first (keep: ${env.config.backups.keep})`, ...renderBackupTable(rows)];
+  const p = rows.find((r) => r.protected);
+  lines.push(p ? `  * newest verified backup: prune never removes it` : '  no verified backup: run npx tsx tasks/backup.ts verify --all');
+  return lines;
+}
+
+async function create(env: LoadedEnvironment, io: Io, out: (doc: unknown) => void): Promise<ExitCode> {
+  const db = env.config.database;
+  if (!db) throw new UsageError(`${env.file} has no database: there is nothing to back up`);
+  if (env.config.sandbox) await prepareSandbox(env);
+  const { resolveHosts } = await import('../aws/hosts.ts');
+  const host = firstHost(await resolveHosts(env));
+  const primary = runnerFor(env, host);
+  const runner = dumpRunnerFor(env, primary);
+  const interrupt = onInterrupt(io.say);
+  try {
+    const tag = await liveTag(primary, stateDirOf(env.config.app));
+    const runId = newRunId();
+    io.say(`Backing up ${db.name} (${db.host}:${db.port}) with pg_dump on ${runner.host.name}; live tag: ${tag ?? '(none recorded)'}`);
+    const b = await takeBackup({
+      runner,
+      db,
+      password: secret(env, db.password),
+      format: db.format,
+      dir: env.backupDir,
+      envName: env.name,
+      fromTag: tag,
+      toTag: tag ?? 'manual', // a backup outside a deploy: the tag it was taken under
+      runId,
+      signal: interrupt.signal,
+    });
+    const m = b.manifest;
+    io.say(`Backup taken and verified: ${b.dumpPath}`);
+    io.say(`  ${sizeText(m.sizeBytes)}, sha256 ${m.sha256}, ${Object.values(m.rowCounts).reduce((a, n) => a + n, 0)} rows in ${Object.keys(m.rowCounts).length} tables, dump ${m.durationMs} ms`);
+    const count = (await listBackups(env.backupDir)).length;
+    if (count > env.config.backups.keep) io.say(`  ${count} backups now, keep is ${env.config.backups.keep}: npx tsx tasks/backup.ts prune --env ${env.name}`);
+    out({ action: 'create', env: env.name, runId, dumpPath: b.dumpPath, manifestPath: b.manifestPath, manifest: m });
+    return ExitCode.ok;
+  } finally {
+    interrupt.dispose();
+    await Promise.all([primary.close(), runner === primary ? undefined : runner.close()]);
+  }
+}
+
+async function verify(env: LoadedEnvironment, io: Io, out: (doc: unknown) => void, arg: string | undefined, all: boolean): Promise<ExitCode> {
+  let entries: BackupEntry[];
+  if (arg !== undefined) entries = [await resolveBackup(env, arg)];
+  else {
+    const list = await listBackups(env.backupDir);
+    if (!list.length) throw new UsageError(`no backups of ${env.name} in ${env.backupDir} to verify`);
+    entries = all ? list : [list[0]!];
+  }
+  const interrupt = onInterrupt(io.say);
+  const results: { file: string; ok: boolean; sha256: string | null; sizeBytes: number | null; durationMs: number; problems: string[] }[] = [];
+  try {
+    for (const e of entries) {
+      // a full read: sha256 of every byte against the manifest, and pg_restore reading the dump to its end
+      const r = await verifyBackup(e.dumpPath, e.manifest, { signal: interrupt.signal });
+      if (interrupt.signal.aborted) break; // an interrupted read says nothing: the manifest is left as it was
+      await recordVerification(e, r);
+      const problems = r.problems.map((p) => p.message);
+      results.push({ file: e.manifest.file, ok: r.ok, sha256: r.sha256, sizeBytes: r.sizeBytes, durationMs: r.durationMs, problems });
+      io.say(r.ok ? `ok      ${e.manifest.file}: ${sizeText(r.sizeBytes)} read completely in ${r.durationMs} ms, sha256 matches the manifest` : `FAILED  ${e.manifest.file}:`);
+      for (const p of problems) io.say(`          ${p}`);
+    }
+  } catch (err) {
+    if (!interrupt.signal.aborted) throw err;
+  } finally {
+    interrupt.dispose();
+  }
+  const failed = results.filter((r) => !r.ok);
+  const code = interrupt.signal.aborted ? ExitCode.interrupted : failed.length ? ExitCode.rolledBack : ExitCode.ok;
+  io.say(
+    interrupt.signal.aborted
+      ? `interrupted after ${results.length} of ${entries.length}`
+      : failed.length
+        ? `${failed.length} of ${results.length} backup(s) FAILED verification; their manifests say so (restore refuses them, prune no longer protects them)`
+        : `${results.length} backup(s) verified`,
+  );
+  out({ action: 'verify', env: env.name, results, exitCode: code });
+  return code;
+}
+
+async function prune(env: LoadedEnvironment, io: Io, out: (doc: unknown) => void, dryRun: boolean): Promise<ExitCode> {
+  const keep = env.config.backups.keep;
+  const now = Date.now();
+  const sel = dryRun ? pruneSelection(await listBackups(env.backupDir), keep) : await pruneBackups(env.backupDir, keep);
+  const rows = await backupRows(env.backupDir, now);
+  const protectedFile = rows.find((r) => r.protected)?.file ?? null;
+  const name = (e: BackupEntry) => e.manifest.file;
+  const verb = dryRun ? 'would remove' : 'removed';
+  io.say(`${dryRun ? 'Dry run: ' : ''}keep ${keep} newest${protectedFile ? ` and the newest verified (${protectedFile})` : ''}: ${verb} ${sel.removed.length}, kept ${sel.kept.length}`);
+  for (const e of sel.removed) io.say(`  ${verb} ${name(e)} (${ageText(now - Date.parse(e.manifest.createdAt))} old)`);
+  const kept = sel.kept.map(name);
+  const olderProtected = protectedFile !== null && kept.indexOf(protectedFile) >= keep;
+  if (olderProtected) io.say(`  kept ${protectedFile} although it is older than the newest ${keep}: it is the newest verified backup`);
+  const partials = 'partials' in sel ? (sel.partials as readonly string[]).map((p) => path.basename(p)) : [];
+  for (const p of partials) io.say(`  removed the leftover ${p} (a dump that never finished)`);
+  out({ action: 'prune', env: env.name, dryRun, keep, removed: sel.removed.map(name), kept, newestVerified: protectedFile, partials });
+  return ExitCode.ok;
+}

@@ -1,0 +1,54 @@
+/** How a restore ended, and what that means for the exit code, the history and the report. Pure. */
+import { compareRowCounts } from '../backup/restore.ts';
+import { ExitCode } from '../errors.ts';
+import type { Result } from '../state/records.ts';
+
+export type RestoreOutcome =
+  | 'restored' // restored, row counts equal the backup's
+  | 'counts-differ' // restored (committed), but the row counts differ from the backup's
+  | 'failed-unchanged' // the restore failed; the database is as it was (checked against the safety backup)
+  | 'uncertain' // the restore failed or was cut off, and the database is neither as it was nor as the backup
+  | 'refused' // stopped before the database was touched
+  | 'interrupted'; // Ctrl-C (the state is said separately)
+
+export const EXIT: Record<RestoreOutcome, ExitCode> = {
+  restored: ExitCode.ok,
+  'counts-differ': ExitCode.needsHuman,
+  'failed-unchanged': ExitCode.rolledBack,
+  uncertain: ExitCode.needsHuman,
+  refused: ExitCode.refused,
+  interrupted: ExitCode.interrupted,
+};
+
+/** The history's `result` (records.ts): `deployed` = the run reached its target (the data restored and checked), `rolled-back` = back as before. */
+export const RESULT: Record<RestoreOutcome, Result> = {
+  restored: 'deployed',
+  'counts-differ': 'needs-attention',
+  'failed-unchanged': 'rolled-back',
+  uncertain: 'needs-attention',
+  refused: 'failed',
+  interrupted: 'interrupted',
+};
+
+export const VERDICT: Record<RestoreOutcome, string> = {
+  restored: 'restored',
+  'counts-differ': 'needs attention',
+  'failed-unchanged': 'failed, database unchanged',
+  uncertain: 'needs attention',
+  refused: 'refused, nothing changed',
+  interrupted: 'interrupted',
+};
+
+export type DataState = 'as-before' | 'as-backup' | 'unknown';
+
+/**
+ * After a failed or interrupted restore: which state the row counts counted now match. The safety
+ * backup's counts are the database just before the restore; the backup's are its target. When both
+ * are equal, the data is in that one state either way ('as-before').
+ */
+export function dataState(now: Readonly<Record<string, number>> | null, before: Readonly<Record<string, number>>, backup: Readonly<Record<string, number>>): DataState {
+  if (now === null) return 'unknown';
+  if (compareRowCounts(before, now).length === 0) return 'as-before';
+  if (compareRowCounts(backup, now).length === 0) return 'as-backup';
+  return 'unknown';
+}
