@@ -3,6 +3,7 @@
  * orchestrate, report. Returns the exit code; the entry point sets it.
  */
 import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { flag, str, type ParsedArgs } from '../cli/args.ts';
 import { chooseEnvironment, loadEnvironment, secretValues, type LoadedEnvironment } from '../config/load.ts';
 import { ExitCode, UsageError } from '../errors.ts';
@@ -13,7 +14,7 @@ import { RecordingRunner } from '../runners/recorder.ts';
 import { prepareSandbox } from '../sandbox.ts';
 import { whoAmI } from '../state/lock.ts';
 import { newRunId, type HostRun, type RunCtx, type RunFlags } from './context.ts';
-import { orchestrate, type Procedure } from './orchestrate.ts';
+import { orchestrate, type Procedure, type RunReport } from './orchestrate.ts';
 import { summaryJson, summaryText } from './summary.ts';
 
 export interface ChangingTask {
@@ -58,12 +59,15 @@ export async function runChangingTask(args: ParsedArgs, spec: ChangingTask): Pro
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
+    const startedAt = new Date();
     const { tag, procedure } = await spec.target(env, hosts, args);
     const ctx: RunCtx = { env, runId: newRunId(), task: spec.kind, tag, who: whoAmI(), flags, signal: ac.signal, hosts, steps: [], notes: [], ssmCommands: [] };
     const report = await orchestrate(ctx, procedure, { renderer, print });
     const code = ac.signal.aborted ? ExitCode.interrupted : report.exitCode;
     const final = { ...report, exitCode: code, outcome: ac.signal.aborted ? ('interrupted' as const) : report.outcome };
-    print(`\n${summaryText(ctx, final)}`);
+    const summary = summaryText(ctx, final);
+    print(`\n${summary}`);
+    if (final.outcome !== 'dry-run') for (const line of await recordRun(ctx, final, startedAt, summary)) print(line);
     if (flags.json) process.stdout.write(`${JSON.stringify(summaryJson(ctx, final), null, 2)}\n`);
     return code;
   } finally {
@@ -71,4 +75,26 @@ export async function runChangingTask(args: ParsedArgs, spec: ChangingTask): Pro
     process.removeListener('SIGTERM', onSignal);
     await Promise.all(hosts.map((h) => h.runner.close()));
   }
+}
+
+/** The run's report (JSON + Markdown under backups/<env>/reports/) and its end notification: lines to print; problems are warnings. */
+async function recordRun(ctx: RunCtx, report: RunReport, startedAt: Date, summary: string): Promise<string[]> {
+  const [{ writeReport }, { runReportInput, runEndEvent }, { notify }] = await Promise.all([
+    import('../reports/write.ts'),
+    import('../reports/from-run.ts'),
+    import('../notify/webhook.ts'),
+  ]);
+  const lines: string[] = [];
+  try {
+    const paths = await writeReport(ctx.env, runReportInput(ctx, report, { startedAt, finishedAt: new Date(), summary }));
+    lines.push(`  report: ${path.relative(process.cwd(), paths.mdPath)} (and .json)`);
+  } catch (err) {
+    lines.push(`  WARNING: could not write the report: ${(err as Error).message}`);
+  }
+  const end = runEndEvent(ctx, report);
+  if (end) {
+    const sent = await notify(ctx.env, end);
+    if (sent.warning) lines.push(`  WARNING: ${sent.warning}`);
+  }
+  return lines;
 }

@@ -70,6 +70,7 @@ export async function orchestrate(ctx: RunCtx, proc: Procedure, opts: RunOptions
   }
   if (ctx.env.config.policy.confirm && !ctx.flags.yes) await confirmByTyping(ctx.env.name, opts.print);
 
+  const cleanup: string[] = [];
   const primary = ctx.hosts[0]!; // one lock per environment, on the first host
   const stateDir = stateDirOf(ctx.env.config.app);
   const record = newLockRecord({ runId: ctx.runId, env: ctx.env.name, tag: ctx.tag, task: proc.kind });
@@ -81,7 +82,6 @@ export async function orchestrate(ctx: RunCtx, proc: Procedure, opts: RunOptions
     ctx.notes.push(`took the lock from ${got.holder.record?.owner ?? 'an unreadable record'} (--force-unlock: ${ctx.flags.forceUnlock})`);
   }
 
-  const cleanup: string[] = [];
   const secrets = secretValues(ctx.env);
   const history = (event: Parameters<typeof appendHistory>[3]) => appendHistory(primary.runner, stateDir, ctx.env.backupDir, event, { secrets });
   let outcome: Outcome = 'needs-attention';
@@ -98,6 +98,11 @@ export async function orchestrate(ctx: RunCtx, proc: Procedure, opts: RunOptions
       ...(ctx.flags.skipBackup ? { skipBackupReason: ctx.flags.skipBackup } : {}),
       at: new Date().toISOString(),
     });
+    // a failed notification warns and never fails a deploy
+    const { notify } = await import('../notify/webhook.ts');
+    const { runStartEvent } = await import('../reports/from-run.ts');
+    const sent = await notify(ctx.env, runStartEvent(ctx), { signal: ctx.signal });
+    if (sent.warning) cleanup.push(sent.warning);
     try {
       await list(proc.work(ctx)).run();
       outcome = 'deployed';
