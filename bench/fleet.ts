@@ -5,7 +5,7 @@
  * 8, counted at the server), cutover's peak memory (at most 250 MB). Real sshd hosts on loopback,
  * real PostgreSQL, the demo service.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,18 +20,28 @@ interface Run {
   readonly peakKb: number;
 }
 
-/** One deploy as its own process, its peak RSS measured by GNU time (node itself, no tsx wrapper). */
-function deploy(repo: string, f: DeployFleet, tag: string, extraEnv: NodeJS.ProcessEnv = {}): Run {
+/**
+ * One deploy as its own process, its peak RSS measured by GNU time (node itself, no tsx wrapper).
+ * Asynchronous: the fake AWS answering the deploy's SSM calls runs in this process.
+ */
+function deploy(repo: string, f: DeployFleet, tag: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
   const t0 = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, '--import', 'tsx', path.join(repo, 'tasks/deploy.ts'), tag, '--env', f.envName, '--renderer', 'simple'], {
+  const child = spawn('/usr/bin/time', ['-f', '%M', process.execPath, '--import', 'tsx', path.join(repo, 'tasks/deploy.ts'), tag, '--env', f.envName, '--renderer', 'simple'], {
     cwd: repo,
-    encoding: 'utf8',
     env: { ...process.env, CUTOVER_ENVIRONMENTS_DIR: f.envDir, SBX_SSH_KEY: f.fleet.clientKeyPath, SBX_DB_PASSWORD: 'unused', NO_COLOR: '1', ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const ms = performance.now() - t0;
-  if (r.status !== 0) throw new Error(`deploy ${tag} exited ${r.status}:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
-  const peakKb = Number(r.stderr.trim().split('\n').at(-1));
-  return { ms, peakKb };
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-4000)));
+  child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+  return new Promise((resolve, reject) =>
+    child.on('close', (code) => {
+      const ms = performance.now() - t0;
+      if (code !== 0) return reject(new Error(`deploy ${tag} exited ${code}:\n${out}\n${err}`));
+      resolve({ ms, peakKb: Number(err.trim().split('\n').at(-1)) });
+    }),
+  );
 }
 
 export async function benchFleet(repo: string, rounds = 3): Promise<{ text: string; verdicts: Verdict[] }> {
@@ -51,9 +61,9 @@ export async function benchFleet(repo: string, rounds = 3): Promise<{ text: stri
     const callsPerHost: number[] = [];
     // interleaved, so a noisy moment hurts both alike; alternate tags so every run really deploys
     for (let i = 0; i < rounds; i++) {
-      one.push(deploy(repo, single.f, tags[i % 2]!, single.env));
+      one.push(await deploy(repo, single.f, tags[i % 2]!, single.env));
       many.aws.resetCalls();
-      twenty.push(deploy(repo, many.f, tags[i % 2]!, many.env));
+      twenty.push(await deploy(repo, many.f, tags[i % 2]!, many.env));
       callsPerHost.push(many.aws.calls('SSM') / 20);
     }
     const m1 = median(one.map((r) => r.ms));

@@ -4,6 +4,7 @@
  */
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { SSMClient } from '@aws-sdk/client-ssm';
+import { ec2ClientClass } from './ec2-modules.ts';
 import type { AwsSettings } from './settings.ts';
 
 export interface Counted<C> {
@@ -50,6 +51,6 @@ export async function ssmClient(s: AwsSettings): Promise<Counted<SSMClient>> {
 
 export async function ec2Client(s: AwsSettings): Promise<Counted<EC2Client>> {
   quietSdk();
-  const { EC2Client } = await import('@aws-sdk/client-ec2');
-  return counted(new EC2Client(clientConfig(s)) as EC2Client & Stack);
+  const EC2 = await ec2ClientClass();
+  return counted(new EC2(clientConfig(s)) as EC2Client & Stack);
 }

@@ -3,6 +3,7 @@ import type { DescribeInstancesCommandInput, EC2Client, Instance, InstanceStatus
 import type { InstanceInformation, SSMClient } from '@aws-sdk/client-ssm';
 import { awsError } from './errors.ts';
 import type { AwsSettings } from './settings.ts';
+import { describeInstancesCommand, describeInstanceStatusCommand } from './ec2-modules.ts';
 
 /** Ids per request: every one of these calls accepts 50. */
 const CHUNK = 50;
@@ -20,7 +21,7 @@ async function pages<T>(fetch: (token: string | undefined) => Promise<{ items: T
 }
 
 export async function describeInstances(ec2: EC2Client, s: AwsSettings, input: Omit<DescribeInstancesCommandInput, 'NextToken'>, signal?: AbortSignal): Promise<Instance[]> {
-  const { DescribeInstancesCommand } = await import('@aws-sdk/client-ec2');
+  const DescribeInstancesCommand = await describeInstancesCommand();
   return pages(async (token) => {
     const r = await ec2.send(new DescribeInstancesCommand({ ...input, NextToken: token }), { abortSignal: signal }).catch((e: unknown) => {
       throw awsError(e, 'EC2.DescribeInstances', s);
@@ -37,7 +38,7 @@ export async function instancesById(ec2: EC2Client, s: AwsSettings, ids: readonl
 
 /** Status checks of existing instances, stopped ones included (IncludeAllInstances). */
 export async function instanceStatuses(ec2: EC2Client, s: AwsSettings, ids: readonly string[], signal?: AbortSignal): Promise<InstanceStatus[]> {
-  const { DescribeInstanceStatusCommand } = await import('@aws-sdk/client-ec2');
+  const DescribeInstanceStatusCommand = await describeInstanceStatusCommand();
   const parts = await Promise.all(
     chunks(ids).map((c) =>
       pages(async (token) => {
