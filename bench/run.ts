@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { benchFleet } from './fleet.ts';
 import { benchHelp, verdictLine } from './help.ts';
+import { benchVerify } from './verify.ts';
 
 const repo = path.resolve(import.meta.dirname, '..');
 const only = process.argv.slice(2);
@@ -18,6 +19,11 @@ if (want('help')) {
 }
 if (want('fleet')) {
   const r = await benchFleet(repo);
+  process.stdout.write(`${r.text}\n`);
+  verdicts.push(...r.verdicts);
+}
+if (want('verify')) {
+  const r = await benchVerify(repo);
   process.stdout.write(`${r.text}\n`);
   verdicts.push(...r.verdicts);
 }
