@@ -40,6 +40,9 @@ export default defineEnvironment({
       latencyBudget: '1s',
     },
     journal: { priority: 'err', failPatterns: ['Traceback'] },
+    // tasks/verify.ts: latency percentiles over 20 health requests, and the production checklist's probes
+    latency: { samples: 20, p50: '100ms', p95: '500ms', p99: '1s' },
+    hardening: { oversizedBody: true, rateLimit: { requests: 30, userId: 'cutover-probe' }, readinessDependencies: ['database'] },
   },
   policy: { autoRollback: true, confirm: false },
 });

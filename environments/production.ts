@@ -39,6 +39,9 @@ export default defineEnvironment({
       latencyBudget: '4s',
     },
     journal: { units: ['conversation-service', 'search-service'], priority: 'err', failPatterns: ['Traceback', 'CRITICAL'] },
+    // the seed's go/no-go: latency P95 <= 4000 ms (and P99 watched)
+    latency: { samples: 20, target: 'health', p95: '4s', p99: '5s' },
+    disk: { minFreePercent: 10 },
   },
   policy: { autoRollback: true, confirm: true },
 });
