@@ -2,7 +2,7 @@
  * What is on a host, read-only: shared by doctor (a table for people) and the deploy preflight
  * (typed facts for the plan). Independent reads run in parallel over the host's one connection.
  */
-import type { Host, Service } from '../../environments/schema.ts';
+import type { Service } from '../../environments/schema.ts';
 import { git } from './commands/git.ts';
 import { parseWhich, whichCommands } from './commands/host.ts';
 import { releasePaths, releases, tagOfRelease } from './commands/releases.ts';

@@ -34,12 +34,12 @@ describe('command builders (exact strings)', () => {
 
   it('pg: the password goes on stdin and is masked, never in the script', () => {
     const db = { name: 'harena', host: '127.0.0.1', port: 5432, user: 'harena' };
-    const c = pg.ping(db, 's3cr3t pass');
+    const c = pg.serverVersion(db, 's3cr3t pass');
     expect(c.script).toBe(`IFS= read -r PGPASSWORD && export PGPASSWORD && psql -X -w -v ON_ERROR_STOP=1 -h 127.0.0.1 -p 5432 -U harena -d harena -Atc 'show server_version'`);
     expect(c.stdin).toBe('s3cr3t pass\n');
     expect(c.redact).toEqual(['s3cr3t pass']);
-    expect(pg.ping(db).script).toBe(`psql -X -w -v ON_ERROR_STOP=1 -h 127.0.0.1 -p 5432 -U harena -d harena -Atc 'show server_version'`);
-    expect(pg.ping(db).stdin).toBeUndefined();
+    expect(pg.serverVersion(db).script).toBe(`psql -X -w -v ON_ERROR_STOP=1 -h 127.0.0.1 -p 5432 -U harena -d harena -Atc 'show server_version'`);
+    expect(pg.serverVersion(db).stdin).toBeUndefined();
   });
 });
 

@@ -35,13 +35,7 @@ export const ROW_COUNTS_SQL =
   `order by n.nspname, c.relname`;
 
 export const pg = {
-  /** Does the database answer? Prints the server version. */
-  ping: (db: PgTarget, password?: string): Command => {
-    const { prefix, extra } = passwordInput(password);
-    return command(sh`${prefix}psql -X -w -v ON_ERROR_STOP=1 ${connArgs(db)} -Atc ${'show server_version'}`, { ...extra, readOnly: true });
-  },
-
-  /** The server version as PostgreSQL reports it, e.g. `15.18 (Debian 15.18-0+deb12u1)`. */
+  /** The server version as PostgreSQL reports it, e.g. `15.18 (Debian 15.18-0+deb12u1)`; doubles as "does the database answer?". */
   serverVersion: (db: PgTarget, password?: string): Command => {
     const { prefix, extra } = passwordInput(password);
     return command(sh`${prefix}psql -X -w -v ON_ERROR_STOP=1 ${connArgs(db)} -Atc ${'show server_version'}`, { ...extra, readOnly: true });

@@ -11,6 +11,7 @@ import { run } from '../runners/run.ts';
 import { label, type RunCtx } from './context.ts';
 import { backupStep } from './backup-step.ts';
 import { deployTasks, rollbackTasks } from './graph.ts';
+import { releaseCommands } from './host-steps.ts';
 import { usesSsm } from './restart-step.ts';
 import { planBatches } from './rollout.ts';
 import type { Procedure } from './orchestrate.ts';
@@ -79,11 +80,8 @@ export const deployProcedure: Procedure = {
     }
     for (const h of ctx.hosts) {
       const n = h.host.name;
-      if (app.strategy === 'in-place') {
-        show(n, git.fetchTags(app.path));
-        show(n, git.checkout(app.path, ctx.tag));
-        for (const c of app.install) show(n, appCommand(app.path, c, app.env));
-      } else lines.push(`  [${n}] mirror ${app.repo}, add a release folder for ${ctx.tag}, install there, switch current`);
+      for (const c of releaseCommands(ctx)) show(n, c);
+      if (app.strategy === 'releases') lines.push(`  [${n}] mirror ${app.repo}, add a release folder for ${ctx.tag}, install there, switch current`);
       if (h === first) for (const c of app.migrate) show(n, appCommand(app.path, c, { ...app.env, ...(database ? pgEnv(database) : {}) }, secret(ctx.env, database?.password)));
       for (const s of services) if (s.unit && s.restart !== 'ssm') show(n, systemd.restart([s.unit], s.sudo));
       lines.push(`  [${n}] verify: ${ctx.env.config.verify.health.url.replaceAll('{host}', h.host.address)} until healthy (version ${ctx.tag}), then readiness, chat, journal`);

@@ -6,7 +6,7 @@ import { appCommand, pgEnv } from '../commands/app.ts';
 import { git } from '../commands/git.ts';
 import { releaseDirName, releasePaths, releases, releasesToPrune, tagOfRelease } from '../commands/releases.ts';
 import { systemd } from '../commands/systemd.ts';
-import { command, raw } from '../commands/shell.ts';
+import { command, raw, type Command } from '../commands/shell.ts';
 import { secret, secretValues } from '../config/load.ts';
 import { CutoverError } from '../errors.ts';
 import { hostNow } from '../probes/journal.ts';
@@ -114,3 +114,9 @@ export async function pruneReleases(ctx: RunCtx, h: HostRun): Promise<string[]> 
   return doomed;
 }
 
+/** For --dry-run: the commands that move a host's code to the tag (in-place), as they would run. */
+export function releaseCommands(ctx: RunCtx): Command[] {
+  const { app } = ctx.env.config;
+  if (app.strategy !== 'in-place') return [];
+  return [git.fetchTags(app.path), git.checkout(app.path, ctx.tag), ...app.install.map((c) => appCommand(app.path, c, app.env))];
+}

@@ -8,8 +8,6 @@ import { readManifest } from '../backup/manifest.ts';
 import { manifestPathFor } from '../backup/names.ts';
 import { listBackups } from '../backup/retention.ts';
 import { restoreDatabase } from '../backup/restore.ts';
-import { appCommand } from '../commands/app.ts';
-import { git } from '../commands/git.ts';
 import { RESTORE_FLAGS } from '../commands/pg.ts';
 import { display, type Command } from '../commands/shell.ts';
 import { systemd } from '../commands/systemd.ts';
@@ -21,6 +19,7 @@ import { currentAndPrevious, deployments, everDeployedOk } from '../state/querie
 import { backupRunner, backupStep } from './backup-step.ts';
 import { label, type HostRun, type RunCtx } from './context.ts';
 import { deployTasks, timed } from './graph.ts';
+import { releaseCommands } from './host-steps.ts';
 import type { Procedure } from './orchestrate.ts';
 import { validateTag } from './tag.ts';
 
@@ -97,7 +96,7 @@ export function rollbackProcedure(restoreFrom: string | undefined): Procedure {
           if (!restoreFrom) return void task.skip('No backup: code-only rollback, the database is not touched');
           await backupStep(c, task, 'Safety backup');
         },
-        beforeRestart: restoreFrom ? [restoreTask(ctx, restoreFrom)] : [],
+        beforeRestart: restoreFrom ? [restoreTask(restoreFrom)] : [],
       }),
 
     undo: null,
@@ -109,11 +108,8 @@ export function rollbackProcedure(restoreFrom: string | undefined): Procedure {
       const show = (where: string, cmd: Command) => lines.push(`  [${where}] ${display(cmd, secrets)}`);
       for (const h of ctx.hosts) {
         const n = h.host.name;
-        if (app.strategy === 'in-place') {
-          show(n, git.fetchTags(app.path));
-          show(n, git.checkout(app.path, ctx.tag));
-          for (const c of app.install) show(n, appCommand(app.path, c, app.env));
-        } else lines.push(`  [${n}] switch current to the release folder of ${ctx.tag}`);
+        for (const c of releaseCommands(ctx)) show(n, c);
+        if (app.strategy === 'releases') lines.push(`  [${n}] switch current to the release folder of ${ctx.tag}`);
         if (restoreFrom && h === ctx.hosts[0]) lines.push(`  [${n}] safety backup, then pg_restore ${RESTORE_FLAGS.join(' ')} of ${restoreFrom}`);
         for (const s of services) if (s.unit) show(n, systemd.restart([s.unit], s.sudo));
         lines.push(`  [${n}] verify ${ctx.tag}: health, readiness, chat, journal`);
@@ -123,7 +119,7 @@ export function rollbackProcedure(restoreFrom: string | undefined): Procedure {
   };
 }
 
-function restoreTask(ctx: RunCtx, dumpPath: string) {
+function restoreTask(dumpPath: string) {
   return {
     title: `Restore the database from ${path.basename(dumpPath)}`,
     task: timed('restore-db', async (c: RunCtx, task) => {

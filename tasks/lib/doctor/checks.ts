@@ -61,7 +61,7 @@ export async function checkHost(env: LoadedEnvironment, host: Host, runner: Runn
 /** The database answers, from where pg_dump will run. */
 export async function checkDatabase(env: LoadedEnvironment, hostName: string, runner: Runner): Promise<CheckRow> {
   const db = env.config.database!;
-  const r = await runner.exec(pg.ping(db, secret(env, db.password)));
+  const r = await runner.exec(pg.serverVersion(db, secret(env, db.password)));
   const where = `${db.user}@${db.host}:${db.port}/${db.name}`;
   return r.code === 0
     ? { host: hostName, check: 'database', result: 'ok', detail: `${where} answers (PostgreSQL ${r.stdout.trim()})` }
