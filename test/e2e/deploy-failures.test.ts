@@ -74,6 +74,22 @@ describe('deploy failures', () => {
     expect((await hostHistory(f)).at(-1)).toMatchObject({ type: 'finished', result: 'failed', live: null });
   });
 
+  it('an environment that asks for confirmation refuses without a terminal and without --yes (exit 2); --skip-backup records its reason', async () => {
+    f = await startDeployFleet();
+    f.editEnv((t) => t.replace('policy: { autoRollback: true, confirm: false }', 'policy: { autoRollback: true, confirm: true }'));
+    const refused = await f.task(['deploy', 'v1.1.0']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('environment sbx asks for confirmation and there is no terminal to ask in: run it in a terminal, or pass --yes.');
+    expect(await tagOn(f)).toBe('v1.0.0');
+    expect(await lockFile(f)).toBeNull();
+
+    const r = await f.task(['deploy', 'v1.1.0', '--yes', '--skip-backup', 'schema-only change, dump taken by hand at 14:02', '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.json.backup).toEqual({ skipped: 'schema-only change, dump taken by hand at 14:02' });
+    expect((await hostHistory(f)).find((e) => e.type === 'started')).toMatchObject({ skipBackupReason: 'schema-only change, dump taken by hand at 14:02' });
+    expect(execFileSync('ls', [f.backupDir], { encoding: 'utf8' })).not.toMatch(/\.dump/);
+  });
+
   it('a second deploy is refused naming the holder; a stale lock is reported; --force-unlock takes it and records why', async () => {
     f = await startDeployFleet();
     const held = { runId: 'run-42', env: 'sbx', tag: 'v1.1.0', task: 'deploy', owner: 'alice@laptop', pid: 4242, startedAt: new Date().toISOString(), ttlSec: 7200 };
