@@ -1,6 +1,7 @@
 /** The built-in local environment's sandbox host: created on first use, reused afterwards. */
 import type { LoadedEnvironment } from './config/load.ts';
 import type { CheckRow } from './doctor/checks.ts';
+import { THIS_MACHINE } from './runners/types.ts';
 
 export async function prepareSandbox(env: LoadedEnvironment): Promise<CheckRow[]> {
   const sb = env.config.sandbox!;
@@ -8,7 +9,7 @@ export async function prepareSandbox(env: LoadedEnvironment): Promise<CheckRow[]
   const started = performance.now();
   const box = await ensureLocalSandbox({ root: sb.root, appPort: sb.appPort, pgPort: sb.pgPort });
   const ms = Math.round(performance.now() - started);
-  const rows: CheckRow[] = [{ host: '(this machine)', check: 'sandbox', result: 'ok', detail: `${sb.root} ready (${ms} ms)` }];
-  for (const s of box.skipped) rows.push({ host: '(this machine)', check: 'sandbox', result: 'warn', detail: s });
+  const rows: CheckRow[] = [{ host: THIS_MACHINE, check: 'sandbox', result: 'ok', detail: `${sb.root} ready (${ms} ms)` }];
+  for (const s of box.skipped) rows.push({ host: THIS_MACHINE, check: 'sandbox', result: 'warn', detail: s });
   return rows;
 }

@@ -3,14 +3,13 @@
  * a backup named on the command line, where pg_dump and pg_restore run, the tag live now, and
  * recording a verification in the manifest.
  */
-import os from 'node:os';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Host } from '../../../environments/schema.ts';
 import type { LoadedEnvironment } from '../config/load.ts';
 import { UsageError } from '../errors.ts';
 import { ageText, kibText } from '../oncall/parse.ts';
-import { LocalRunner } from '../runners/local.ts';
+import { thisMachine } from '../runners/local.ts';
 import type { Runner } from '../runners/types.ts';
 import { readHistory } from '../state/history.ts';
 import { currentAndPrevious } from '../state/queries.ts';
@@ -120,14 +119,7 @@ export async function resolveBackup(env: LoadedEnvironment, arg: string): Promis
 
 /** Where pg_dump (and pg_restore) run: the first host (database.dumpOn 'host') or this machine. */
 export function dumpRunnerFor(env: LoadedEnvironment, firstHost: Runner): Runner {
-  if (env.config.database?.dumpOn !== 'local') return firstHost;
-  let user: string;
-  try {
-    user = os.userInfo().username;
-  } catch {
-    user = process.env.USER ?? 'root';
-  }
-  return new LocalRunner({ name: '(this machine)', address: '127.0.0.1', port: 22, user });
+  return env.config.database?.dumpOn === 'local' ? thisMachine() : firstHost;
 }
 
 /** The tag the history on the first host says is live, or null (none recorded, or unreadable). */

@@ -7,11 +7,10 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { pg, type DumpFormat } from '../commands/pg.ts';
-import { LocalRunner } from '../runners/local.ts';
+import { thisMachine } from '../runners/local.ts';
 import { lastLines } from '../runners/run.ts';
 import type { Runner } from '../runners/types.ts';
 import { VERIFIED_BY, type BackupManifest } from './manifest.ts';
@@ -49,10 +48,6 @@ export async function sha256File(file: string, signal?: AbortSignal): Promise<st
   const hash = createHash('sha256');
   await pipeline(createReadStream(file), hash, { signal });
   return hash.digest('hex');
-}
-
-export function localRunner(): LocalRunner {
-  return new LocalRunner({ name: 'local', address: '127.0.0.1', port: 0, user: os.userInfo().username });
 }
 
 export async function verifyBackup(file: string, manifest?: BackupManifest, opts: VerifyOptions = {}): Promise<VerifyResult> {
@@ -100,7 +95,7 @@ async function detectFormat(file: string): Promise<DumpFormat> {
 }
 
 async function readCustom(file: string, opts: VerifyOptions): Promise<VerifyProblem | null> {
-  const runner = opts.runner ?? localRunner();
+  const runner = opts.runner ?? thisMachine();
   const r = await runner.exec(pg.readDump(file), { signal: opts.signal });
   if (r.code === 0) return null;
   const tail = lastLines(r.stderr || r.stdout, 10) || r.error || `exit ${r.code}`;

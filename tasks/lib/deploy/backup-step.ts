@@ -4,16 +4,15 @@ import type { ListrTaskWrapper } from 'listr2';
 import { takeBackup } from '../backup/dump.ts';
 import { pruneBackups } from '../backup/retention.ts';
 import { secret } from '../config/load.ts';
-import { LocalRunner } from '../runners/local.ts';
+import { dumpRunnerFor } from '../backup/catalog.ts';
 import type { Runner } from '../runners/types.ts';
 import type { RunCtx } from './context.ts';
 
 type Task = ListrTaskWrapper<RunCtx, any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
+/** Where pg_dump and pg_restore run for this run: the first host, or this machine. */
 export function backupRunner(ctx: RunCtx): Runner {
-  const db = ctx.env.config.database!;
-  if (db.dumpOn === 'host') return ctx.hosts[0]!.runner;
-  return new LocalRunner({ name: '(this machine)', address: '127.0.0.1', port: 22, user: process.env.USER ?? 'root' });
+  return dumpRunnerFor(ctx.env, ctx.hosts[0]!.runner);
 }
 
 export async function backupStep(c: RunCtx, task: Task, what = 'Backup'): Promise<void> {

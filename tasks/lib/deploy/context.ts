@@ -1,6 +1,5 @@
 /** The one typed context of a deploy or rollback run, filled step by step. */
 import { randomBytes } from 'node:crypto';
-import os from 'node:os';
 import type { Host } from '../../../environments/schema.ts';
 import type { LoadedEnvironment } from '../config/load.ts';
 import type { ProbeResult } from '../probes/types.ts';
@@ -95,9 +94,6 @@ export function newRunId(now = new Date()): string {
   return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
 }
 
-export function whoAmI(): string {
-  return `${os.userInfo().username}@${os.hostname()}`;
-}
 
 /** The label of a deployed state: its tag, else its short commit. */
 export function label(d: Deployed | undefined): string {

@@ -6,15 +6,14 @@ import { whichCommands, parseWhich } from '../commands/host.ts';
 import { redact } from '../commands/shell.ts';
 import { chooseEnvironment, loadEnvironment, secretValues, type LoadedEnvironment } from '../config/load.ts';
 import { ExitCode } from '../errors.ts';
-import { LocalRunner } from '../runners/local.ts';
+import { thisMachine } from '../runners/local.ts';
 import { resolveHosts } from '../aws/hosts.ts';
 import { runnerFor } from '../runners/for-host.ts';
-import type { Runner } from '../runners/types.ts';
+import { THIS_MACHINE, type Runner } from '../runners/types.ts';
 import { prepareSandbox } from '../sandbox.ts';
 import { checkDatabase, checkHost, type CheckRow } from './checks.ts';
 import { renderTable } from './table.ts';
 
-const THIS_MACHINE = '(this machine)';
 
 export async function doctor(args: ParsedArgs): Promise<ExitCode> {
   const env = await loadEnvironment(chooseEnvironment(str(args, 'env'), process.env));
@@ -31,7 +30,7 @@ export async function doctor(args: ParsedArgs): Promise<ExitCode> {
     if (env.config.database) {
       const first = hosts[0]!;
       const reachable = !perHost[0]!.some((r) => r.check === 'connect' && r.result === 'fail') && perHost[0]!.length > 1;
-      if (env.config.database.dumpOn === 'local') rows.push(await checkDatabase(env, THIS_MACHINE, localRunner()));
+      if (env.config.database.dumpOn === 'local') rows.push(await checkDatabase(env, THIS_MACHINE, thisMachine()));
       else if (reachable) rows.push(await checkDatabase(env, first.name, runners.get(first.name)!));
       else rows.push({ host: first.name, check: 'database', result: 'skip', detail: 'host unreachable' });
     }
@@ -53,17 +52,13 @@ export async function doctor(args: ParsedArgs): Promise<ExitCode> {
   return failed.length === 0 ? ExitCode.ok : ExitCode.refused;
 }
 
-function localRunner(): Runner {
-  return new LocalRunner({ name: THIS_MACHINE, address: '127.0.0.1', port: 22, user: process.env.USER ?? 'root' });
-}
-
 /** What this machine needs: pg_restore to verify dumps, a writable backup folder. */
 async function checkThisMachine(env: LoadedEnvironment): Promise<CheckRow[]> {
   const rows: CheckRow[] = [];
   const row = (check: string, result: CheckRow['result'], detail: string) => rows.push({ host: THIS_MACHINE, check, result, detail });
   if (env.config.database) {
     const need = env.config.database.dumpOn === 'local' ? ['pg_restore', 'pg_dump'] : ['pg_restore'];
-    const found = parseWhich((await localRunner().exec(whichCommands(need))).stdout);
+    const found = parseWhich((await thisMachine().exec(whichCommands(need))).stdout);
     const missing = need.filter((n) => !found.get(n));
     if (missing.length) row('commands', 'fail', `missing here: ${missing.join(', ')} (needed to take and verify backups; Debian: apt-get install postgresql-client)`);
     else row('commands', 'ok', `${need.join(', ')} (backups are verified here by reading them completely)`);

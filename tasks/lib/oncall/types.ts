@@ -54,4 +54,4 @@ export interface HostVerdict {
   readonly rows: CheckRow[];
 }
 
-export const THIS_MACHINE = '(this machine)';
+export { THIS_MACHINE } from '../runners/types.ts';

@@ -2,10 +2,11 @@
  * Local runner: the same commands, run with bash on this machine (the built-in sandbox host).
  * zx spawns them; its output store is replaced by tails so a large output is never held whole.
  */
+import os from 'node:os';
 import { $, type ProcessPromise } from 'zx';
 import type { Command } from '../commands/shell.ts';
 import { Tail } from './tail.ts';
-import type { ExecOptions, ExecResult, HostTarget, Runner } from './types.ts';
+import { THIS_MACHINE, type ExecOptions, type ExecResult, type HostTarget, type Runner } from './types.ts';
 
 /** zx keeps every chunk it reads in a "store"; this one keeps only the last TAIL_BYTES. */
 class TailStore {
@@ -31,6 +32,17 @@ class TailStore {
   *[Symbol.iterator](): Iterator<string> {
     yield this.tail.toString();
   }
+}
+
+/** A runner for this machine (pg_restore checks, dumps with `dumpOn: 'local'`). */
+export function thisMachine(): LocalRunner {
+  let user: string;
+  try {
+    user = os.userInfo().username;
+  } catch {
+    user = process.env.USER ?? 'root'; // no passwd entry (some containers)
+  }
+  return new LocalRunner({ name: THIS_MACHINE, address: '127.0.0.1', port: 22, user });
 }
 
 export class LocalRunner implements Runner {

@@ -36,6 +36,9 @@ export interface ExecResult {
   readonly durationMs: number;
 }
 
+/** How output, history and reports name the machine cutover runs on. */
+export const THIS_MACHINE = '(this machine)';
+
 /** Keep at most this much of each stream in memory; the rest goes to the sink or is dropped. */
 export const TAIL_BYTES = 64 * 1024;
 
