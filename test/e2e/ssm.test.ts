@@ -125,3 +125,17 @@ describe('EC2 preflight and discovery', () => {
     expect(await Promise.all(s.f.fleet.hosts.map((h) => tagOn(s!.f, h)))).toEqual(['v1.1.0', 'v1.1.0', 'v1.1.0']);
   });
 });
+
+describe('doctor with EC2', () => {
+  it('reports a stopped instance as a failing ec2 row (exit 2), then ok once it runs', async () => {
+    s = await startSsmFleet({ hosts: 2 });
+    s.aws.find('i-00000000000000002').state = 'stopped';
+    const bad = await s.f.task(['doctor'], { env: s.env });
+    expect(bad.code, bad.stdout + bad.stderr).toBe(2);
+    expect(bad.stdout).toMatch(/host2\s+ec2\s+FAIL\s+host2 \(i-00000000000000002\): instance is stopped/);
+    s.aws.find('i-00000000000000002').state = 'running';
+    const good = await s.f.task(['doctor'], { env: s.env });
+    expect(good.code, good.stdout + good.stderr).toBe(0);
+    expect(good.stdout).toMatch(/\(this machine\)\s+ec2\s+ok\s+2 instance\(s\) running, checks ok, SSM agents online/);
+  });
+});

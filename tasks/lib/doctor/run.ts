@@ -7,6 +7,7 @@ import { redact } from '../commands/shell.ts';
 import { chooseEnvironment, loadEnvironment, secretValues, type LoadedEnvironment } from '../config/load.ts';
 import { ExitCode } from '../errors.ts';
 import { thisMachine } from '../runners/local.ts';
+import type { Host } from '../../../environments/schema.ts';
 import { resolveHosts } from '../aws/hosts.ts';
 import { runnerFor } from '../runners/for-host.ts';
 import { THIS_MACHINE, type Runner } from '../runners/types.ts';
@@ -27,6 +28,7 @@ export async function doctor(args: ParsedArgs): Promise<ExitCode> {
     const perHost = await Promise.all(hosts.map((h) => checkHost(env, h, runners.get(h.name)!)));
     rows.push(...perHost.flat());
     rows.push(...(await checkThisMachine(env)));
+    rows.push(...(await checkEc2(env, hosts)));
     if (env.config.database) {
       const first = hosts[0]!;
       const reachable = !perHost[0]!.some((r) => r.check === 'connect' && r.result === 'fail') && perHost[0]!.length > 1;
@@ -71,4 +73,15 @@ async function checkThisMachine(env: LoadedEnvironment): Promise<CheckRow[]> {
     row('backups', 'fail', `${env.backupDir} is not writable: ${(err as Error).message}`);
   }
   return rows;
+}
+
+/** Hosts with an instance id: running, checks ok, SSM agent online (for SSM restarts) — as deploy's preflight asks. */
+async function checkEc2(env: LoadedEnvironment, hosts: readonly Host[]): Promise<CheckRow[]> {
+  const targets = hosts.filter((h) => h.instanceId).map((h) => ({ hostName: h.name, instanceId: h.instanceId! }));
+  if (!env.config.aws || !targets.length) return [];
+  const [{ ec2Preflight }, { awsSettings }] = await Promise.all([import('../aws/ec2-preflight.ts'), import('../aws/settings.ts')]);
+  const ssm = env.config.services.some((s) => s.restart === 'ssm');
+  const problems = await ec2Preflight(awsSettings(env), targets, { ssm }).catch((err: Error) => [err.message]);
+  if (!problems.length) return [{ host: THIS_MACHINE, check: 'ec2', result: 'ok', detail: `${targets.length} instance(s) running, checks ok${ssm ? ', SSM agents online' : ''}` }];
+  return problems.map((p) => ({ host: targets.find((t) => p.startsWith(`${t.hostName} `))?.hostName ?? THIS_MACHINE, check: 'ec2', result: 'fail' as const, detail: p }));
 }
