@@ -90,6 +90,22 @@ describe('deploy failures', () => {
     expect(execFileSync('ls', [f.backupDir], { encoding: 'utf8' })).not.toMatch(/\.dump/);
   });
 
+  it('a service without systemd (custom commands) that does not come up: its logs are in the failure, rolled back (exit 1)', async () => {
+    f = await startDeployFleet();
+    // "worker" runs only when the app's release.json says v1.0.0: v1.1.0 breaks it, the rollback mends it
+    f.editEnv((t) =>
+      t.replace(
+        'services: [{ unit: "demo-chat", sudo: true }]',
+        `services: [{ unit: "demo-chat", sudo: true }, { name: 'worker', commands: { restart: 'true', status: 'grep -q v1.0.0 /srv/cutover-sbx/app/release.json', logs: 'echo worker: Traceback: cannot start on this release' } }]`,
+      ),
+    );
+    const r = await f.task(['deploy', 'v1.1.0', '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.json.error).toContain('worker is not running after the restart (status command exits 1); its logs end with:');
+    expect(r.json.error).toContain('worker: Traceback: cannot start on this release');
+    expect(await tagOn(f)).toBe('v1.0.0');
+  });
+
   it('a second deploy is refused naming the holder; a stale lock is reported; --force-unlock takes it and records why', async () => {
     f = await startDeployFleet();
     const held = { runId: 'run-42', env: 'sbx', tag: 'v1.1.0', task: 'deploy', owner: 'alice@laptop', pid: 4242, startedAt: new Date().toISOString(), ttlSec: 7200 };

@@ -10,7 +10,7 @@ import { command, raw, type Command } from '../commands/shell.ts';
 import { secret, secretValues } from '../config/load.ts';
 import { CutoverError } from '../errors.ts';
 import { hostNow } from '../probes/journal.ts';
-import { run } from '../runners/run.ts';
+import { lastLines, run } from '../runners/run.ts';
 import type { ExecOptions } from '../runners/types.ts';
 import type { Deployed, HostRun, RunCtx } from './context.ts';
 
@@ -89,6 +89,13 @@ export async function restart(ctx: RunCtx, h: HostRun, out: Out, opts: { only?: 
     else await run(h.runner, systemd.restart([s.unit!], s.sudo), streaming(ctx, out));
   }
   h.stage = 'restarted';
+  // hosts without systemd: the service's own status command says whether it runs; its logs say why not
+  for (const s of services.filter((x) => x.commands)) {
+    const status = await h.runner.exec(command(raw(s.commands!.status), { readOnly: true }), { signal: ctx.signal, timeoutMs: 30_000 });
+    if (status.code === 0) continue;
+    const logs = await h.runner.exec(command(raw(s.commands!.logs), { readOnly: true }), { signal: ctx.signal, timeoutMs: 30_000 });
+    throw new CutoverError(`${h.host.name}: ${s.name} is not running after the restart (status command exits ${status.code}); its logs end with:\n${lastLines(logs.stdout || logs.stderr, 15)}`);
+  }
   const units = services.filter((s) => s.unit).map((s) => s.unit!);
   if (!units.length) return;
   const deadline = Date.now() + 10_000;
