@@ -3,6 +3,7 @@
  * host's history), with the same lock, restart and verification as a deploy. Code only, unless
  * --restore-db: then a fresh safety backup first, and the database restored in one transaction.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { readManifest } from '../backup/manifest.ts';
 import { manifestPathFor } from '../backup/names.ts';
@@ -134,7 +135,8 @@ function restoreTask(dumpPath: string) {
         password: secret(c.env, db.password),
         dumpPath,
         manifest: m.manifest,
-        scratchDir: stateDirOf(c.env.config.app),
+        // where the dump is uploaded for pg_restore: the host's state folder, or here when pg_restore runs here
+        scratchDir: db.dumpOn === 'local' ? os.tmpdir() : stateDirOf(c.env.config.app),
         runId: c.runId,
         signal: c.signal,
         secrets: secretValues(c.env),
