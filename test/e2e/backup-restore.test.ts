@@ -12,9 +12,8 @@ import { command, quote, sh } from '../../tasks/lib/commands/shell.ts';
 import { REPO_ROOT } from '../../tasks/lib/config/load.ts';
 import { acquireLock, newLockRecord, releaseLock } from '../../tasks/lib/state/lock.ts';
 import { dataState } from '../../tasks/lib/restore-task/outcome.ts';
-import { startDeployFleet, type DeployFleet } from '../support/deploy-fleet.ts';
+import { startDeployFleet, STATE, type DeployFleet } from '../support/deploy-fleet.ts';
 
-const STATE = '/srv/cutover-sbx/.cutover/app';
 const hook: { server?: Server; bodies: { text: string }[] } = { bodies: [] };
 let f: DeployFleet;
 

@@ -7,9 +7,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { command, sh } from '../../tasks/lib/commands/shell.ts';
-import { startDeployFleet, tagOn, type DeployFleet } from '../support/deploy-fleet.ts';
+import { hostHistory, lockFile, startDeployFleet, STATE, tagOn, type DeployFleet } from '../support/deploy-fleet.ts';
 
-const STATE = '/srv/cutover-sbx/.cutover/app';
 let f: DeployFleet | undefined;
 
 /** SIGKILL a process and all its descendants, collected first so none is re-parented away. */
@@ -38,15 +37,7 @@ afterEach(async () => {
   f = undefined;
 });
 
-async function lockFile(fleet: DeployFleet): Promise<string | null> {
-  const r = await fleet.runner().exec(command(sh`cat ${`${STATE}/lock.json`}`));
-  return r.code === 0 ? r.stdout : null;
-}
 
-async function hostHistory(fleet: DeployFleet): Promise<Array<Record<string, unknown>>> {
-  const r = await fleet.runner().exec(command(sh`cat ${`${STATE}/history.jsonl`}`));
-  return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-}
 
 describe('deploy failures', () => {
   it('pg_dump fails (wrong database): nothing changed on the host, no dump kept, lock released, exit 2', async () => {

@@ -7,14 +7,9 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { command, sh } from '../../tasks/lib/commands/shell.ts';
-import { APP, startDeployFleet, tagOn, type DeployFleet } from '../support/deploy-fleet.ts';
+import { APP, hostHistory, startDeployFleet, STATE, tagOn, type DeployFleet } from '../support/deploy-fleet.ts';
 
-const STATE = '/srv/cutover-sbx/.cutover/app';
 
-async function hostHistory(f: DeployFleet): Promise<Array<Record<string, unknown>>> {
-  const r = await f.runner().exec(command(sh`cat ${`${STATE}/history.jsonl`}`));
-  return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-}
 
 describe('deploy over SSH: one host, a sequence of releases', () => {
   let f: DeployFleet;

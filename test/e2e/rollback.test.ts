@@ -2,9 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { command, sh } from '../../tasks/lib/commands/shell.ts';
-import { APP, startDeployFleet, tagOn, type DeployFleet } from '../support/deploy-fleet.ts';
+import { APP, startDeployFleet, STATE, tagOn, type DeployFleet } from '../support/deploy-fleet.ts';
 
-const STATE = '/srv/cutover-sbx/.cutover/app';
 
 describe('rollback (in-place)', () => {
   let f: DeployFleet;

@@ -4,9 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { command, sh } from '../../tasks/lib/commands/shell.ts';
 import { whoAmI } from '../../tasks/lib/state/lock.ts';
-import { startDeployFleet, type DeployFleet } from '../support/deploy-fleet.ts';
+import { startDeployFleet, STATE, type DeployFleet } from '../support/deploy-fleet.ts';
 
-const STATE = '/srv/cutover-sbx/.cutover/app';
 
 describe('status (releases strategy)', () => {
   let f: DeployFleet;

@@ -3,9 +3,8 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { command, raw, sh } from '../../tasks/lib/commands/shell.ts';
-import { APP, UNIT, startDeployFleet, type DeployFleet, type TaskRun } from '../support/deploy-fleet.ts';
+import { APP, startDeployFleet, STATE, UNIT, type DeployFleet, type TaskRun } from '../support/deploy-fleet.ts';
 
-const STATE = '/srv/cutover-sbx/.cutover/app';
 type JsonCheck = { check: string; verdict: string; value: string; threshold: string; why: string };
 type JsonHost = { name: string; reachable: boolean; checks: JsonCheck[] };
 

@@ -19,6 +19,8 @@ import { startSshHosts, type SshFleet, type SshHost } from './sshd.ts';
 
 const exec = promisify(execFile);
 export const APP = '/srv/cutover-sbx/app';
+/** Where cutover keeps the lock and the history on every sandbox host (app.stateDir's default). */
+export const STATE = '/srv/cutover-sbx/.cutover/app';
 export const UNIT = 'demo-chat';
 
 /** The default tags plus one per way a release can go wrong. */
@@ -223,4 +225,16 @@ export default defineEnvironment({
 export async function tagOn(fleet: DeployFleet, h?: SshHost, dir = APP): Promise<string> {
   const r = await fleet.runner(h).exec(command(sh`git -C ${dir} describe --tags --exact-match HEAD`));
   return r.stdout.trim();
+}
+
+/** The history on a host, one event per line (the first host by default). */
+export async function hostHistory(fleet: DeployFleet, h?: SshHost): Promise<Array<Record<string, unknown>>> {
+  const r = await fleet.runner(h).exec(command(sh`cat ${`${STATE}/history.jsonl`}`));
+  return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** The lock file's text, or null when there is no lock. */
+export async function lockFile(fleet: DeployFleet): Promise<string | null> {
+  const r = await fleet.runner().exec(command(sh`cat ${`${STATE}/lock.json`}`));
+  return r.code === 0 ? r.stdout : null;
 }

@@ -2,8 +2,9 @@
  * The manifest written beside every dump: what was dumped, from where, between which tags, its
  * size and sha256, exact row counts, and how it was verified. Read back with the same schema.
  */
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { writePrivateFile } from '../fs/private-file.ts';
 import { PARTIAL_SUFFIX } from './names.ts';
 
 export const VERIFIED_BY = { custom: 'pg_restore -f /dev/null', plain: 'pg_dump completion comment' } as const;
@@ -40,20 +41,7 @@ export type BackupManifest = z.infer<typeof BackupManifest>;
 
 /** Writes `<path>.partial` (mode 0600, synced), then renames it: a reader never sees half a manifest. */
 export async function writeManifest(path: string, manifest: BackupManifest): Promise<void> {
-  const partial = path + PARTIAL_SUFFIX;
-  const fh = await open(partial, 'w', 0o600);
-  try {
-    await fh.writeFile(`${JSON.stringify(manifest, null, 2)}\n`);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(partial, path);
-  } catch (err) {
-    await rm(partial, { force: true });
-    throw err;
-  }
+  await writePrivateFile(path, `${JSON.stringify(manifest, null, 2)}\n`, PARTIAL_SUFFIX);
 }
 
 /** The manifest at `path`, or why it cannot be used. */

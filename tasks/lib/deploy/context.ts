@@ -30,6 +30,8 @@ export interface HostRun {
   stage: HostStage;
   /** releases strategy: the new release folder. */
   newRelease?: string;
+  /** in-place: the tags were fetched already in this run (by the plan), no second fetch. */
+  fetched?: boolean;
   /** The host's clock (epoch seconds, as it printed them) just before the restart: the journal scan starts there. */
   restartedAt?: string;
   /** The verification of this host after the deploy, and after the rollback if there was one. */

@@ -32,7 +32,10 @@ export const deployProcedure: Procedure = {
     const lines = [``, `Plan: deploy ${tag} to ${env.name} (${env.file}), run ${ctx.runId} by ${ctx.who}`];
     for (const h of ctx.hosts) lines.push(`  ${h.host.name} (${h.host.address}): ${label(h.from)} -> ${tag}`);
     // the commits and migration files come from the first host's git objects (fetched unless dry-run)
-    if (!ctx.flags.dryRun && app.strategy === 'in-place') await run(first.runner, git.fetchTags(app.path), { signal: ctx.signal });
+    if (!ctx.flags.dryRun && app.strategy === 'in-place') {
+      await run(first.runner, git.fetchTags(app.path), { signal: ctx.signal });
+      first.fetched = true;
+    }
     const from = first.from.tag ?? first.from.commit;
     const log = await first.runner.exec(git.log(gitDir(ctx), from, tag), { signal: ctx.signal });
     if (log.code === 0) {

@@ -34,7 +34,8 @@ export function codeDir(ctx: RunCtx, h: HostRun): string {
 export async function prepare(ctx: RunCtx, h: HostRun, out: Out, opts: { reuseRelease: boolean } = { reuseRelease: false }): Promise<boolean> {
   const { app } = ctx.env.config;
   if (app.strategy === 'in-place') {
-    await run(h.runner, git.fetchTags(app.path), streaming(ctx, out));
+    if (!h.fetched) await run(h.runner, git.fetchTags(app.path), streaming(ctx, out));
+    h.fetched = true;
     return false;
   }
   const p = releasePaths(app.path);

@@ -3,10 +3,11 @@
  * `<UTC start>_<kind>_<runId>.json` (the input, redacted) and `.md` beside it (rendered from the
  * redacted record). Folder 0700, files 0600, each written to `.partial` then renamed.
  */
-import { chmod, mkdir, open, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { secretValues, type LoadedEnvironment } from '../config/load.ts';
-import { compactTimestamp, PARTIAL_SUFFIX } from '../backup/names.ts';
+import { compactTimestamp } from '../backup/names.ts';
+import { writePrivateFile } from '../fs/private-file.ts';
 import { renderMarkdown } from './markdown.ts';
 import { redactDeep, redactText } from './redact.ts';
 import type { ReportInput, ReportPaths, ReportRecord } from './types.ts';
@@ -33,23 +34,6 @@ export function reportRecord(env: Pick<LoadedEnvironment, 'name' | 'secrets'>, r
   return redactDeep(record, Object.values(env.secrets));
 }
 
-async function writePrivate(file: string, text: string): Promise<void> {
-  const partial = file + PARTIAL_SUFFIX;
-  const fh = await open(partial, 'w', 0o600);
-  try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(partial, file);
-  } catch (err) {
-    await rm(partial, { force: true });
-    throw err;
-  }
-}
-
 export async function writeReport(env: LoadedEnvironment, r: ReportInput): Promise<ReportPaths> {
   const dir = reportsDir(env);
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -60,7 +44,7 @@ export async function writeReport(env: LoadedEnvironment, r: ReportInput): Promi
   // the Markdown is rendered from the redacted record, then redacted once more: nothing it adds escapes
   const jsonPath = `${base}.json`;
   const mdPath = `${base}.md`;
-  await writePrivate(jsonPath, `${JSON.stringify(record, null, 2)}\n`);
-  await writePrivate(mdPath, redactText(renderMarkdown(record), secrets));
+  await writePrivateFile(jsonPath, `${JSON.stringify(record, null, 2)}\n`);
+  await writePrivateFile(mdPath, redactText(renderMarkdown(record), secrets));
   return { jsonPath, mdPath };
 }
