@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { findPgBinDir } from '../sandbox/postgres.ts';
-import { defineEnvironment } from './schema.ts';
+import { defineEnvironment } from '../tasks/lib/config/schema.ts';
 
 const root = path.resolve(import.meta.dirname, '../.sandbox');
 const appPort = Number(process.env.CUTOVER_SANDBOX_APP_PORT || 18001);

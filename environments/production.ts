@@ -4,7 +4,7 @@
  * (policy.confirm). Addresses are documentation addresses (RFC 5737): replace them with yours.
  * Running it needs the secrets in .env (see .env.example).
  */
-import { defineEnvironment } from './schema.ts';
+import { defineEnvironment } from '../tasks/lib/config/schema.ts';
 
 export default defineEnvironment({
   description: 'Production: one EC2 host, conversation-service + search-service',

@@ -8,7 +8,7 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { CutoverError } from '../tasks/lib/errors.ts';
+import { CutoverError } from '../tasks/lib/base/errors.ts';
 import { createHostRoot, stopHostUnits } from './host.ts';
 import { createOrigin } from './origin.ts';
 import { ensurePostgres, findPgBinDir, type PgCluster } from './postgres.ts';

@@ -18,4 +18,4 @@ const spec: TaskSpec = {
   notes: ['status changes nothing. It exits 0 when it could read every host, 2 when a host is unreachable (or on bad flags or config).'],
 };
 
-await main(spec, async () => (await import('./lib/oncall/status-run.ts')).statusTask);
+await main(spec, async () => (await import('./lib/status/run.ts')).statusTask);

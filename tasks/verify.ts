@@ -39,4 +39,4 @@ const spec: TaskSpec = {
   ],
 };
 
-await main(spec, async () => (await import('./lib/oncall/verify-run.ts')).verifyTask);
+await main(spec, async () => (await import('./lib/verify/run.ts')).verifyTask);

@@ -2,14 +2,14 @@
  * What is on a host, read-only: shared by doctor (a table for people) and the deploy preflight
  * (typed facts for the plan). Independent reads run in parallel over the host's one connection.
  */
-import type { Service } from '../../environments/schema.ts';
+import type { Service } from './config/schema.ts';
 import { git } from './commands/git.ts';
 import { parseWhich, whichCommands } from './commands/host.ts';
 import { releasePaths, releases, tagOfRelease } from './commands/releases.ts';
 import { command, raw } from './commands/shell.ts';
 import { systemd } from './commands/systemd.ts';
 import type { LoadedEnvironment } from './config/load.ts';
-import type { Deployed } from './deploy/context.ts';
+import type { Deployed } from './base/run.ts';
 import { lastLines } from './runners/run.ts';
 import type { Runner } from './runners/types.ts';
 

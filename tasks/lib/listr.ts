@@ -4,7 +4,7 @@
  * CUTOVER_RENDERER force one. With --json, task progress goes to stderr so stdout holds only JSON.
  */
 import { Listr, ListrLogger, ListrLogLevels, type ListrTask } from 'listr2';
-import { UsageError } from './errors.ts';
+import { UsageError } from './base/errors.ts';
 
 export type RendererName = 'default' | 'simple';
 

@@ -26,7 +26,7 @@ const HOOK_PATH = '/services/T0CUTOVER/B0TEST/s3cretHookPart';
 function envFile(name: string, notifications: string): void {
   writeFileSync(
     path.join(dir, `${name}.ts`),
-    `import { defineEnvironment } from ${JSON.stringify(path.join(REPO_ROOT, 'environments/schema.ts'))};
+    `import { defineEnvironment } from ${JSON.stringify(path.join(REPO_ROOT, 'tasks/lib/config/schema.ts'))};
 export default defineEnvironment({
   hosts: [{ name: 'web-1', address: '127.0.0.1', transport: 'local' }],
   app: { path: '/srv/app', repo: '/tmp/origin.git' },

@@ -1,12 +1,12 @@
 // EC2 discovery and preflight with the real SDK clients against the local AWS stand-in.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Environment } from '../../environments/schema.ts';
+import { Environment } from '../../tasks/lib/config/schema.ts';
 import { discoverHosts } from '../../tasks/lib/aws/discover.ts';
 import { ec2Preflight } from '../../tasks/lib/aws/ec2-preflight.ts';
 import { AwsApiError, AwsCredentialsError } from '../../tasks/lib/aws/errors.ts';
 import { resolveHosts } from '../../tasks/lib/aws/hosts.ts';
 import type { AwsSettings } from '../../tasks/lib/aws/settings.ts';
-import { CutoverError, ExitCode } from '../../tasks/lib/errors.ts';
+import { CutoverError, ExitCode } from '../../tasks/lib/base/errors.ts';
 import { TEST_ACCESS_KEY_ID, TEST_REGION, useTestAwsEnv } from '../support/aws/env.ts';
 import { watchConnections, type ConnectionLog } from '../support/aws/net-guard.ts';
 import { startAwsServer, type AwsServer } from '../support/aws/server.ts';

@@ -8,7 +8,7 @@ import { sendCommandRequest } from '../../tasks/lib/aws/ssm-command.ts';
 import { AwsApiError } from '../../tasks/lib/aws/errors.ts';
 import { ssmRestart, ssmRun, type SsmRestartOptions, type SsmUpdate } from '../../tasks/lib/aws/ssm-restart.ts';
 import { command, sh } from '../../tasks/lib/commands/shell.ts';
-import { CutoverError, ExitCode } from '../../tasks/lib/errors.ts';
+import { CutoverError, ExitCode } from '../../tasks/lib/base/errors.ts';
 import { SshRunner } from '../../tasks/lib/runners/ssh.ts';
 import { TEST_REGION, useTestAwsEnv } from '../support/aws/env.ts';
 import { startAwsForFleet } from '../support/aws/fleet.ts';

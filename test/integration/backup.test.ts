@@ -11,7 +11,7 @@ import { takeBackup, type TakeBackupOptions } from '../../tasks/lib/backup/dump.
 import { BackupFailedError } from '../../tasks/lib/backup/errors.ts';
 import { readManifest, type BackupManifest } from '../../tasks/lib/backup/manifest.ts';
 import { listBackups, pruneBackups } from '../../tasks/lib/backup/retention.ts';
-import { verifyBackup } from '../../tasks/lib/backup/verify.ts';
+import { verifyBackup } from '../../tasks/lib/backup/integrity.ts';
 import { parseRowCounts, pg, type PgTarget } from '../../tasks/lib/commands/pg.ts';
 import { LocalRunner } from '../../tasks/lib/runners/local.ts';
 import { SshRunner } from '../../tasks/lib/runners/ssh.ts';

@@ -5,7 +5,7 @@ import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { command, sh } from '../../tasks/lib/commands/shell.ts';
-import { CommandFailedError } from '../../tasks/lib/errors.ts';
+import { CommandFailedError } from '../../tasks/lib/base/errors.ts';
 import { LocalRunner } from '../../tasks/lib/runners/local.ts';
 import { SshRunner } from '../../tasks/lib/runners/ssh.ts';
 import type { Runner } from '../../tasks/lib/runners/types.ts';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Environment } from '../../environments/schema.ts';
+import { Environment } from '../../tasks/lib/config/schema.ts';
 import { DEMO_APP_SOURCE } from '../../sandbox/origin.ts';
 import { command, sh } from '../../tasks/lib/commands/shell.ts';
 import { checkChat, type ChatConfig } from '../../tasks/lib/probes/chat.ts';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { command, raw, sh } from '../../tasks/lib/commands/shell.ts';
-import { CommandFailedError, HostKeyError, HostUnreachableError } from '../../tasks/lib/errors.ts';
+import { CommandFailedError, HostKeyError, HostUnreachableError } from '../../tasks/lib/base/errors.ts';
 import { run } from '../../tasks/lib/runners/run.ts';
 import { SshRunner, type SshOptions } from '../../tasks/lib/runners/ssh.ts';
 import { startSshHosts, type SshFleet, type SshHost } from '../support/sshd.ts';

@@ -144,7 +144,7 @@ export async function startDeployFleet(opts: FleetOptions = {}): Promise<DeployF
   const hosts = fleet.hosts.map((h) => `{ name: ${JSON.stringify(h.name)}, address: ${JSON.stringify(h.address)}, port: ${h.port}, user: ${JSON.stringify(h.user)} }`);
   writeFileSync(
     path.join(envDir, `${envName}.ts`),
-    `import { defineEnvironment } from ${JSON.stringify(path.join(REPO_ROOT, 'environments/schema.ts'))};
+    `import { defineEnvironment } from ${JSON.stringify(path.join(REPO_ROOT, 'tasks/lib/config/schema.ts'))};
 export default defineEnvironment({
   description: 'end-to-end test fleet',
   hosts: [${hosts.join(', ')}],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { COMMON_OPTIONS, helpText, parse, str, flag, type TaskSpec } from '../../tasks/lib/cli/args.ts';
-import { UsageError } from '../../tasks/lib/errors.ts';
+import { UsageError } from '../../tasks/lib/base/errors.ts';
 
 const spec: TaskSpec = {
   name: 'deploy',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AwsApiError, AwsCredentialsError, awsError, credentialSources, errorCode } from '../../tasks/lib/aws/errors.ts';
-import { ExitCode } from '../../tasks/lib/errors.ts';
+import { ExitCode } from '../../tasks/lib/base/errors.ts';
 
 const files = (content: Record<string, string>) => (p: string) => content[p] ?? null;
 const facts = (env: NodeJS.ProcessEnv, content: Record<string, string> = {}) => ({ env, readFile: files(content), home: '/home/op' });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ssmRestart } from '../../tasks/lib/aws/ssm-restart.ts';
 import { REPO_ROOT } from '../../tasks/lib/config/load.ts';
-import { CutoverError } from '../../tasks/lib/errors.ts';
+import { CutoverError } from '../../tasks/lib/base/errors.ts';
 
 const DIR = path.join(REPO_ROOT, 'tasks/lib/aws');
 const settings = { region: 'eu-west-1', endpoint: 'http://127.0.0.1:9' };

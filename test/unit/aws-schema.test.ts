@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { Environment } from '../../environments/schema.ts';
+import { Environment } from '../../tasks/lib/config/schema.ts';
 import { resolveHosts, hostList } from '../../tasks/lib/aws/hosts.ts';
 import { ssmRestartOptions, ssmTargets } from '../../tasks/lib/aws/restart-options.ts';
 import type { LoadedEnvironment } from '../../tasks/lib/config/load.ts';
 import { formatIssues } from '../../tasks/lib/config/issues.ts';
-import { ConfigError, CutoverError } from '../../tasks/lib/errors.ts';
+import { ConfigError, CutoverError } from '../../tasks/lib/base/errors.ts';
 
 const BASE = {
   ssh: { privateKey: { env: 'CUTOVER_SSH_KEY' } },

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readManifest, writeManifest, type BackupManifest } from '../../tasks/lib/backup/manifest.ts';
 import { listBackups, pruneBackups } from '../../tasks/lib/backup/retention.ts';
-import { CutoverError } from '../../tasks/lib/errors.ts';
+import { CutoverError } from '../../tasks/lib/base/errors.ts';
 
 let dir = '';
 beforeEach(async () => {

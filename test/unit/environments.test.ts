@@ -4,10 +4,10 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hostList } from '../../tasks/lib/aws/hosts.ts';
 import { chooseEnvironment, listEnvironments, loadEnvironment, REPO_ROOT } from '../../tasks/lib/config/load.ts';
-import { ConfigError, UsageError } from '../../tasks/lib/errors.ts';
+import { ConfigError, UsageError } from '../../tasks/lib/base/errors.ts';
 
 const SECRETS = { CUTOVER_SSH_KEY: '~/.ssh/id_ed25519', CUTOVER_STAGING_DB_PASSWORD: 'x-stg', CUTOVER_PRODUCTION_DB_PASSWORD: 'x-prd' };
-const SCHEMA = path.join(REPO_ROOT, 'environments/schema.ts');
+const SCHEMA = path.join(REPO_ROOT, 'tasks/lib/config/schema.ts');
 
 /** Write environment files into a temporary `environments/` folder. */
 function envDir(files: Record<string, string>): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Environment } from '../../environments/schema.ts';
+import { Environment } from '../../tasks/lib/config/schema.ts';
 import { escapeMrkdwn, slackPayload } from '../../tasks/lib/notify/payload.ts';
 
 describe('slackPayload', () => {

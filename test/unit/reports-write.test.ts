@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { LoadedEnvironment } from '../../tasks/lib/config/load.ts';
-import { durationText, renderMarkdown, sizeText } from '../../tasks/lib/reports/markdown.ts';
+import { elapsedText, sizeWithBytes } from '../../tasks/lib/base/format.ts';
+import { renderMarkdown } from '../../tasks/lib/reports/markdown.ts';
 import { reportBaseName, reportRecord, writeReport, type ReportInput } from '../../tasks/lib/reports/write.ts';
 
 const SECRET = 'pg-Pa55w0rd-prod';
@@ -196,10 +197,10 @@ describe('writeReport', () => {
     expect(() => reportBaseName({ kind: 'verify', runId: 'x', startedAt: 'yesterday' })).toThrow('report startedAt is not a time: "yesterday"');
   });
 
-  it('durationText and sizeText', () => {
-    expect([durationText(0), durationText(999.4), durationText(1000), durationText(59_949), durationText(60_000), durationText(3_599_000), durationText(3_600_000)]).toEqual([
+  it('elapsedText and sizeWithBytes', () => {
+    expect([elapsedText(0), elapsedText(999.4), elapsedText(1000), elapsedText(59_949), elapsedText(60_000), elapsedText(3_599_000), elapsedText(3_600_000)]).toEqual([
       '0 ms', '999 ms', '1.0 s', '59.9 s', '1m 0s', '59m 59s', '1h 0m',
     ]);
-    expect([sizeText(0), sizeText(999_999), sizeText(1_000_000)]).toEqual(['0.0 kB (0 bytes)', '1000.0 kB (999999 bytes)', '1.00 MB (1000000 bytes)']);
+    expect([sizeWithBytes(0), sizeWithBytes(999_999), sizeWithBytes(1_000_000)]).toEqual(['0.0 kB (0 bytes)', '1000.0 kB (999999 bytes)', '1.00 MB (1000000 bytes)']);
   });
 });

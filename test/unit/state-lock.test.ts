@@ -1,7 +1,8 @@
 import os from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../tasks/lib/errors.ts';
-import { describeHolder, duration, judgeStale, newLockRecord, parseHeld, whoAmI, type StaleContext } from '../../tasks/lib/state/lock.ts';
+import { ConfigError } from '../../tasks/lib/base/errors.ts';
+import { hmsText } from '../../tasks/lib/base/format.ts';
+import { describeHolder, judgeStale, newLockRecord, parseHeld, whoAmI, type StaleContext } from '../../tasks/lib/state/lock.ts';
 import { historyFileIn, lockFileIn, stateDirOf } from '../../tasks/lib/state/paths.ts';
 import type { LockRecord } from '../../tasks/lib/state/records.ts';
 
@@ -104,7 +105,7 @@ describe('records', () => {
     expect(whoAmI()).toBe(`${os.userInfo().username}@${os.hostname()}`);
     expect(newLockRecord({ runId: 'r9', env: 's', tag: null, task: 'restore', ttlSec: 60 }).ttlSec).toBe(60);
   });
-  it('duration', () => {
-    expect([0, 59, 60, 3599, 3600, 3660, 3601, 90000].map(duration)).toEqual(['0s', '59s', '1m', '59m 59s', '1h', '1h 1m', '1h 1s', '25h']);
+  it('hmsText', () => {
+    expect([0, 59, 60, 3599, 3600, 3660, 3601, 90000].map(hmsText)).toEqual(['0s', '59s', '1m', '59m 59s', '1h', '1h 1m', '1h 1s', '25h']);
   });
 });

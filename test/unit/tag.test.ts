@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateTag } from '../../tasks/lib/deploy/tag.ts';
-import { UsageError } from '../../tasks/lib/errors.ts';
+import { UsageError } from '../../tasks/lib/base/errors.ts';
 
 describe('validateTag', () => {
   it('accepts release tags', () => {

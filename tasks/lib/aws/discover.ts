@@ -1,7 +1,7 @@
 /** EC2 discovery: the running instances carrying the environment's tags become its hosts. */
 import type { Instance } from '@aws-sdk/client-ec2';
-import { Host, type Ec2Hosts } from '../../../environments/schema.ts';
-import { CutoverError } from '../errors.ts';
+import { Host, type Ec2Hosts } from '../config/schema.ts';
+import { CutoverError } from '../base/errors.ts';
 import { ec2Client } from './clients.ts';
 import { describeInstances } from './queries.ts';
 import type { AwsSettings } from './settings.ts';

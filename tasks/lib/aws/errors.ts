@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CutoverError, ExitCode } from '../errors.ts';
+import { CutoverError, ExitCode } from '../base/errors.ts';
 import type { AwsSettings } from './settings.ts';
 
 /** No credentials were found, or AWS rejected them (expired, revoked, wrong). */

@@ -1,7 +1,7 @@
 /** The hosts of an environment: its list, or the instances EC2 discovery finds. */
-import type { Host } from '../../../environments/schema.ts';
+import type { Host } from '../config/schema.ts';
 import type { LoadedEnvironment } from '../config/load.ts';
-import { CutoverError } from '../errors.ts';
+import { CutoverError } from '../base/errors.ts';
 import { awsSettings } from './settings.ts';
 
 /** The static list as is; with `hosts: { ec2 }`, the running instances with those tags (SDK loaded only then). */

@@ -1,7 +1,7 @@
 /** SSM restart options and targets from an environment and its hosts (what the deploy graph passes). */
-import type { Host } from '../../../environments/schema.ts';
+import type { Host } from '../config/schema.ts';
 import type { LoadedEnvironment } from '../config/load.ts';
-import { CutoverError } from '../errors.ts';
+import { CutoverError } from '../base/errors.ts';
 import type { SsmTarget } from './ssm-command.ts';
 import type { SsmRestartOptions } from './ssm-restart.ts';
 import { awsSettings, ssmConfig } from './settings.ts';

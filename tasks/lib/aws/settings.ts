@@ -1,7 +1,7 @@
 /** AWS and SSM settings of an environment, with their defaults filled in. No SDK import here. */
-import { Ssm, type EnvironmentConfig } from '../../../environments/schema.ts';
+import { Ssm, type EnvironmentConfig } from '../config/schema.ts';
 import type { LoadedEnvironment } from '../config/load.ts';
-import { ConfigError } from '../errors.ts';
+import { ConfigError } from '../base/errors.ts';
 
 export interface AwsSettings {
   readonly region: string;

@@ -4,7 +4,7 @@
  * (GetCommandInvocation) to a terminal status with deploy-sized delays and an overall deadline.
  */
 import type { SendCommandCommandInput } from '@aws-sdk/client-ssm';
-import { CutoverError, ExitCode } from '../errors.ts';
+import { CutoverError, ExitCode } from '../base/errors.ts';
 import { nextDelay, sleep } from './backoff.ts';
 import { ssmClient } from './clients.ts';
 import { awsError, AwsApiError, errorCode, THROTTLING } from './errors.ts';

@@ -5,10 +5,10 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Host } from '../../../environments/schema.ts';
+import type { Host } from '../config/schema.ts';
 import type { LoadedEnvironment } from '../config/load.ts';
-import { UsageError } from '../errors.ts';
-import { ageText, kibText } from '../oncall/parse.ts';
+import { UsageError } from '../base/errors.ts';
+import { ageText, sizeText } from '../base/format.ts';
 import { thisMachine } from '../runners/local.ts';
 import type { Runner } from '../runners/types.ts';
 import { readHistory } from '../state/history.ts';
@@ -16,7 +16,7 @@ import { currentAndPrevious } from '../state/queries.ts';
 import { readManifest, VERIFIED_BY, writeManifest, type BackupManifest } from './manifest.ts';
 import { manifestPathFor } from './names.ts';
 import { listBackups, newestVerified, type BackupEntry } from './retention.ts';
-import type { VerifyResult } from './verify.ts';
+import type { VerifyResult } from './integrity.ts';
 
 export interface BackupRow {
   readonly file: string;
@@ -68,9 +68,6 @@ export async function backupRows(dir: string, nowMs = Date.now()): Promise<Backu
   return entries.map((e, i) => backupRow(e, nowMs, present[i]!, e === keep));
 }
 
-export function sizeText(bytes: number | null): string {
-  return bytes === null ? 'MISSING' : bytes < 1024 ? `${bytes} B` : kibText(bytes / 1024);
-}
 
 export function verifiedText(v: BackupRow['verified']): string {
   if (!v) return 'never';

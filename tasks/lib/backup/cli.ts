@@ -2,17 +2,18 @@
 import path from 'node:path';
 import { flag, str, type ParsedArgs } from '../cli/args.ts';
 import { chooseEnvironment, loadEnvironment, secret, type LoadedEnvironment } from '../config/load.ts';
-import { newRunId } from '../deploy/context.ts';
-import { ExitCode, UsageError } from '../errors.ts';
-import { ageText } from '../oncall/parse.ts';
+import { newRunId } from '../base/run.ts';
+import { ExitCode, UsageError } from '../base/errors.ts';
+import { ageText } from '../base/format.ts';
 import { runnerFor } from '../runners/for-host.ts';
 import { prepareSandbox } from '../sandbox.ts';
 import { stateDirOf } from '../state/paths.ts';
 import { onInterrupt } from '../restore-task/interrupt.ts';
-import { backupRows, dumpRunnerFor, firstHost, liveTag, recordVerification, renderBackupTable, resolveBackup, sizeText, type BackupRow } from './catalog.ts';
+import { backupRows, dumpRunnerFor, firstHost, liveTag, recordVerification, renderBackupTable, resolveBackup, type BackupRow } from './catalog.ts';
+import { sizeText } from '../base/format.ts';
 import { takeBackup } from './dump.ts';
 import { listBackups, pruneBackups, pruneSelection, type BackupEntry } from './retention.ts';
-import { verifyBackup } from './verify.ts';
+import { verifyBackup } from './integrity.ts';
 
 const ACTIONS = ['list', 'create', 'verify', 'prune'] as const;
 type Action = (typeof ACTIONS)[number];

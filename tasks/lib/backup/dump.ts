@@ -9,14 +9,14 @@ import { chmod, mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/p
 import path from 'node:path';
 import { display, type Command } from '../commands/shell.ts';
 import { parseRowCounts, pg, type DumpFormat, type PgTarget } from '../commands/pg.ts';
-import { ExitCode } from '../errors.ts';
+import { ExitCode } from '../base/errors.ts';
 import { lastLines } from '../runners/run.ts';
 import type { ExecResult, Runner } from '../runners/types.ts';
 import { BackupFailedError } from './errors.ts';
 import { HashingFileSink } from './file-sink.ts';
 import { VERIFIED_BY, writeManifest, type BackupManifest } from './manifest.ts';
 import { backupBaseName, dumpExtension, manifestPathFor, MANIFEST_EXT, PARTIAL_SUFFIX } from './names.ts';
-import { verifyBackup, type VerifyOptions, type VerifyResult } from './verify.ts';
+import { verifyBackup, type VerifyOptions, type VerifyResult } from './integrity.ts';
 
 export interface TakeBackupOptions {
   readonly runner: Runner;

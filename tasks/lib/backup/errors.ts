@@ -1,4 +1,4 @@
-import { CutoverError, ExitCode, indent } from '../errors.ts';
+import { CutoverError, ExitCode, indent } from '../base/errors.ts';
 
 /**
  * Taking a backup failed. Raised before anything on a host changed, so the exit code is

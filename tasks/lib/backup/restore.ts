@@ -5,11 +5,11 @@
  */
 import { createReadStream } from 'node:fs';
 import { parseRowCounts, pg, pgRestore, type PgTarget } from '../commands/pg.ts';
-import { CutoverError, ExitCode } from '../errors.ts';
+import { CutoverError, ExitCode } from '../base/errors.ts';
 import { run } from '../runners/run.ts';
 import type { Runner } from '../runners/types.ts';
 import type { BackupManifest } from './manifest.ts';
-import { verifyBackup } from './verify.ts';
+import { verifyBackup } from './integrity.ts';
 
 export interface RestoreOptions {
   readonly runner: Runner;

@@ -5,7 +5,7 @@
  */
 import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { CutoverError } from '../errors.ts';
+import { CutoverError } from '../base/errors.ts';
 import { readManifest, type BackupManifest } from './manifest.ts';
 import { MANIFEST_EXT, PARTIAL_SUFFIX, STALE_PARTIAL_MS } from './names.ts';
 

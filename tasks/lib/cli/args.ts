@@ -3,7 +3,7 @@
  * Every flag a task accepts is declared here or in its spec, and so appears in its --help.
  */
 import { parseArgs } from 'node:util';
-import { UsageError } from '../errors.ts';
+import { UsageError } from '../base/errors.ts';
 
 export interface OptionSpec {
   readonly type: 'boolean' | 'string';

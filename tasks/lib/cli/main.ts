@@ -2,7 +2,7 @@
  * The one place that turns results and errors into exit codes. Heavy modules (listr2, node-ssh,
  * zod, the AWS SDK) are loaded by `load` only after --help and flag errors are dealt with.
  */
-import { ConfigError, CutoverError, ExitCode, exitCodeFor } from '../errors.ts';
+import { ConfigError, CutoverError, ExitCode, exitCodeFor } from '../base/errors.ts';
 import { helpText, parse, type ParsedArgs, type TaskSpec } from './args.ts';
 
 export type TaskBody = (args: ParsedArgs) => Promise<ExitCode>;

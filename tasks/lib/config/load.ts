@@ -1,8 +1,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Environment, type EnvironmentConfig, type SecretRef } from '../../../environments/schema.ts';
-import { ConfigError, UsageError } from '../errors.ts';
+import { Environment, type EnvironmentConfig, type SecretRef } from './schema.ts';
+import { ConfigError, UsageError } from '../base/errors.ts';
 import { formatIssues } from './issues.ts';
 import { resolveSecrets, type Secrets } from './secrets.ts';
 

@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline/promises';
-import { UsageError } from '../errors.ts';
+import { UsageError } from '../base/errors.ts';
 
 /** Production-style confirmation: the operator types the environment's name. */
 export async function confirmByTyping(envName: string, print: (t: string) => void): Promise<void> {

@@ -1,6 +1,6 @@
 /** The one typed context of a deploy or rollback run, filled step by step. */
-import { randomBytes } from 'node:crypto';
-import type { Host } from '../../../environments/schema.ts';
+import type { Deployed, StepRecord } from '../base/run.ts';
+import type { Host } from '../config/schema.ts';
 import type { LoadedEnvironment } from '../config/load.ts';
 import type { ProbeResult } from '../probes/types.ts';
 import type { Runner } from '../runners/types.ts';
@@ -14,14 +14,6 @@ export type HostStage =
   | 'rolled-back' // back on the previous tag and verified
   | 'rollback-failed'; // a human must look
 
-/** What a host runs before this run: the rollback target. */
-export interface Deployed {
-  /** The tag HEAD (or `current`) is on; undefined when it is on no tag. */
-  readonly tag?: string;
-  readonly commit: string;
-  /** releases strategy: the release folder `current` points to. */
-  readonly release?: string;
-}
 
 export interface HostRun {
   readonly host: Host;
@@ -51,11 +43,6 @@ export interface SsmCommandRecord {
   readonly durationMs: number;
 }
 
-export interface StepRecord {
-  readonly name: string;
-  readonly durationMs: number;
-  readonly ok: boolean;
-}
 
 export interface BackupRef {
   readonly file: string;
@@ -92,13 +79,4 @@ export interface RunCtx {
   ssmCommands: SsmCommandRecord[];
 }
 
-export function newRunId(now = new Date()): string {
-  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
-}
-
-
-/** The label of a deployed state: its tag, else its short commit. */
-export function label(d: Deployed | undefined): string {
-  if (!d) return '(nothing)';
-  return d.tag ?? d.commit.slice(0, 12);
-}
+export { label, newRunId, type Deployed, type StepRecord } from '../base/run.ts';

@@ -8,7 +8,7 @@ import { releaseDirName, releasePaths, releases, releasesToPrune, tagOfRelease }
 import { systemd } from '../commands/systemd.ts';
 import { command, raw, type Command } from '../commands/shell.ts';
 import { secret, secretValues } from '../config/load.ts';
-import { CutoverError } from '../errors.ts';
+import { CutoverError } from '../base/errors.ts';
 import { hostNow } from '../probes/journal.ts';
 import { lastLines, run } from '../runners/run.ts';
 import type { ExecOptions } from '../runners/types.ts';

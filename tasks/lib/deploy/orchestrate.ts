@@ -6,7 +6,7 @@
  */
 import type { ListrTask } from 'listr2';
 import { secretValues } from '../config/load.ts';
-import { CutoverError, ExitCode } from '../errors.ts';
+import { CutoverError, ExitCode } from '../base/errors.ts';
 import { makeList, type RendererName } from '../listr.ts';
 import { acquireLock, describeHolder, forceUnlock, newLockRecord, releaseLock } from '../state/lock.ts';
 import { appendHistory } from '../state/history.ts';

@@ -10,7 +10,7 @@ import { git } from '../commands/git.ts';
 import { pg } from '../commands/pg.ts';
 import { command, sh } from '../commands/shell.ts';
 import { secret } from '../config/load.ts';
-import { CutoverError, ExitCode, HostKeyError, HostUnreachableError } from '../errors.ts';
+import { CutoverError, ExitCode, HostKeyError, HostUnreachableError } from '../base/errors.ts';
 import { inspectHost, workTreeOf } from '../inspect.ts';
 import { lastLines } from '../runners/run.ts';
 import { label, type HostRun, type RunCtx } from './context.ts';

@@ -13,7 +13,7 @@ import { RESTORE_FLAGS } from '../commands/pg.ts';
 import { display, type Command } from '../commands/shell.ts';
 import { systemd } from '../commands/systemd.ts';
 import { secret, secretValues, type LoadedEnvironment } from '../config/load.ts';
-import { CutoverError, ExitCode, UsageError } from '../errors.ts';
+import { CutoverError, ExitCode, UsageError } from '../base/errors.ts';
 import { readHistory } from '../state/history.ts';
 import { stateDirOf } from '../state/paths.ts';
 import { currentAndPrevious, deployments, everDeployedOk } from '../state/queries.ts';

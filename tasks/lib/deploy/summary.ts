@@ -1,6 +1,6 @@
 /** The last thing a deploy or rollback prints: the outcome, each host's state, and what to do next. */
 import path from 'node:path';
-import { ExitCode } from '../errors.ts';
+import { ExitCode } from '../base/errors.ts';
 import { label, type HostRun, type RunCtx } from './context.ts';
 import type { RunReport } from './orchestrate.ts';
 

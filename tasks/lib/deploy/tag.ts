@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { UsageError } from '../errors.ts';
+import { UsageError } from '../base/errors.ts';
 
 /**
  * A tag must be a valid git ref name (git's own rules, by `git check-ref-format`) and must not

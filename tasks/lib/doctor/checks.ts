@@ -1,9 +1,9 @@
 /** doctor's rows for one host, from what inspectHost read. Read-only. */
-import type { Host } from '../../../environments/schema.ts';
+import type { Host } from '../config/schema.ts';
 import { pg } from '../commands/pg.ts';
 import { secret, type LoadedEnvironment } from '../config/load.ts';
-import { label } from '../deploy/context.ts';
-import { HostKeyError, HostUnreachableError } from '../errors.ts';
+import { label } from '../base/run.ts';
+import { HostKeyError, HostUnreachableError } from '../base/errors.ts';
 import { inspectHost, workTreeOf, type HostFacts } from '../inspect.ts';
 import { lastLines } from '../runners/run.ts';
 import type { Runner } from '../runners/types.ts';

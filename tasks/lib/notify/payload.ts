@@ -3,7 +3,7 @@
  * Rocket.Chat and Slack's notification previews read only it) and `blocks` (Slack's layout).
  * Pure; every string is redacted before it is placed, and escaped for Slack's mrkdwn.
  */
-import type { NOTIFY_EVENTS } from '../../../environments/schema.ts';
+import type { NOTIFY_EVENTS } from '../config/schema.ts';
 import { redactText } from '../reports/redact.ts';
 
 export type NotifyKind = (typeof NOTIFY_EVENTS)[number];

@@ -2,7 +2,7 @@
  * The test chat request: status, every expected string in the answer, and the latency within the
  * budget (the measured latency is reported, even past the budget, up to a hard limit).
  */
-import type { EnvironmentConfig } from '../../../environments/schema.ts';
+import type { EnvironmentConfig } from '../config/schema.ts';
 import { httpRequest, MAX_BODY_BYTES, probeUrl, type HttpRequest } from './http.ts';
 import { excerpt, formatMs, maskUrl } from './text.ts';
 import type { ProbeResult } from './types.ts';

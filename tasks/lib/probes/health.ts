@@ -4,7 +4,7 @@
  * the timeout passes, and then reports the last thing it saw and everything it saw on the way.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { EnvironmentConfig } from '../../../environments/schema.ts';
+import type { EnvironmentConfig } from '../config/schema.ts';
 import { httpRequest, probeUrl, type HttpOutcome } from './http.ts';
 import { excerpt, formatMs, maskUrl } from './text.ts';
 import type { HealthResult, ProbeAnswer, ProbeResult } from './types.ts';

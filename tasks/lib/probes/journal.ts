@@ -5,7 +5,7 @@
  */
 import { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import type { EnvironmentConfig } from '../../../environments/schema.ts';
+import type { EnvironmentConfig } from '../config/schema.ts';
 import { display } from '../commands/shell.ts';
 import { journal, parseHostNow } from '../commands/journal.ts';
 import { lastLines, run } from '../runners/run.ts';

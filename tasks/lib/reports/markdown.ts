@@ -4,20 +4,9 @@
  * latency P50/P95/P99, SSM command ids, the backup used, and the verdict. Pure: the same record
  * always gives the same text. A section without data is left out.
  */
+import { elapsedText, sizeWithBytes } from '../base/format.ts';
 import type { ReportBackup, ReportCheck, ReportRecord } from './types.ts';
 
-/** 850 -> `850 ms`, 1234 -> `1.2 s`, 125000 -> `2m 5s`, 3_725_000 -> `1h 2m`. */
-export function durationText(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  const s = Math.round(ms / 1000);
-  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
-  return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
-}
-
-export function sizeText(bytes: number): string {
-  return bytes < 1e6 ? `${(bytes / 1e3).toFixed(1)} kB (${bytes} bytes)` : `${(bytes / 1e6).toFixed(2)} MB (${bytes} bytes)`;
-}
 
 /** One table cell: pipes escaped, line breaks kept as <br>. */
 function cell(v: string | number | null | undefined): string {
@@ -35,7 +24,7 @@ const ms = (v: number | null) => (v === null ? null : `${Math.round(v)} ms`);
 function backupLines(b: ReportBackup): string[] {
   if (b === null) return ['- none (this run takes no backup)'];
   if ('skipped' in b) return [`- skipped: ${b.skipped}`];
-  return [`- File: \`${b.file}\``, `- Size: ${sizeText(b.sizeBytes)}`, `- sha256: \`${b.sha256}\``];
+  return [`- File: \`${b.file}\``, `- Size: ${sizeWithBytes(b.sizeBytes)}`, `- sha256: \`${b.sha256}\``];
 }
 
 /** A code fence longer than any run of backticks in the text. */
@@ -53,7 +42,7 @@ export function renderMarkdown(r: ReportRecord): string {
     `- Environment: ${r.env}`,
     `- Run: ${r.runId}`,
     `- Started: ${r.startedAt}`,
-    `- Finished: ${r.finishedAt} (${durationText(r.durationMs)})`,
+    `- Finished: ${r.finishedAt} (${elapsedText(r.durationMs)})`,
     `- Verdict: **${r.verdict}**`,
     '',
     '## Summary',
@@ -63,7 +52,7 @@ export function renderMarkdown(r: ReportRecord): string {
   const section = (title: string, lines: string[]) => out.push('', `## ${title}`, '', ...lines);
   if (r.hosts?.length) section('Hosts', table(['Host', 'From', 'To', 'State'], ['l', 'l', 'l', 'l'], r.hosts.map((h) => [h.name, h.from, h.to, h.state])));
   if (r.steps?.length)
-    section('Steps', table(['Step', 'Duration', 'Result'], ['l', 'r', 'l'], r.steps.map((s) => [s.name, durationText(s.durationMs), s.ok ? 'ok' : 'FAILED'])));
+    section('Steps', table(['Step', 'Duration', 'Result'], ['l', 'r', 'l'], r.steps.map((s) => [s.name, elapsedText(s.durationMs), s.ok ? 'ok' : 'FAILED'])));
   if (r.checks?.length)
     section(
       'Checks',
@@ -74,7 +63,7 @@ export function renderMarkdown(r: ReportRecord): string {
   if (r.ssmCommands?.length)
     section(
       'SSM commands',
-      table(['Host', 'Command id', 'Instance', 'Status', 'Duration'], ['l', 'l', 'l', 'l', 'r'], r.ssmCommands.map((c) => [c.host, c.commandId, c.instanceId, c.status, durationText(c.durationMs)])),
+      table(['Host', 'Command id', 'Instance', 'Status', 'Duration'], ['l', 'l', 'l', 'l', 'r'], r.ssmCommands.map((c) => [c.host, c.commandId, c.instanceId, c.status, elapsedText(c.durationMs)])),
     );
   if (r.backup !== undefined) section('Backup', backupLines(r.backup));
   if (r.extra && Object.keys(r.extra).length) section('Details', fenced('json', JSON.stringify(r.extra, null, 2)));

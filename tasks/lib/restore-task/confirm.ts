@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline/promises';
-import { CutoverError, ExitCode, UsageError } from '../errors.ts';
+import { CutoverError, ExitCode, UsageError } from '../base/errors.ts';
 
 /** Refused before anything is read or touched: a restore asks, and a pipe cannot answer. */
 export function requireTerminalOrYes(yes: boolean, isTTY: boolean | undefined): void {

@@ -1,6 +1,6 @@
 /** How a restore ended, and what that means for the exit code, the history and the report. Pure. */
 import { compareRowCounts } from '../backup/restore.ts';
-import { ExitCode } from '../errors.ts';
+import { ExitCode } from '../base/errors.ts';
 import type { Result } from '../state/records.ts';
 
 export type RestoreOutcome =

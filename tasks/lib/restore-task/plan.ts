@@ -1,9 +1,9 @@
 /** What `restore` shows before it asks: the database it replaces, the backup, and the row counts, side by side. Pure. */
 import path from 'node:path';
 import type { BackupManifest } from '../backup/manifest.ts';
-import { sizeText } from '../backup/catalog.ts';
+import { sizeText } from '../base/format.ts';
 import { RESTORE_FLAGS } from '../commands/pg.ts';
-import { ageText } from '../oncall/parse.ts';
+import { ageText } from '../base/format.ts';
 
 export interface CountRow {
   readonly table: string;

@@ -6,12 +6,12 @@
  */
 import os from 'node:os';
 import { resolveBackup, dumpRunnerFor, firstHost, liveTag } from '../backup/catalog.ts';
-import { verifyBackup } from '../backup/verify.ts';
+import { verifyBackup } from '../backup/integrity.ts';
 import { flag, str, type ParsedArgs } from '../cli/args.ts';
 import { parseRowCounts, pg } from '../commands/pg.ts';
 import { chooseEnvironment, loadEnvironment, secret, secretValues } from '../config/load.ts';
-import { newRunId } from '../deploy/context.ts';
-import { CutoverError, ExitCode, UsageError } from '../errors.ts';
+import { newRunId } from '../base/run.ts';
+import { CutoverError, ExitCode, UsageError } from '../base/errors.ts';
 import { notify } from '../notify/webhook.ts';
 import { redactDeep, redactText } from '../reports/redact.ts';
 import { writeReport } from '../reports/write.ts';

@@ -5,7 +5,7 @@ import type { PgTarget } from '../commands/pg.ts';
 import type { LoadedEnvironment } from '../config/load.ts';
 import type { NotifyResult } from '../notify/webhook.ts';
 import type { Runner } from '../runners/types.ts';
-import type { StepRecord } from '../deploy/context.ts';
+import type { StepRecord } from '../base/run.ts';
 import type { DataState, RestoreOutcome } from './outcome.ts';
 
 export interface RestoreRun {

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
-import type { Host } from '../../../environments/schema.ts';
+import type { Host } from '../config/schema.ts';
 import { secret, type LoadedEnvironment } from '../config/load.ts';
 import { LocalRunner } from './local.ts';
 import { SshRunner } from './ssh.ts';

@@ -1,5 +1,5 @@
 import { display, type Command } from '../commands/shell.ts';
-import { CommandFailedError } from '../errors.ts';
+import { CommandFailedError } from '../base/errors.ts';
 import type { ExecOptions, ExecResult, Runner } from './types.ts';
 
 /** Run and require exit 0; a failure names the host, the command (secrets masked) and the stderr tail. */

@@ -8,7 +8,7 @@ import { NodeSSH } from 'node-ssh';
 import type { ClientChannel } from 'ssh2';
 import { randomBytes } from 'node:crypto';
 import { killTagged, wrapForBash, type Command } from '../commands/shell.ts';
-import { HostKeyError, HostUnreachableError } from '../errors.ts';
+import { HostKeyError, HostUnreachableError } from '../base/errors.ts';
 import { checkHostKey, fingerprint, hostEntryName, knownHostsLine } from './known-hosts.ts';
 import { Tail } from './tail.ts';
 import type { ExecOptions, ExecResult, HostTarget, Runner } from './types.ts';

@@ -1,6 +1,6 @@
 /** Running a state command whose exit codes carry answers (75 = held), and failing on the others. */
 import type { Command } from '../commands/shell.ts';
-import { CommandFailedError } from '../errors.ts';
+import { CommandFailedError } from '../base/errors.ts';
 import { lastLines } from '../runners/run.ts';
 import type { ExecOptions, ExecResult, Runner } from '../runners/types.ts';
 

@@ -5,7 +5,8 @@
  */
 import os from 'node:os';
 import { lock, LOCK_HELD_EXIT } from '../commands/lock.ts';
-import { UsageError } from '../errors.ts';
+import { hmsText } from '../base/format.ts';
+import { UsageError } from '../base/errors.ts';
 import type { Runner } from '../runners/types.ts';
 import { execExpecting } from './exec.ts';
 import { appendMirror, serializeEvent } from './history.ts';
@@ -78,7 +79,7 @@ export function judgeStale(record: LockRecord | null, ageSec: number, ctx: Stale
   const reasons: string[] = [];
   const machine = record.owner.slice(record.owner.lastIndexOf('@') + 1);
   if (machine === ctx.machine && !ctx.isAlive(record.pid)) reasons.push(`pid ${record.pid} is gone on ${machine}`);
-  if (ageSec > record.ttlSec) reasons.push(`older than its TTL (${duration(ageSec)} > ${duration(record.ttlSec)})`);
+  if (ageSec > record.ttlSec) reasons.push(`older than its TTL (${hmsText(ageSec)} > ${hmsText(record.ttlSec)})`);
   return { stale: reasons.length > 0, reason: reasons.length ? reasons.join('; ') : null };
 }
 
@@ -104,20 +105,12 @@ export function parseHeld(block: string, ctx: StaleContext = thisMachine): LockH
 export function describeHolder(h: LockHolder, lockFile?: string): string {
   const where = lockFile ? ` (${lockFile})` : '';
   const who = h.record
-    ? `held by ${h.record.owner} (run ${h.record.runId}: ${h.record.task}${h.record.tag ? ` ${h.record.tag}` : ''} to ${h.record.env}, pid ${h.record.pid}) since ${h.record.startedAt}, ${duration(h.ageSec)} ago`
+    ? `held by ${h.record.owner} (run ${h.record.runId}: ${h.record.task}${h.record.tag ? ` ${h.record.tag}` : ''} to ${h.record.env}, pid ${h.record.pid}) since ${h.record.startedAt}, ${hmsText(h.ageSec)} ago`
     : `held, but its content is not a lock record: ${JSON.stringify(h.raw.slice(0, 200))}`;
   if (h.stale) return `The deploy lock${where} is STALE: ${who}; ${h.staleReason}. If no run is using it, take it with --force-unlock '<reason>'.`;
   return `The deploy lock${where} is ${who}. Wait for that run to finish; if it is dead, take the lock with --force-unlock '<reason>'.`;
 }
 
-export function duration(sec: number): string {
-  const parts = [
-    [Math.floor(sec / 3600), 'h'],
-    [Math.floor((sec % 3600) / 60), 'm'],
-    [sec % 60, 's'],
-  ] as const;
-  return parts.filter(([n]) => n > 0).map(([n, u]) => `${n}${u}`).join(' ') || '0s';
-}
 
 export interface LockOptions {
   readonly stale?: StaleContext;

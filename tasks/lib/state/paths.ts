@@ -1,6 +1,6 @@
 /** Where the deploy lock and history live on a host. Paths are POSIX: they are used on the host. */
 import path from 'node:path';
-import { ConfigError } from '../errors.ts';
+import { ConfigError } from '../base/errors.ts';
 
 export const LOCK_FILE = 'lock.json';
 export const HISTORY_FILE = 'history.jsonl';

@@ -1,8 +1,8 @@
 /** The hosts of an environment as verify and status see them. */
-import type { Host } from '../../../environments/schema.ts';
+import type { Host } from '../config/schema.ts';
 import { resolveHosts } from '../aws/hosts.ts';
 import type { LoadedEnvironment } from '../config/load.ts';
-import { UsageError } from '../errors.ts';
+import { UsageError } from '../base/errors.ts';
 
 /** The listed hosts, or the running instances EC2 discovery finds (`hosts: { ec2: { tags } }`). */
 export function environmentHosts(env: LoadedEnvironment, opts: { signal?: AbortSignal } = {}): Promise<Host[]> {

@@ -4,11 +4,11 @@
  * first host the live and rollback tags and the last deployments; the newest backup here.
  */
 import path from 'node:path';
-import type { Host } from '../../../environments/schema.ts';
+import type { Host } from '../config/schema.ts';
 import { listBackups } from '../backup/retention.ts';
 import { releasePaths, releases } from '../commands/releases.ts';
 import { secretValues, type LoadedEnvironment } from '../config/load.ts';
-import { HostKeyError, HostUnreachableError } from '../errors.ts';
+import { HostKeyError, HostUnreachableError } from '../base/errors.ts';
 import { runnerFor } from '../runners/for-host.ts';
 import { SshRunner } from '../runners/ssh.ts';
 import type { Runner } from '../runners/types.ts';
@@ -16,8 +16,8 @@ import { readHistory } from '../state/history.ts';
 import { lockStatus, type LockHolder } from '../state/lock.ts';
 import { historyFileIn, stateDirOf } from '../state/paths.ts';
 import { currentAndPrevious, deployments, type Deployment } from '../state/queries.ts';
-import { getHealth } from './http-checks.ts';
-import { readDeployed, serviceRows, type DeployedRead, type HostCtx } from './host-checks.ts';
+import { getHealth } from '../verify/http-checks.ts';
+import { readDeployed, serviceRows, type DeployedRead, type HostCtx } from '../verify/host-checks.ts';
 
 /** One GET, short: status must answer fast even when a host is in trouble. */
 export const STATUS_HEALTH_TIMEOUT_MS = 2000;

@@ -1,11 +1,11 @@
 /** The body of tasks/status.ts. Read-only. */
 import { flag, str, type ParsedArgs } from '../cli/args.ts';
 import { chooseEnvironment, loadEnvironment, secretValues } from '../config/load.ts';
-import { ExitCode, UsageError } from '../errors.ts';
+import { ExitCode, UsageError } from '../base/errors.ts';
 import { redactDeep } from '../reports/redact.ts';
-import { environmentHosts } from './hosts.ts';
-import { gatherStatus } from './status.ts';
-import { statusJson, statusText } from './status-render.ts';
+import { environmentHosts } from '../verify/hosts.ts';
+import { gatherStatus } from './read.ts';
+import { statusJson, statusText } from './render.ts';
 
 export const DEFAULT_LAST = 10;
 

@@ -1,6 +1,6 @@
 /** Which checks a verify run makes: every one the environment configures, or the ones asked for. */
 import type { LoadedEnvironment } from '../config/load.ts';
-import { UsageError } from '../errors.ts';
+import { UsageError } from '../base/errors.ts';
 import { CHECK_KINDS, type CheckKind } from './types.ts';
 
 /** Why a check cannot run with this environment, or null when it can. */

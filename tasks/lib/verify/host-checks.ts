@@ -3,7 +3,7 @@
  * the deployed tag against the running version, disk space, the deploy lock, the journal over a
  * window; and on this machine the age of the newest backup.
  */
-import type { EnvironmentConfig, Service } from '../../../environments/schema.ts';
+import type { EnvironmentConfig, Service } from '../config/schema.ts';
 import { listBackups } from '../backup/retention.ts';
 import { command, raw } from '../commands/shell.ts';
 import { workTreeOf } from '../inspect.ts';
@@ -13,9 +13,10 @@ import { lastLines } from '../runners/run.ts';
 import type { Runner } from '../runners/types.ts';
 import { describeHolder, lockStatus } from '../state/lock.ts';
 import { lockFileIn } from '../state/paths.ts';
-import { oncall, parseKeyValues } from './commands.ts';
+import { hostReads, parseKeyValues } from './commands.ts';
 import type { HealthAnswer, Row } from './http-checks.ts';
-import { ageText, durationText, kibText, parseDf, parseSystemctlShow, parseSystemdTimestamp } from './parse.ts';
+import { ageText, durationText, kibText } from '../base/format.ts';
+import { parseDf, parseSystemctlShow, parseSystemdTimestamp } from './parse.ts';
 
 const SSH_TIMEOUT_MS = 15_000;
 export const DEFAULT_BACKUP_MAX_AGE_MS = 26 * 3_600_000;
@@ -38,7 +39,7 @@ export async function serviceRows(services: readonly Service[], c: HostCtx): Pro
   const units = services.filter((s) => s.unit);
   const rows: Row[] = [];
   if (units.length) {
-    const cmd = oncall.serviceShow(units.map((s) => s.unit!));
+    const cmd = hostReads.serviceShow(units.map((s) => s.unit!));
     const r = await c.runner.exec(cmd, { timeoutMs: SSH_TIMEOUT_MS, signal: c.signal });
     const blocks = r.code === 0 ? parseSystemctlShow(r.stdout) : [];
     units.forEach((s, i) => rows.push(unitRow(s, r.code === 0 ? blocks[i] : undefined, r.code === 0 ? '' : failedCommand(cmd.script, r), c.now())));
@@ -88,7 +89,7 @@ export type DeployedRead = { readonly ok: true; readonly tag: string | null; rea
 export async function readDeployed(env: LoadedEnvironment, c: HostCtx): Promise<DeployedRead> {
   const dir = workTreeOf(env);
   const releases = env.config.app.strategy === 'releases';
-  const r = await c.runner.exec(oncall.deployed(dir, releases ? dir : undefined), { timeoutMs: SSH_TIMEOUT_MS, signal: c.signal });
+  const r = await c.runner.exec(hostReads.deployed(dir, releases ? dir : undefined), { timeoutMs: SSH_TIMEOUT_MS, signal: c.signal });
   if (r.code !== 0) return { ok: false, problem: failedCommand(`reading the working copy ${dir}`, r) };
   const kv = parseKeyValues(r.stdout);
   return { ok: true, tag: kv.tag || null, commit: kv.commit ?? '', release: kv.release || null };
@@ -118,7 +119,7 @@ export function versionRow(versionField: string | undefined, d: DeployedRead, h:
 export async function diskRow(env: LoadedEnvironment, c: HostCtx): Promise<Row> {
   const path = env.config.verify.disk?.path ?? env.config.app.path;
   const min = env.config.verify.disk?.minFreePercent ?? DEFAULT_MIN_FREE_PERCENT;
-  const cmd = oncall.disk(path);
+  const cmd = hostReads.disk(path);
   const r = await c.runner.exec(cmd, { timeoutMs: SSH_TIMEOUT_MS, signal: c.signal });
   const base = { kind: 'disk', check: 'disk', threshold: `>= ${min}% free` } as const;
   const d = r.code === 0 ? parseDf(r.stdout) : null;

@@ -3,10 +3,10 @@
  * SSH connection (opened first, so an unreachable host is found once) and one health and one
  * readiness answer; the history (for the journal window) is read once, from the first host.
  */
-import type { Host } from '../../../environments/schema.ts';
+import type { Host } from '../config/schema.ts';
 import { secretValues, type LoadedEnvironment } from '../config/load.ts';
-import { newRunId } from '../deploy/context.ts';
-import { HostKeyError, HostUnreachableError } from '../errors.ts';
+import { newRunId } from '../base/run.ts';
+import { HostKeyError, HostUnreachableError } from '../base/errors.ts';
 import { hostNow } from '../probes/journal.ts';
 import { redactText } from '../reports/redact.ts';
 import { runnerFor } from '../runners/for-host.ts';
@@ -19,7 +19,7 @@ import { environmentHosts } from './hosts.ts';
 import { selectChecks } from './select.ts';
 import * as http from './http-checks.ts';
 import * as onHost from './host-checks.ts';
-import { durationText } from './parse.ts';
+import { durationText } from '../base/format.ts';
 import { THIS_MACHINE, type CheckKind, type CheckRow, type HostVerdict, type LatencyFigures } from './types.ts';
 import { overallVerdict, type Overall } from './verdict.ts';
 

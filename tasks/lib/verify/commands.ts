@@ -4,7 +4,7 @@ import { command, sh, type Command } from '../commands/shell.ts';
 /** Properties read per unit; systemd prints nothing for one it does not know (NRestarts before 235). */
 export const SHOW_PROPERTIES = ['Id', 'LoadState', 'ActiveState', 'SubState', 'ActiveEnterTimestamp', 'NRestarts'] as const;
 
-export const oncall = {
+export const hostReads = {
   /** One `Key=value` block per unit, in the order given. Needs no sudo. */
   serviceShow: (units: readonly string[]): Command => command(sh`systemctl show -p ${SHOW_PROPERTIES.join(',')} -- ${units}`, { readOnly: true }),
 

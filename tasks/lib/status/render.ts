@@ -1,8 +1,8 @@
 /** status for people (a table per section) and for programs (--json): pure. */
 import { describeHolder, type LockHolder } from '../state/lock.ts';
-import { ageText } from './parse.ts';
-import type { EnvStatus, HostStatus } from './status.ts';
-import { ms } from './http-checks.ts';
+import { ageText } from '../base/format.ts';
+import type { EnvStatus, HostStatus } from './read.ts';
+import { ms } from '../verify/http-checks.ts';
 
 function table(head: readonly string[], rows: readonly string[][], indent = ''): string[] {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

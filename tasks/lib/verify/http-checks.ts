@@ -3,13 +3,14 @@
  * with the version it reports, readiness with its dependency map, the test chat, latency
  * sampling, and the opt-in hardening probes (oversized message -> 413, bounded burst -> 429).
  */
-import type { EnvironmentConfig } from '../../../environments/schema.ts';
+import type { EnvironmentConfig } from '../config/schema.ts';
 import { chatRequest, chatTimeoutMs, checkChat } from '../probes/chat.ts';
 import { HEALTH_REQUEST_TIMEOUT_MS, readVersion } from '../probes/health.ts';
 import { httpRequest, probeUrl, type HttpOutcome, type HttpRequest } from '../probes/http.ts';
 import { latencySample } from '../probes/latency.ts';
 import { excerpt, formatMs, maskUrl } from '../probes/text.ts';
-import { formatDependencies, kibText, parseDependencies } from './parse.ts';
+import { kibText } from '../base/format.ts';
+import { formatDependencies, parseDependencies } from './parse.ts';
 import type { CheckRow, LatencyFigures, Verdict } from './types.ts';
 
 type VerifyConfig = EnvironmentConfig['verify'];

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { changesBetween, describeChange } from '../../tasks/lib/oncall/changes.ts';
-import { renderHostTable } from '../../tasks/lib/oncall/table.ts';
-import type { CheckRow, HostVerdict } from '../../tasks/lib/oncall/types.ts';
-import { overallVerdict } from '../../tasks/lib/oncall/verdict.ts';
+import { changesBetween, describeChange } from '../../tasks/lib/verify/changes.ts';
+import { renderHostTable } from '../../tasks/lib/verify/table.ts';
+import type { CheckRow, HostVerdict } from '../../tasks/lib/verify/types.ts';
+import { overallVerdict } from '../../tasks/lib/verify/verdict.ts';
 
 const r = (host: string, check: string, verdict: CheckRow['verdict'], value = 'v', valueClass = value): CheckRow => ({
   host,

@@ -84,38 +84,5 @@ export function formatDependencies(map: Readonly<Record<string, string>>): strin
   return entries.length ? entries.map(([k, v]) => `${k}=${v}`).join(', ') : '(empty)';
 }
 
-/** 90061 s -> `1d 1h 1m`; the two largest units (an age on a table, not a stopwatch). */
-export function ageText(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  const parts: [number, string][] = [
-    [Math.floor(s / 86400), 'd'],
-    [Math.floor((s % 86400) / 3600), 'h'],
-    [Math.floor((s % 3600) / 60), 'm'],
-    [s % 60, 's'],
-  ];
-  const first = parts.findIndex(([n]) => n > 0);
-  if (first < 0) return '0s';
-  return parts
-    .slice(first, first + 2)
-    .filter(([n]) => n > 0)
-    .map(([n, u]) => `${n}${u}`)
-    .join(' ');
-}
 
-/** 1536 KiB -> `1.5 MiB`. */
-export function kibText(kib: number): string {
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = kib;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v >= 100 || i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
-}
 
-/** A configured duration as written: 93600000 -> `26h`, 1800000 -> `30m`, 1500 -> `1500ms`. */
-export function durationText(ms: number): string {
-  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
-  return `${ms}ms`;
-}

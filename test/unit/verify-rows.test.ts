@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { Environment, Service } from '../../environments/schema.ts';
+import { Environment, Service } from '../../tasks/lib/config/schema.ts';
 import type { LoadedEnvironment } from '../../tasks/lib/config/load.ts';
-import { healthRow, probeBody, readinessDepsRow, readinessRow, type HealthAnswer, type ReadinessAnswer } from '../../tasks/lib/oncall/http-checks.ts';
-import { serviceRows, unitRow, versionRow, type DeployedRead } from '../../tasks/lib/oncall/host-checks.ts';
-import { parseCheckNames, selectChecks } from '../../tasks/lib/oncall/select.ts';
+import { healthRow, probeBody, readinessDepsRow, readinessRow, type HealthAnswer, type ReadinessAnswer } from '../../tasks/lib/verify/http-checks.ts';
+import { serviceRows, unitRow, versionRow, type DeployedRead } from '../../tasks/lib/verify/host-checks.ts';
+import { parseCheckNames, selectChecks } from '../../tasks/lib/verify/select.ts';
 import type { Runner } from '../../tasks/lib/runners/types.ts';
 
 const svc = Service.parse({ unit: 'demo-chat' });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Deployment } from '../../tasks/lib/state/queries.ts';
-import { deploymentLine, type EnvStatus } from '../../tasks/lib/oncall/status.ts';
-import { statusText } from '../../tasks/lib/oncall/status-render.ts';
+import { deploymentLine, type EnvStatus } from '../../tasks/lib/status/read.ts';
+import { statusText } from '../../tasks/lib/status/render.ts';
 
 const run = (o: Partial<Deployment>): Deployment => ({
   runId: 'r1', task: 'deploy', env: 'prod', who: 'bob@ops', from: 'v1', to: 'v2', startedAt: '2026-01-06T10:00:00.000Z', result: 'deployed', live: 'v2',

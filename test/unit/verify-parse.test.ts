@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { oncall, parseKeyValues } from '../../tasks/lib/oncall/commands.ts';
-import { ageText, durationText, formatDependencies, kibText, parseDependencies, parseDf, parseSystemctlShow, parseSystemdTimestamp } from '../../tasks/lib/oncall/parse.ts';
+import { hostReads, parseKeyValues } from '../../tasks/lib/verify/commands.ts';
+import { ageText, durationText, kibText } from '../../tasks/lib/base/format.ts';
+import { formatDependencies, parseDependencies, parseDf, parseSystemctlShow, parseSystemdTimestamp } from '../../tasks/lib/verify/parse.ts';
 
 describe('parsers of what hosts answer', () => {
   it('systemctl show: one block per unit, in order, values may hold = or be empty', () => {
@@ -46,15 +47,15 @@ describe('parsers of what hosts answer', () => {
   });
 
   it('command builders: exact scripts, read-only', () => {
-    expect(oncall.serviceShow(['demo-chat', 'worker@1'])).toEqual({
+    expect(hostReads.serviceShow(['demo-chat', 'worker@1'])).toEqual({
       script: 'systemctl show -p Id,LoadState,ActiveState,SubState,ActiveEnterTimestamp,NRestarts -- demo-chat worker@1',
       readOnly: true,
     });
-    expect(oncall.disk('/srv/my app')).toEqual({ script: "df -P -k -- '/srv/my app'", readOnly: true });
-    expect(oncall.deployed('/srv/app').script).toBe(
+    expect(hostReads.disk('/srv/my app')).toEqual({ script: "df -P -k -- '/srv/my app'", readOnly: true });
+    expect(hostReads.deployed('/srv/app').script).toBe(
       ['d=/srv/app', 'c=$(git -C "$d" rev-parse --verify HEAD) || exit 1', 't=$(git -C "$d" describe --tags --exact-match HEAD 2>/dev/null)', `printf 'commit=%s\\ntag=%s\\n' "$c" "$t"`].join('\n'),
     );
-    expect(oncall.deployed('/srv/app/current', '/srv/app/current').script.split('\n').at(-1)).toBe(`printf 'release=%s\\n' "$(basename "$(readlink /srv/app/current)")"`);
+    expect(hostReads.deployed('/srv/app/current', '/srv/app/current').script.split('\n').at(-1)).toBe(`printf 'release=%s\\n' "$(basename "$(readlink /srv/app/current)")"`);
     expect(parseKeyValues('commit=abc\ntag=\nrelease=r=1\n')).toEqual({ commit: 'abc', tag: '', release: 'r=1' });
   });
 });

@@ -1,5 +1,5 @@
 /** The overall verdict of a verify run, from its rows: GO only when every check is ok. */
-import { ExitCode } from '../errors.ts';
+import { ExitCode } from '../base/errors.ts';
 import { THIS_MACHINE, type CheckRow, type HostVerdict } from './types.ts';
 
 export interface Overall {
