@@ -27,6 +27,6 @@ const spec: TaskSpec = {
 };
 
 await main(spec, async () => {
-  const [{ runChangingTask }, { deployTask }] = await Promise.all([import('./lib/deploy/entry.ts'), import('./lib/deploy/targets.ts')]);
-  return (args) => runChangingTask(args, deployTask);
+  const [{ runChanging }, { deployTask }] = await Promise.all([import('./lib/kernel/run.ts'), import('./lib/deploy/targets.ts')]);
+  return (args) => runChanging(args, deployTask);
 });

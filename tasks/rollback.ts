@@ -41,8 +41,8 @@ function restoreDbArgv(argv: string[]): string[] {
 await main(
   spec,
   async () => {
-    const [{ runChangingTask }, { rollbackTask }] = await Promise.all([import('./lib/deploy/entry.ts'), import('./lib/deploy/targets.ts')]);
-    return (args) => runChangingTask(args, rollbackTask);
+    const [{ runChanging }, { rollbackTask }] = await Promise.all([import('./lib/kernel/run.ts'), import('./lib/deploy/targets.ts')]);
+    return (args) => runChanging(args, rollbackTask);
   },
   restoreDbArgv(process.argv.slice(2)),
 );

@@ -350,6 +350,20 @@ export const Policy = z
   })
   .strict();
 
+/**
+ * Where the deploy lock and history live (tasks/lib/kernel/state-host.ts): a host name, or the EC2
+ * tag of one instance; default the first host. `lockTtl`: a lock older than this (not renewed) is
+ * stale; a run renews its lock every quarter of it.
+ */
+export const StateConfig = z
+  .object({
+    host: z.string().regex(NAME, 'must be a host name').optional(),
+    hostTag: z.record(z.string().min(1).max(128), z.string().max(256)).refine((t) => Object.keys(t).length > 0, 'needs at least one tag').optional(),
+    lockTtl: Duration.refine((ms) => ms >= 8000, 'must be at least 8s').default(7_200_000),
+  })
+  .strict()
+  .refine((s) => !(s.host && s.hostTag), { message: 'give host or hostTag, not both', path: ['hostTag'] });
+
 export const NOTIFY_EVENTS = ['start', 'success', 'rollback', 'attention'] as const;
 
 /** A Slack-compatible incoming webhook (POST JSON `{ text, blocks }`); a failed notification only warns. */
@@ -379,6 +393,7 @@ export const Environment = z
     backups: Backups.default({ keep: 10 }),
     verify: Verify,
     policy: Policy.default({ autoRollback: true, confirm: false }),
+    state: StateConfig.default({ lockTtl: 7_200_000 }),
     rollout: RolloutConfig.default({ batchSize: '100%', maxFailures: 0, firstBatchGates: true, pause: 0 }),
     notifications: Notifications.optional(),
     /** The built-in sandbox: cutover creates it on first use (environments/local.ts only). */

@@ -1,21 +1,19 @@
-/** The backup step of a run: a verified dump before anything live changes, then retention. */
+/** The backup step of a run: a verified dump before anything live changes (retention runs after the run succeeded). */
 import path from 'node:path';
-import type { ListrTaskWrapper } from 'listr2';
-import { takeBackup } from '../backup/dump.ts';
-import { pruneBackups } from '../backup/retention.ts';
-import { secret } from '../config/load.ts';
+import { backupPlan, takeBackup } from '../backup/dump.ts';
 import { dumpRunnerFor } from '../backup/catalog.ts';
+import { mbText } from '../base/format.ts';
+import { secret } from '../config/load.ts';
+import type { Task } from '../kernel/listr.ts';
 import type { Runner } from '../runners/types.ts';
 import type { RunCtx } from './context.ts';
-
-type Task = ListrTaskWrapper<RunCtx, any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Where pg_dump and pg_restore run for this run: the first host, or this machine. */
 export function backupRunner(ctx: RunCtx): Runner {
   return dumpRunnerFor(ctx.env, ctx.hosts[0]!.runner);
 }
 
-export async function backupStep(c: RunCtx, task: Task, what = 'Backup'): Promise<void> {
+export async function backupStep(c: RunCtx, task: Task<RunCtx>, what = 'Backup'): Promise<void> {
   const db = c.env.config.database;
   if (c.flags.skipBackup) {
     c.backupSkipped = c.flags.skipBackup;
@@ -27,10 +25,19 @@ export async function backupStep(c: RunCtx, task: Task, what = 'Backup'): Promis
     return;
   }
   const first = c.hosts[0]!;
+  const password = secret(c.env, db.password);
+  if (c.dry) {
+    const p = backupPlan({ db, password, format: db.format, dir: c.env.backupDir, fromTag: first.from.tag ?? null, toTag: c.tag });
+    const where = backupRunner(c).host.name;
+    for (const cmd of p.onHost) c.dry.command(where, cmd);
+    c.dry.add('this machine', `the dump streams into ${path.relative(process.cwd(), p.dumpPath)} (mode 0600), then is read completely:`);
+    for (const cmd of p.here) c.dry.command('this machine', cmd);
+    return;
+  }
   const b = await takeBackup({
     runner: backupRunner(c),
     db,
-    password: secret(c.env, db.password),
+    password,
     format: db.format,
     dir: c.env.backupDir,
     envName: c.env.name,
@@ -38,10 +45,8 @@ export async function backupStep(c: RunCtx, task: Task, what = 'Backup'): Promis
     toTag: c.tag,
     runId: c.runId,
     signal: c.signal,
-    onProgress: (bytes) => (task.output = `${(bytes / 1e6).toFixed(1)} MB`),
+    onProgress: (bytes) => (task.output = mbText(bytes)),
   });
   c.backup = { file: b.dumpPath, sha256: b.manifest.sha256, size: b.manifest.sizeBytes };
   task.title = `${what}: ${path.basename(b.dumpPath)} (${(b.manifest.sizeBytes / 1e6).toFixed(2)} MB, verified)`;
-  const pruned = await pruneBackups(c.env.backupDir, c.env.config.backups.keep);
-  if (pruned.removed.length) c.notes.push(`pruned ${pruned.removed.length} old backup(s) (keep: ${c.env.config.backups.keep})`);
 }

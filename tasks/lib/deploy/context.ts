@@ -1,7 +1,7 @@
 /** The one typed context of a deploy or rollback run, filled step by step. */
-import type { Deployed, StepRecord } from '../base/run.ts';
+import type { Deployed } from '../base/run.ts';
 import type { Host } from '../config/schema.ts';
-import type { LoadedEnvironment } from '../config/load.ts';
+import type { KernelCtx } from '../kernel/procedure.ts';
 import type { ProbeResult } from '../probes/types.ts';
 import type { Runner } from '../runners/types.ts';
 
@@ -14,7 +14,6 @@ export type HostStage =
   | 'rolled-back' // back on the previous tag and verified
   | 'rollback-failed'; // a human must look
 
-
 export interface HostRun {
   readonly host: Host;
   readonly runner: Runner;
@@ -26,6 +25,8 @@ export interface HostRun {
   fetched?: boolean;
   /** The host's clock (epoch seconds, as it printed them) just before the restart: the journal scan starts there. */
   restartedAt?: string;
+  /** The services were restarted on this host in this run (a restart that never ran leaves the old code running). */
+  restarted?: boolean;
   /** The verification of this host after the deploy, and after the rollback if there was one. */
   checks: ProbeResult[];
   rollbackChecks?: ProbeResult[];
@@ -43,7 +44,6 @@ export interface SsmCommandRecord {
   readonly durationMs: number;
 }
 
-
 export interface BackupRef {
   readonly file: string;
   readonly sha256: string;
@@ -51,32 +51,22 @@ export interface BackupRef {
 }
 
 export interface RunFlags {
-  readonly dryRun: boolean;
   readonly yes: boolean;
-  readonly json: boolean;
   readonly noRollback: boolean;
   readonly skipBackup?: string;
-  readonly forceUnlock?: string;
 }
 
-export interface RunCtx {
-  readonly env: LoadedEnvironment;
-  readonly runId: string;
+export interface RunCtx extends KernelCtx {
   readonly task: 'deploy' | 'rollback';
-  /** The tag this run moves the hosts to. */
-  readonly tag: string;
-  /** user@machine */
-  readonly who: string;
+  /** The tag this run moves the hosts to (a rollback learns it in preflight, from the history). */
+  tag: string;
   readonly flags: RunFlags;
-  readonly signal: AbortSignal;
+  /** The hosts this run works on (all of the environment's, or the ones --hosts/--tag chose). */
   hosts: HostRun[];
+  /** true when --hosts/--tag left some of the environment's hosts out. */
+  readonly filtered: boolean;
   backup?: BackupRef;
   backupSkipped?: string;
-  steps: StepRecord[];
-  /** Lines for the plan and the final report (never printed while a task list runs). */
-  notes: string[];
   /** Every SSM command this run sent, per host: for on-call to find it in the AWS console. */
   ssmCommands: SsmCommandRecord[];
 }
-
-export { label, newRunId, type Deployed, type StepRecord } from '../base/run.ts';

@@ -1,84 +1,37 @@
 /**
- * The deploy and rollback task lists, as data: read top to bottom like the runbook they replace
- * (seed plan T4.5-T4.7). The fleet goes in batches (rollout.ts); inside a batch each step runs on
- * every host still standing, a host that fails is set aside, and the gate after the batch decides:
- * go on (rolling back the failed hosts), or stop (the orchestrator rolls back every moved host).
+ * The deploy and rollback task lists, as data: read top to bottom like the runbook they replace.
+ * The fleet goes in batches (rollout.ts); inside a batch each step runs on every host still
+ * standing, a host that fails is set aside (✖ under the step, with its reason), and the gate after
+ * the batch decides: go on (rolling back the failed hosts), or stop (the procedure's undo then
+ * rolls back every moved host).
  */
-import type { ListrTask, ListrTaskWrapper } from 'listr2';
-import { label, type Deployed, type HostRun, type RunCtx } from './context.ts';
+import type { ListrTask } from 'listr2';
+import { label } from '../base/run.ts';
+import { hostStep, timed, type Task } from '../kernel/listr.ts';
+import type { HostRun, RunCtx } from './context.ts';
 import { checkout, codeDir, install, migrate, prepare, pruneReleases, switchRelease, type Out } from './host-steps.ts';
 import { restartHosts, usesSsm } from './restart-step.ts';
 import { gate, planBatches } from './rollout.ts';
 import { verifyHost } from './verify-host.ts';
 
-// listr2's wrapper type is generic over renderers; tasks only use title/output/skip/newListr
-type Task = ListrTaskWrapper<RunCtx, any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type T = Task<RunCtx>;
 
-/** A step failed on some hosts: every failing host, each with its own message. */
-export class HostsFailed extends Error {
-  constructor(readonly failures: readonly string[]) {
-    super(failures.join('\n'));
-  }
-}
-
-/** Wrap a task body so its duration and result land in ctx.steps. */
-export function timed(name: string, body: (ctx: RunCtx, task: Task) => Promise<unknown> | unknown): ListrTask<RunCtx>['task'] {
-  return async (ctx, task) => {
-    const t0 = performance.now();
-    let ok = false;
-    try {
-      const r = await body(ctx, task as Task);
-      ok = true;
-      return r;
-    } finally {
-      ctx.steps.push({ name, durationMs: Math.round(performance.now() - t0), ok });
-    }
+/** A host's task output: the last line of what it printed, masked. */
+export const out =
+  (ctx: RunCtx, task: T): Out =>
+  (line) => {
+    task.output = ctx.redact(line);
   };
-}
 
-const out = (task: Task): Out => (line) => {
-  task.output = line;
+/** Set a host aside in this run's rollout: the gate counts it, the summary says why. */
+const setAside = (h: HostRun, err: Error) => {
+  h.problem = err.message;
+  h.failed ??= err.message;
 };
-
-const failure = (h: HostRun, err: unknown) => {
-  const message = (err as Error).message;
-  return message.startsWith(`${h.host.name}: `) || message.startsWith(`${h.host.name} (`) ? message : `${h.host.name}: ${message}`;
-};
-
-/**
- * One subtask per host, all at once. `throws`: any host failing fails the step, naming every
- * failing host (the others still finish). Otherwise a failing host is only set aside
- * (`h.failed`) and the step goes on: the batch gate decides what that means.
- */
-function perHost(
-  hosts: () => HostRun[],
-  title: (h: HostRun) => string,
-  body: (h: HostRun, task: Task) => Promise<void>,
-  opts: { throws: boolean },
-) {
-  return async (_: RunCtx, task: Task) => {
-    const failures: string[] = [];
-    const subtasks = hosts().map((h) => ({
-      title: title(h),
-      task: async (_c: RunCtx, t: Task) => {
-        try {
-          await body(h, t);
-        } catch (err) {
-          failures.push(failure(h, err));
-          h.problem ??= (err as Error).message;
-          if (!opts.throws) h.failed ??= (err as Error).message;
-          throw err;
-        }
-      },
-    }));
-    await task.newListr(subtasks, { concurrent: true, exitOnError: false }).run().catch(() => undefined);
-    if (failures.length && opts.throws) throw new HostsFailed(failures);
-  };
-}
 
 export interface DeployHooks {
   /** Takes and verifies the backup (or records why it was skipped). */
-  backup: (ctx: RunCtx, task: Task) => Promise<void>;
+  backup: (ctx: RunCtx, task: T) => Promise<void>;
   /** Run the environment's migrations (deploy: yes; rollback: never, they are not undone). */
   migrate: boolean;
   /** releases strategy: switch to an existing release folder of the tag when there is one (rollback). */
@@ -98,22 +51,19 @@ export function deployTasks(ctx: RunCtx, hooks: DeployHooks): ListrTask<RunCtx>[
         task.newListr(
           [
             { title: 'Backup of the database', task: timed('backup', (c, t) => hooks.backup(c, t)) },
-            {
+            hostStep<RunCtx, HostRun>({
               title: releasesMode ? `New release folders for ${ctx.tag}, installed` : `Fetch ${ctx.tag}`,
-              task: timed(
-                'prepare',
-                perHost(
-                  () => ctx.hosts,
-                  (h) => h.host.name,
-                  async (h, t) => {
-                    const reused = await prepare(ctx, h, out(t), { reuseRelease: hooks.reuseRelease ?? false });
-                    if (releasesMode && !reused) await install(ctx, h, codeDir(ctx, h), out(t));
-                    if (reused) t.title = `${h.host.name}: reusing release ${h.newRelease} (no reinstall)`;
-                  },
-                  { throws: true },
-                ),
-              ),
-            },
+              step: 'prepare',
+              hosts: () => ctx.hosts,
+              hostTitle: (h) => h.host.name,
+              body: async (h, t) => {
+                const reused = await prepare(ctx, h, out(ctx, t), { reuseRelease: hooks.reuseRelease ?? false });
+                if (releasesMode && !reused) await install(ctx, h, codeDir(ctx, h), out(ctx, t));
+                if (reused) t.title = `${h.host.name}: reusing release ${h.newRelease} (no reinstall)`;
+              },
+              onFail: (h, e) => (h.problem = e.message),
+              throws: true,
+            }),
           ],
           { concurrent: true, exitOnError: true },
         ),
@@ -122,24 +72,20 @@ export function deployTasks(ctx: RunCtx, hooks: DeployHooks): ListrTask<RunCtx>[
       ? batchTasks(ctx, hooks, batches[0]!, 0)
       : batches.map((batch, i) => ({
           title: `Batch ${i + 1}/${batches.length}: ${batch.map((h) => h.host.name).join(', ')}`,
-          task: (_: RunCtx, task: Task) => task.newListr(batchTasks(ctx, hooks, batch, i), { exitOnError: true }),
+          task: (_: RunCtx, task: T) => task.newListr(batchTasks(ctx, hooks, batch, i), { exitOnError: true }),
         }))),
-    {
+    hostStep<RunCtx, HostRun>({
       title: 'Prune old releases',
+      step: 'prune-releases',
       enabled: () => releasesMode,
-      task: timed(
-        'prune-releases',
-        perHost(
-          () => ctx.hosts.filter((h) => h.stage === 'verified'),
-          (h) => h.host.name,
-          async (h, t) => {
-            const gone = await pruneReleases(ctx, h);
-            t.title = `${h.host.name}: ${gone.length ? `removed ${gone.join(', ')}` : 'nothing to remove'}`;
-          },
-          { throws: false },
-        ),
-      ),
-    },
+      hosts: () => ctx.hosts.filter((h) => h.stage === 'verified'),
+      hostTitle: (h) => h.host.name,
+      body: async (h, t) => {
+        const gone = await pruneReleases(ctx, h);
+        t.title = `${h.host.name}: ${gone.length ? `removed ${gone.join(', ')}` : 'nothing to remove'}`;
+      },
+      throws: false, // a leftover folder is not a failed deploy: said under the step, and the run goes on
+    }),
   ];
 }
 
@@ -148,14 +94,14 @@ function batchTasks(ctx: RunCtx, hooks: DeployHooks, batch: HostRun[], index: nu
   const { app, services, rollout } = ctx.env.config;
   const releasesMode = app.strategy === 'releases';
   const alive = () => batch.filter((h) => !h.failed);
-  const each = (step: string, title: (h: HostRun) => string, body: (h: HostRun, t: Task) => Promise<void>) =>
-    timed(step, perHost(alive, title, body, { throws: false }));
+  const each = (title: string, step: string, hostTitle: (h: HostRun) => string, body: (h: HostRun, t: T) => Promise<void>, enabled?: () => boolean) =>
+    hostStep<RunCtx, HostRun>({ title, step, hosts: alive, hostTitle, body, onFail: setAside, throws: false, ...(enabled ? { enabled } : {}) });
   return [
     ...(releasesMode
       ? []
       : [
-          { title: `Check out ${ctx.tag}`, task: each('checkout', (h) => `${h.host.name}: ${label(h.from)} -> ${ctx.tag}`, (h) => checkout(ctx, h, { tag: ctx.tag })) },
-          { title: 'Install', enabled: () => app.install.length > 0, task: each('install', (h) => h.host.name, (h, t) => install(ctx, h, app.path, out(t))) },
+          each(`Check out ${ctx.tag}`, 'checkout', (h) => `${h.host.name}: ${label(h.from)} -> ${ctx.tag}`, (h) => checkout(ctx, h, { tag: ctx.tag })),
+          each('Install', 'install', (h) => h.host.name, (h, t) => install(ctx, h, app.path, out(ctx, t)), () => app.install.length > 0),
         ]),
     {
       // once per deploy (the database is shared); a failure stops everything: the schema is the fleet's
@@ -164,27 +110,24 @@ function batchTasks(ctx: RunCtx, hooks: DeployHooks, batch: HostRun[], index: nu
       task: timed('migrate', (c, t) => {
         const on = alive()[0];
         if (!on) throw new Error('no host of the first batch is left to run the migrations');
-        return migrate(c, on, codeDir(c, on), out(t));
+        return migrate(c, on, codeDir(c, on), out(c, t));
       }),
     },
-    ...(releasesMode
-      ? [{ title: `Switch current to ${ctx.tag}`, task: each('switch', (h) => `${h.host.name}: ${h.from.release ?? '(none)'} -> ${h.newRelease}`, (h) => switchRelease(ctx, h, h.newRelease!)) }]
-      : []),
+    ...(releasesMode ? [each(`Switch current to ${ctx.tag}`, 'switch', (h) => `${h.host.name}: ${h.from.release ?? '(none)'} -> ${h.newRelease}`, (h) => switchRelease(ctx, h, h.newRelease!))] : []),
     ...(index === 0 ? (hooks.beforeRestart ?? []) : []),
-    {
-      title: `Restart ${services.map((s) => s.name).join(', ')}${usesSsm(ctx) ? ' (SSM)' : ''}`,
-      task: timed('restart', (c, t) =>
-        restartHosts(c, alive(), t, { throws: false, out, perHostSsh: (fn) => perHost(alive, (h) => h.host.name, fn, { throws: false })(c, t) }),
-      ),
-    },
-    verifyTask(ctx, { title: `Verify ${ctx.tag}`, step: 'verify', hosts: alive, tagOf: () => ctx.tag, okStage: 'verified', throws: false }),
+    restartHosts(ctx, { title: `Restart ${services.map((s) => s.name).join(', ')}${usesSsm(ctx) ? ' (SSM)' : ''}`, step: 'restart', hosts: alive, onFail: setAside, throws: false }),
+    verifyTask(ctx, { title: `Verify ${ctx.tag}`, step: 'verify', hosts: alive, tagOf: () => ctx.tag, okStage: 'verified', onFail: setAside, throws: false }),
     {
       title: 'Gate',
-      task: async (c: RunCtx, task: Task) => {
+      task: async (c: RunCtx, task: T) => {
         const failedHere = batch.filter((h) => h.failed);
         const failedSoFar = c.hosts.filter((h) => h.failed).length;
         const decision = gate({ rollout, total: c.hosts.length, batchIndex: index, failedInBatch: failedHere.length, failedSoFar });
-        if (!decision.go) throw new HostsFailed([...c.hosts.filter((h) => h.failed).map((h) => failure(h, new Error(h.failed))), `stopped: ${decision.why}`]);
+        // the hosts' reasons are on screen under their steps and in the summary: the gate says only its rule
+        if (!decision.go) {
+          task.title = `Gate: batch ${index + 1} stopped`;
+          throw new Error(`stopped: ${decision.why}`);
+        }
         if (!failedHere.length) {
           task.title = `Gate: batch ${index + 1} verified`;
           if (rollout.pause > 0 && c.hosts.some((h) => h.stage === 'untouched')) await new Promise((r) => setTimeout(r, rollout.pause));
@@ -201,57 +144,73 @@ function batchTasks(ctx: RunCtx, hooks: DeployHooks, batch: HostRun[], index: nu
 /** Verify hosts; a host that passes moves to `okStage`. */
 export function verifyTask(
   ctx: RunCtx,
-  o: { title: string; step: string; hosts: () => HostRun[]; tagOf: (h: HostRun) => string | undefined; okStage: 'verified' | 'rolled-back'; throws: boolean },
+  o: { title: string; step: string; hosts: () => HostRun[]; tagOf: (h: HostRun) => string | undefined; okStage: 'verified' | 'rolled-back'; onFail: (h: HostRun, e: Error) => void; throws: boolean },
 ): ListrTask<RunCtx> {
-  return {
+  return hostStep<RunCtx, HostRun>({
     title: o.title,
-    task: timed(
-      o.step,
-      perHost(
-        o.hosts,
-        (h) => `${h.host.name} on ${o.tagOf(h) ?? label(h.from)}`,
-        async (h, t) => {
-          const results = o.okStage === 'verified' ? h.checks : (h.rollbackChecks = []);
-          const ok = await verifyHost(ctx, h, o.tagOf(h), (r) => {
-            results.push(r);
-            t.output = `${r.ok ? 'ok  ' : 'FAIL'} ${r.name}: ${r.detail}`;
-          });
-          if (!ok) {
-            h.problem = results.filter((r) => !r.ok).map((r) => `${r.name}: ${r.detail}`).join('; ');
-            throw new Error(h.problem);
-          }
-          h.stage = o.okStage;
-        },
-        { throws: o.throws },
-      ),
-    ),
-  };
+    step: o.step,
+    hosts: o.hosts,
+    hostTitle: (h) => `${h.host.name} on ${o.tagOf(h) ?? label(h.from)}`,
+    body: async (h, t) => {
+      const results = o.okStage === 'verified' ? h.checks : (h.rollbackChecks = []);
+      const ok = await verifyHost(ctx, h, o.tagOf(h), (r) => {
+        results.push(r);
+        t.output = ctx.redact(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name}: ${r.detail}`);
+      });
+      if (!ok) throw new Error(results.filter((r) => !r.ok).map((r) => `${r.name}: ${r.detail}`).join('; '));
+      h.stage = o.okStage;
+    },
+    onFail: o.onFail,
+    throws: o.throws,
+  });
 }
+
+/** A host whose rollback failed: a human must look at it. */
+const rollbackFailed = (h: HostRun, e: Error) => {
+  h.stage = 'rollback-failed';
+  h.problem = e.message;
+};
 
 /**
  * Back to what ran before, on the given hosts (default: every host this run moved and did not
  * already roll back): the previous revision (in-place: check out and reinstall; releases: switch
- * `current` back, no reinstall), restart, verify the same way. Migrations are NOT undone.
+ * `current` back, no reinstall), a restart where this run restarted the services (a host whose
+ * restart never ran still runs the previous release), and the same verification as a deploy. A
+ * host whose rollback fails is set aside (rollback-failed) and the others go on; the last step
+ * fails when any host is not back. Migrations are NOT undone.
  */
 export function rollbackTasks(ctx: RunCtx, which?: () => HostRun[]): ListrTask<RunCtx>[] {
   const { app, services } = ctx.env.config;
-  const hosts = which ?? (() => ctx.hosts.filter((h) => h.stage !== 'untouched' && h.stage !== 'rolled-back'));
-  const back = (h: HostRun): Deployed => h.from;
-  const sub = (step: string, body: (h: HostRun, t: Task) => Promise<void>) =>
-    timed(step, perHost(hosts, (h) => `${h.host.name} -> ${label(back(h))}`, body, { throws: true }));
+  const chosen = which ?? (() => ctx.hosts.filter((h) => h.stage !== 'untouched' && h.stage !== 'rolled-back'));
+  let set: HostRun[] | null = null; // fixed at the first step: the stages change as it goes
+  const hosts = () => (set ??= chosen());
+  const going = () => hosts().filter((h) => h.stage !== 'rollback-failed');
+  const back = (step: string, title: string, body: (h: HostRun, t: T) => Promise<void>, enabled?: () => boolean) =>
+    hostStep<RunCtx, HostRun>({ title, step, hosts: going, hostTitle: (h) => `${h.host.name} -> ${label(h.from)}`, body, onFail: rollbackFailed, throws: false, ...(enabled ? { enabled } : {}) });
   return [
     ...(app.strategy === 'releases'
-      ? [{ title: 'Switch current back', task: sub('rollback-switch', (h) => switchRelease(ctx, h, h.from.release!)) }]
+      ? [back('rollback-switch', 'Switch current back', (h) => switchRelease(ctx, h, h.from.release!))]
       : [
-          { title: 'Check out the previous revision', task: sub('rollback-checkout', (h) => checkout(ctx, h, back(h))) },
-          { title: 'Install', enabled: () => app.install.length > 0, task: sub('rollback-install', (h, t) => install(ctx, h, app.path, out(t))) },
+          back('rollback-checkout', 'Check out the previous revision', (h) => checkout(ctx, h, h.from)),
+          back('rollback-install', 'Install', (h, t) => install(ctx, h, app.path, out(ctx, t)), () => app.install.length > 0),
         ]),
-    {
+    restartHosts(ctx, {
       title: `Restart ${services.map((s) => s.name).join(', ')}${usesSsm(ctx) ? ' (SSM)' : ''}`,
-      task: timed('rollback-restart', (c, t) =>
-        restartHosts(c, hosts(), t, { throws: true, out, perHostSsh: (fn) => perHost(hosts, (h) => `${h.host.name} -> ${label(back(h))}`, fn, { throws: true })(c, t) }),
-      ),
+      step: 'rollback-restart',
+      // a host whose restart never ran still runs the previous release: its code is back, nothing to restart
+      hosts: () => going().filter((h) => h.restarted),
+      onFail: rollbackFailed,
+      throws: false,
+    }),
+    verifyTask(ctx, { title: 'Verify the previous revision', step: 'rollback-verify', hosts: going, tagOf: (h) => h.from.tag, okStage: 'rolled-back', onFail: rollbackFailed, throws: false }),
+    {
+      title: 'Rollback verified',
+      task: (_c: RunCtx, task: T) => {
+        for (const h of hosts()) if (h.stage !== 'rolled-back' && h.stage !== 'rollback-failed') rollbackFailed(h, new Error(h.problem ?? 'the rollback did not reach its verification'));
+        const failed = hosts().filter((h) => h.stage === 'rollback-failed');
+        if (failed.length) throw new Error(`the rollback did not verify on ${failed.map((h) => h.host.name).join(', ')}`);
+        task.title = `Rollback verified on ${hosts().map((h) => h.host.name).join(', ')}`;
+      },
     },
-    verifyTask(ctx, { title: 'Verify the previous revision', step: 'rollback-verify', hosts, tagOf: (h) => h.from.tag, okStage: 'rolled-back', throws: true }),
   ];
 }

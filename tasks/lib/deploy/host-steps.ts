@@ -6,16 +6,18 @@ import { appCommand, pgEnv } from '../commands/app.ts';
 import { git } from '../commands/git.ts';
 import { releaseDirName, releasePaths, releases, releasesToPrune, tagOfRelease } from '../commands/releases.ts';
 import { systemd } from '../commands/systemd.ts';
-import { command, raw, type Command } from '../commands/shell.ts';
+import { command, raw } from '../commands/shell.ts';
 import { secret, secretValues } from '../config/load.ts';
 import { CutoverError } from '../base/errors.ts';
 import { hostNow } from '../probes/journal.ts';
 import { lastLines, run } from '../runners/run.ts';
 import type { ExecOptions } from '../runners/types.ts';
-import type { Deployed, HostRun, RunCtx } from './context.ts';
+import type { Deployed } from '../base/run.ts';
+import type { HostRun, RunCtx } from './context.ts';
 
 export type Out = (line: string) => void;
 
+/** Command output streamed into the task's output line (`out` masks it). */
 function streaming(ctx: RunCtx, out: Out): ExecOptions & { secrets: string[] } {
   const each = (chunk: string) => chunk.split('\n').filter((l) => l.trim()).forEach(out);
   return { onStdout: each, onStderr: each, signal: ctx.signal, secrets: secretValues(ctx.env) };
@@ -52,10 +54,13 @@ export async function prepare(ctx: RunCtx, h: HostRun, out: Out, opts: { reuseRe
   return false;
 }
 
-/** in-place: the working copy moves to the tag. Live from here on. */
+/**
+ * in-place: the working copy moves to the tag, or back to the exact commit a host ran (a revision
+ * read from a host is never used as a name: commit ids only). Live from here on.
+ */
 export async function checkout(ctx: RunCtx, h: HostRun, to: Deployed | { tag: string }): Promise<void> {
-  h.stage = 'code-changed';
-  const target = 'commit' in to && !to.tag ? { rev: to.commit, isTag: false } : { rev: to.tag!, isTag: true };
+  if (h.stage === 'untouched') h.stage = 'code-changed';
+  const target = 'commit' in to ? { rev: to.commit, isTag: false } : { rev: to.tag, isTag: true };
   await run(h.runner, git.checkout(ctx.env.config.app.path, target.rev, target.isTag), { signal: ctx.signal, secrets: secretValues(ctx.env) });
 }
 
@@ -74,7 +79,7 @@ export async function migrate(ctx: RunCtx, h: HostRun, dir: string, out: Out): P
 
 /** releases: switch `current` atomically. Live from here on. */
 export async function switchRelease(ctx: RunCtx, h: HostRun, dirName: string): Promise<void> {
-  h.stage = 'code-changed';
+  if (h.stage === 'untouched') h.stage = 'code-changed';
   await run(h.runner, releases.switchTo(releasePaths(ctx.env.config.app.path), dirName), { signal: ctx.signal });
 }
 
@@ -86,6 +91,7 @@ export async function restart(ctx: RunCtx, h: HostRun, out: Out, opts: { only?: 
   if (!(opts.only && h.restartedAt)) h.restartedAt = await hostNow(h.runner, ctx.signal);
   const services = ctx.env.config.services.filter((s) => !opts.only || s.restart !== 'ssm');
   for (const s of services) {
+    h.restarted = true; // from the first restart command on, the services may have changed
     if (s.commands) await run(h.runner, command(raw(s.commands.restart)), streaming(ctx, out));
     else await run(h.runner, systemd.restart([s.unit!], s.sudo), streaming(ctx, out));
   }
@@ -120,11 +126,4 @@ export async function pruneReleases(ctx: RunCtx, h: HostRun): Promise<string[]> 
   const doomed = releasesToPrune(all, current, app.keepReleases);
   if (doomed.length) await run(h.runner, releases.remove(p, doomed));
   return doomed;
-}
-
-/** For --dry-run: the commands that move a host's code to the tag (in-place), as they would run. */
-export function releaseCommands(ctx: RunCtx): Command[] {
-  const { app } = ctx.env.config;
-  if (app.strategy !== 'in-place') return [];
-  return [git.fetchTags(app.path), git.checkout(app.path, ctx.tag), ...app.install.map((c) => appCommand(app.path, c, app.env))];
 }

@@ -13,7 +13,9 @@ import { secret } from '../config/load.ts';
 import { CutoverError, ExitCode, HostKeyError, HostUnreachableError } from '../base/errors.ts';
 import { inspectHost, workTreeOf } from '../inspect.ts';
 import { lastLines } from '../runners/run.ts';
-import { label, type HostRun, type RunCtx } from './context.ts';
+import { mbText } from '../base/format.ts';
+import { label } from '../base/run.ts';
+import type { HostRun, RunCtx } from './context.ts';
 import { usesSsm } from './restart-step.ts';
 
 export class PreflightError extends CutoverError {
@@ -100,8 +102,8 @@ async function preflightDatabase(ctx: RunCtx): Promise<string[]> {
   const fs = await statfs(ctx.env.backupDir);
   const free = fs.bavail * fs.bsize;
   // a custom-format dump is compressed; the whole database size is a safe upper bound
-  if (!ctx.flags.skipBackup && free < size) return [`not enough room for the backup in ${ctx.env.backupDir}: ${mb(free)} free, database is ${mb(size)}`];
+  if (!ctx.flags.skipBackup && free < size) return [`not enough room for the backup in ${ctx.env.backupDir}: ${mbText(free)} free, database is ${mbText(size)}`];
   return [];
 }
 
-const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+

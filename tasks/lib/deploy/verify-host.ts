@@ -19,6 +19,10 @@ class ServiceFailed extends Error {}
 
 export async function verifyHost(ctx: RunCtx, h: HostRun, expectTag: string | undefined, onResult: OnResult): Promise<boolean> {
   const { verify, services } = ctx.env.config;
+  if (ctx.dry) {
+    ctx.dry.add(h.host.name, dryRunLine(ctx, h, expectTag));
+    return true;
+  }
   const secrets = secretValues(ctx.env);
   const address = h.host.address;
   const record = (r: ProbeResult) => {
@@ -60,6 +64,17 @@ export async function verifyHost(ctx: RunCtx, h: HostRun, expectTag: string | un
     if (scanUnits.length) journalOk = record(await runJournalScan(h.runner, scanUnits, h.restartedAt, verify.journal, { sudo, signal: ctx.signal, secrets }));
   }
   return okSoFar && journalOk;
+}
+
+/** What the verification would check, for --dry-run. */
+function dryRunLine(ctx: RunCtx, h: HostRun, expectTag: string | undefined): string {
+  const { verify } = ctx.env.config;
+  const url = (u: string) => u.replaceAll('{host}', h.host.address);
+  const parts = [`GET ${url(verify.health.url)} every ${verify.health.interval} ms until ${verify.health.expectStatus}${verify.health.versionField && expectTag ? ` with ${verify.health.versionField} = ${expectTag}` : ''} (at most ${verify.health.timeout} ms)`];
+  if (verify.readiness) parts.push(`GET ${url(verify.readiness.url)}`);
+  if (verify.chat) parts.push(`${verify.chat.method} ${url(verify.chat.url)} within ${verify.chat.latencyBudget} ms`);
+  if (verify.journal) parts.push(`journal since the restart (priority ${verify.journal.priority} or worse, ${verify.journal.failPatterns.join(', ')})`);
+  return `verify: ${parts.join('; ')}`;
 }
 
 /** Poll `systemctl is-active` every second; throw ServiceFailed when a unit is failed or inactive. */

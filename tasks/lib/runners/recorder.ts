@@ -20,12 +20,15 @@ export class RecordingRunner implements Runner {
       /** Read-only commands are passed here to answer for real (dry-run). */
       readOnly?: Runner;
       secrets?: readonly string[];
+      /** Called with every command recorded (not the read-only ones answered for real). */
+      onRecord?: (cmd: Command) => void;
     } = {},
   ) {}
 
   async exec(cmd: Command, execOpts: ExecOptions = {}): Promise<ExecResult> {
     if (cmd.readOnly && this.opts.readOnly) return this.opts.readOnly.exec(cmd, execOpts);
     this.commands.push(cmd);
+    this.opts.onRecord?.(cmd);
     this.opts.print?.(`would run on ${this.host.name}: ${display(cmd, this.opts.secrets)}`);
     const r = this.opts.reply?.(cmd) ?? {};
     execOpts.sink?.end();

@@ -55,36 +55,53 @@ export interface LiveTags {
   readonly current: string | null;
   /** What `rollback` goes back to by default, or null when there is nothing before `current`. */
   readonly previous: string | null;
-  /** The run that made `current` live (its backupFile is the database before that tag). */
+  /** The run that made `current` live (its backupFile is the database before that tag); null when it was live before cutover's first run. */
   readonly currentRun: Deployment | null;
 }
 
+/** One entry of the live stack: a tag, and the run that made it live (null: it was live before cutover's first run). */
+export interface LiveEntry {
+  readonly tag: string;
+  readonly run: Deployment | null;
+}
+
 /**
- * Rollback semantics: successful runs form a stack. A deploy (or restore) that leaves tag T live
- * pushes T (unless T is already on top); a rollback that leaves T live pops back to T's latest
- * entry (or pushes T when it was never on the stack). So `rollback` twice goes back twice, and
- * never forward to the release just rolled back from.
+ * The stack `rollback` walks down, bottom first. A run that leaves tag T live pushes T (unless it
+ * is on top already). A rollback (or a deploy that rolled itself back) that leaves T live drops
+ * everything above T's latest entry; when T is not on the stack (a forced rollback), the entry it
+ * rolled back from is dropped and T pushed. So `rollback` twice goes back twice, and never forward
+ * to a release it rolled back from. The tag live before cutover's first run is the bottom entry.
  */
-export function currentAndPrevious(events: readonly HistoryEvent[]): LiveTags {
+export function liveStack(events: readonly HistoryEvent[]): LiveEntry[] {
   const runs = new Map(deployments(events).map((d) => [d.runId, d]));
-  const stack: Deployment[] = [];
+  const stack: LiveEntry[] = [];
   for (const e of events) {
     // in the order runs finished: the last one to finish decides what is live
     if (e.type !== 'finished' || e.live === null) continue;
     const run = runs.get(e.runId)!;
     const tag = e.live;
-    if (run.task === 'rollback') {
+    if (!stack.length && run.from && run.from !== tag) stack.push({ tag: run.from, run: null });
+    const goingBack = run.task === 'rollback' || e.result === 'rolled-back';
+    if (goingBack) {
       const at = lastIndexOf(stack, tag);
       if (at >= 0) stack.length = at + 1;
-      else stack.push(run);
-    } else if (stack.at(-1)?.live !== tag) stack.push(run);
+      else {
+        stack.pop();
+        stack.push({ tag, run });
+      }
+    } else if (stack.at(-1)?.tag !== tag) stack.push({ tag, run });
   }
-  const top = stack.at(-1) ?? null;
-  return { current: top?.live ?? null, previous: stack.at(-2)?.live ?? null, currentRun: top };
+  return stack;
 }
 
-function lastIndexOf(stack: readonly Deployment[], tag: string): number {
-  for (let i = stack.length - 1; i >= 0; i--) if (stack[i]!.live === tag) return i;
+export function currentAndPrevious(events: readonly HistoryEvent[]): LiveTags {
+  const stack = liveStack(events);
+  const top = stack.at(-1) ?? null;
+  return { current: top?.tag ?? null, previous: stack.at(-2)?.tag ?? null, currentRun: top?.run ?? null };
+}
+
+function lastIndexOf(stack: readonly LiveEntry[], tag: string): number {
+  for (let i = stack.length - 1; i >= 0; i--) if (stack[i]!.tag === tag) return i;
   return -1;
 }
 

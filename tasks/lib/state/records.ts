@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 
-export const TASKS = ['deploy', 'rollback', 'restore'] as const;
+export const TASKS = ['deploy', 'rollback', 'restore', 'backup', 'canary'] as const;
 export type Task = (typeof TASKS)[number];
 
 /**
@@ -48,6 +48,8 @@ const startedShape = {
   to: z.string().nullable(),
   backupFile: z.string().optional(),
   skipBackupReason: z.string().optional(),
+  /** The hosts this run works on, when it was limited to some of them (--hosts, --tag). */
+  hosts: z.array(z.string()).optional(),
   at: z.string(),
 };
 

@@ -136,7 +136,7 @@ export async function gatherStatus(env: LoadedEnvironment, hosts: readonly Host[
       runs = deployments(read.events);
       const live = currentAndPrevious(read.events);
       // what `rollback` without a tag goes back to (tasks/lib/deploy/rollback.ts chooseRollback)
-      history = { ok: true, where, current: live.current, previous: live.previous, rollbackTarget: live.previous ?? live.currentRun?.from ?? null, skipped: read.skipped.length };
+      history = { ok: true, where, current: live.current, previous: live.previous, rollbackTarget: live.previous, skipped: read.skipped.length };
     }
     const newest = backups[0];
     return {

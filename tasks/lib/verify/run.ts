@@ -9,7 +9,7 @@ import { Duration } from '../config/schema.ts';
 import { flag, str, type ParsedArgs } from '../cli/args.ts';
 import { chooseEnvironment, loadEnvironment, type LoadedEnvironment } from '../config/load.ts';
 import { ExitCode, UsageError } from '../base/errors.ts';
-import { chooseRenderer, makeList, type RendererName } from '../listr.ts';
+import { chooseRenderer, makeList, type RendererName } from '../kernel/listr.ts';
 import { runnerFor } from '../runners/for-host.ts';
 import type { Runner } from '../runners/types.ts';
 import { changesBetween, describeChange } from './changes.ts';

@@ -1,17 +1,15 @@
 /**
- * A deploy or rollback run as a report and as notifications: what orchestrate/entry can pass to
- * writeReport and notify in two lines. Pure; reads the run context and its outcome only.
+ * A deploy or rollback run as a report and as notifications, for the kernel to write and send.
+ * Pure; reads the run context and its result only.
  */
-import type { RunCtx } from '../deploy/context.ts';
-import type { RunReport } from '../deploy/orchestrate.ts';
+import type { Outcome, RunResult } from '../kernel/procedure.ts';
 import type { NotifyEvent } from '../notify/payload.ts';
-import type { ReportCheck, ReportInput } from './types.ts';
-
-type Outcome = RunReport['outcome'];
+import type { ReportCheck, ReportInput } from '../reports/types.ts';
+import type { RunCtx } from './context.ts';
 
 /** deployed / rolled back / needs attention, as the seed's report says it. */
 export function runVerdict(task: RunCtx['task'], outcome: Outcome): string {
-  if (outcome === 'deployed') return task === 'deploy' ? 'deployed' : 'rolled back';
+  if (outcome === 'done') return task === 'deploy' ? 'deployed' : 'rolled back';
   return { 'rolled-back': 'rolled back', refused: 'refused', 'needs-attention': 'needs attention', interrupted: 'interrupted', 'dry-run': 'dry run' }[outcome];
 }
 
@@ -40,17 +38,17 @@ function checks(ctx: RunCtx): ReportCheck[] {
 }
 
 /** The report of a run. `summary` is what the run printed at the end (summaryText), one line each. */
-export function runReportInput(ctx: RunCtx, report: RunReport, t: { startedAt: Date; finishedAt: Date; summary: string }): ReportInput {
+export function runReportInput(ctx: RunCtx, report: RunResult, summary: string): ReportInput {
   const verdict = runVerdict(ctx.task, report.outcome);
   return {
     kind: ctx.task,
     runId: ctx.runId,
     env: ctx.env.name,
-    startedAt: t.startedAt.toISOString(),
-    finishedAt: t.finishedAt.toISOString(),
+    startedAt: report.startedAt.toISOString(),
+    finishedAt: report.finishedAt.toISOString(),
     verdict,
     title: `${what(ctx)}: ${verdict}`,
-    summary: [...t.summary.split('\n').map((l) => l.trim()).filter(Boolean), `run by ${ctx.who}`],
+    summary: [...summary.split('\n').map((l) => l.trim()).filter(Boolean), `run by ${ctx.who}`],
     steps: ctx.steps,
     checks: checks(ctx),
     ssmCommands: ctx.ssmCommands,
@@ -73,8 +71,8 @@ export function runStartEvent(ctx: RunCtx): NotifyEvent {
 }
 
 /** Sent at the end; null when there is nothing to say (a dry run, a refusal before anything changed). */
-export function runEndEvent(ctx: RunCtx, report: RunReport): NotifyEvent | null {
-  const kind = ({ deployed: 'success', 'rolled-back': 'rollback', 'needs-attention': 'attention', interrupted: 'attention', refused: null, 'dry-run': null } as const)[report.outcome];
+export function runEndEvent(ctx: RunCtx, report: RunResult): NotifyEvent | null {
+  const kind = ({ done: 'success', 'rolled-back': 'rollback', 'needs-attention': 'attention', interrupted: 'attention', refused: null, 'dry-run': null } as const)[report.outcome];
   if (!kind) return null;
   const failing = ctx.hosts.filter((h) => h.problem && h.stage !== 'verified').map((h) => `${h.host.name}: ${h.problem}`);
   return {

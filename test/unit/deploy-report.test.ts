@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RunCtx } from '../../tasks/lib/deploy/context.ts';
-import type { RunReport } from '../../tasks/lib/deploy/orchestrate.ts';
-import { runEndEvent, runReportInput, runStartEvent, runVerdict } from '../../tasks/lib/reports/from-run.ts';
+import { runEndEvent, runReportInput, runStartEvent, runVerdict } from '../../tasks/lib/deploy/report.ts';
+import type { RunResult } from '../../tasks/lib/kernel/procedure.ts';
 
 const probe = (name: string, ok: boolean, detail: string, value?: number, threshold?: number) => ({
   name, ok, detail, requested: { method: 'GET', url: 'http://x' }, got: null, waitedMs: 1, ...(value === undefined ? {} : { value, threshold }),
@@ -25,11 +25,11 @@ function ctx(): RunCtx {
   } as unknown as RunCtx;
 }
 
-const ROLLED: RunReport = { outcome: 'rolled-back', exitCode: 1, error: 'web-1: chat: too slow\nmore', plan: [], cleanup: [] };
+const ROLLED: RunResult = { outcome: 'rolled-back', exitCode: 1, error: 'web-1: chat: too slow\nmore', plan: [], cleanup: [], startedAt: new Date('2026-11-21T21:13:05Z'), finishedAt: new Date('2026-11-21T21:14:05Z') };
 
 describe('a run as a report and as notifications', () => {
   it('runReportInput', () => {
-    const r = runReportInput(ctx(), ROLLED, { startedAt: new Date('2026-11-21T21:13:05Z'), finishedAt: new Date('2026-11-21T21:14:05Z'), summary: 'deploy v3.2.7 to production: FAILED, rolled back\n  web-1: back on v3.2.6.2\n' });
+    const r = runReportInput(ctx(), ROLLED, 'deploy v3.2.7 to production: FAILED, rolled back\n  web-1: back on v3.2.6.2\n');
     expect(r).toEqual({
       kind: 'deploy',
       runId: '20261121T211305Z-a1b2c3',
@@ -56,11 +56,10 @@ describe('a run as a report and as notifications', () => {
   });
 
   it('verdicts, and the backup when skipped or absent', () => {
-    expect([runVerdict('deploy', 'deployed'), runVerdict('rollback', 'deployed'), runVerdict('deploy', 'needs-attention'), runVerdict('deploy', 'rolled-back')]).toEqual(['deployed', 'rolled back', 'needs attention', 'rolled back']);
+    expect([runVerdict('deploy', 'done'), runVerdict('rollback', 'done'), runVerdict('deploy', 'needs-attention'), runVerdict('deploy', 'rolled-back')]).toEqual(['deployed', 'rolled back', 'needs attention', 'rolled back']);
     const skipped = { ...ctx(), backup: undefined, backupSkipped: 'schema-only' } as RunCtx;
-    const t = { startedAt: new Date(0), finishedAt: new Date(0), summary: '' };
-    expect(runReportInput(skipped, ROLLED, t).backup).toEqual({ skipped: 'schema-only' });
-    expect(runReportInput({ ...ctx(), backup: undefined } as RunCtx, ROLLED, t).backup).toBeNull();
+    expect(runReportInput(skipped, ROLLED, '').backup).toEqual({ skipped: 'schema-only' });
+    expect(runReportInput({ ...ctx(), backup: undefined } as RunCtx, ROLLED, '').backup).toBeNull();
   });
 
   it('runStartEvent and runEndEvent', () => {
@@ -78,7 +77,7 @@ describe('a run as a report and as notifications', () => {
       runId: '20261121T211305Z-a1b2c3',
       fields: { tag: 'v3.2.7', exit: 1, hosts: 'web-1 rolled-back, web-2 untouched', backup: '20261121T211305Z_v3.2.6.2_to_v3.2.7.dump' },
     });
-    const end = (outcome: RunReport['outcome']) => runEndEvent(ctx(), { ...ROLLED, outcome })?.kind ?? null;
-    expect(['deployed', 'needs-attention', 'interrupted', 'refused', 'dry-run'].map((o) => end(o as RunReport['outcome']))).toEqual(['success', 'attention', 'attention', null, null]);
+    const end = (outcome: RunResult['outcome']) => runEndEvent(ctx(), { ...ROLLED, outcome })?.kind ?? null;
+    expect(['done', 'needs-attention', 'interrupted', 'refused', 'dry-run'].map((o) => end(o as RunResult['outcome']))).toEqual(['success', 'attention', 'attention', null, null]);
   });
 });
