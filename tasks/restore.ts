@@ -1,5 +1,6 @@
 /** npx tsx tasks/restore.ts <backup> — put a database back as a backup has it, after a safety backup. */
 import { COMMON_OPTIONS, type TaskSpec } from './lib/cli/args.ts';
+import { CHANGE_OPTIONS } from './lib/cli/change-options.ts';
 import { main } from './lib/cli/main.ts';
 
 const spec: TaskSpec = {
@@ -13,13 +14,16 @@ const spec: TaskSpec = {
   options: {
     env: COMMON_OPTIONS.env,
     yes: { type: 'boolean', help: 'do not ask for the database name (needed when there is no terminal)' },
-    'force-unlock': { type: 'string', value: 'REASON', help: 'take the deploy lock from a dead run; the reason is recorded in the history' },
+    'dry-run': CHANGE_OPTIONS['dry-run'],
+    'force-unlock': CHANGE_OPTIONS['force-unlock'],
+    renderer: CHANGE_OPTIONS.renderer,
     json: COMMON_OPTIONS.json,
     help: COMMON_OPTIONS.help,
   },
   examples: [
     'npx tsx tasks/backup.ts list --env staging                # which backups there are',
     'npx tsx tasks/restore.ts 20261121T211500Z_v3.2.6_to_v3.2.7.dump --env staging',
+    'npx tsx tasks/restore.ts 20261121T211500Z_v3.2.6_to_v3.2.7.dump --env staging --dry-run   # the checks, the plan, what would run',
     'npx tsx tasks/restore.ts backups/production/20261121T211500Z_v3.2.6_to_v3.2.7.dump --env production --yes --json',
   ],
   notes: [
@@ -31,4 +35,7 @@ const spec: TaskSpec = {
   ],
 };
 
-await main(spec, async () => (await import('./lib/restore-task/run.ts')).restoreTask);
+await main(spec, async () => {
+  const [{ runChanging }, { restoreTask }] = await Promise.all([import('./lib/kernel/run.ts'), import('./lib/restore/procedure.ts')]);
+  return (args) => runChanging(args, restoreTask);
+});

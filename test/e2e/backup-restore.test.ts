@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { command, quote, sh } from '../../tasks/lib/commands/shell.ts';
 import { REPO_ROOT } from '../../tasks/lib/config/load.ts';
 import { acquireLock, newLockRecord, releaseLock } from '../../tasks/lib/state/lock.ts';
-import { dataState } from '../../tasks/lib/restore-task/outcome.ts';
+import { dataState } from '../../tasks/lib/restore/outcome.ts';
 import { startDeployFleet, STATE, type DeployFleet } from '../support/deploy-fleet.ts';
 
 const hook: { server?: Server; bodies: { text: string }[] } = { bodies: [] };

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { command, sh } from '../../tasks/lib/commands/shell.ts';
 import { tagOn, UNIT } from '../support/deploy-fleet.ts';
 import { startSsmFleet, type SsmFleet } from '../support/aws-fleet.ts';
+import { instanceIdFor } from '../support/aws/model.ts';
 
 let s: SsmFleet | undefined;
 afterEach(async () => {
@@ -44,9 +45,21 @@ describe('deploy with SSM restarts', () => {
     s = await startSsmFleet({ hosts: 1 });
     const r = await s.f.task(['deploy', 'v1.1.0', '--dry-run'], { env: s.env });
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout).toContain('[AWS SSM, batch 1] SendCommand {"DocumentName":"AWS-RunShellScript","InstanceIds":["i-00000000000000001"]');
+    expect(r.stdout).toContain('[AWS SSM] SendCommand {"DocumentName":"AWS-RunShellScript","InstanceIds":["i-00000000000000001"]');
     expect(r.stdout).toContain('sudo -n systemctl restart -- demo-chat && systemctl is-active -- demo-chat');
     expect(s.aws.calls('SSM.SendCommand')).toBe(0);
+  });
+
+  it('rollback --dry-run restarts through SSM too, never over SSH', async () => {
+    s = await startSsmFleet({ hosts: 1 });
+    expect((await s.f.task(['deploy', 'v1.1.0'], { env: s.env })).code).toBe(0);
+    const sends = s.aws.calls('SSM.SendCommand');
+    const r = await s.f.task(['rollback', '--dry-run'], { env: s.env });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain('[AWS SSM] SendCommand {"DocumentName":"AWS-RunShellScript","InstanceIds":["i-00000000000000001"]');
+    expect(r.stdout).not.toMatch(/\[host1\] .*systemctl restart/);
+    expect(s.aws.calls('SSM.SendCommand')).toBe(sends);
+    expect(await tagOn(s.f)).toBe('v1.1.0');
   });
 
   for (const [knob, expected] of [
@@ -74,12 +87,47 @@ describe('deploy with SSM restarts', () => {
 
   it('when the rollback restart fails too: exit 3 with the host state', async () => {
     s = await startSsmFleet({ hosts: 1 });
-    s.aws.knobs = { undeliverable: true };
+    s.aws.knobs = { timeout: 'execution' }; // the restart ran and failed, and so does the rollback's
     const r = await s.f.task(['deploy', 'v1.1.0', '--json'], { env: s.env });
     expect(r.code, r.stdout + r.stderr).toBe(3);
     expect(r.json.hosts[0].stage).toBe('rollback-failed');
     expect(r.stderr).toContain('npx tsx tasks/rollback.ts --env sbx v1.0.0');
   });
+
+  it('a restart SSM never delivered: the host still runs the previous release; its code is put back and verified without a restart (exit 1)', async () => {
+    s = await startSsmFleet({ hosts: 1 });
+    const before = await mainPid(s, 0);
+    s.aws.knobs = { undeliverable: true }; // for the whole run: a restart in the rollback would fail too
+    const r = await s.f.task(['deploy', 'v1.1.0', '--json'], { env: s.env });
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.json.hosts[0].stage).toBe('rolled-back');
+    expect(r.json.error).toMatch(/Undeliverable.*nothing ran/);
+    expect(s.aws.calls('SSM.SendCommand')).toBe(1); // no restart in the rollback
+    expect(await mainPid(s, 0)).toBe(before); // the service was never restarted
+    expect(await tagOn(s.f)).toBe('v1.0.0');
+  });
+
+  for (const maxFailures of [1, 0]) {
+    it(`3 hosts in batches of 2, host3's restart undeliverable, maxFailures ${maxFailures}: ${maxFailures ? 'exit 0 naming host3' : 'exit 1, every moved host back and verified'}`, async () => {
+      s = await startSsmFleet({ hosts: 3, extra: `rollout: { batchSize: 2, maxFailures: ${maxFailures} },` });
+      const pids = await Promise.all([0, 1, 2].map((i) => mainPid(s!, i)));
+      s.aws.find(instanceIdFor(2)).knobs = { undeliverable: true };
+      const r = await s.f.task(['deploy', 'v1.1.0', '--json'], { env: s.env });
+      const stages = r.json.hosts.map((h: { name: string; stage: string }) => `${h.name}:${h.stage}`);
+      if (maxFailures) {
+        expect(r.code, r.stdout + r.stderr).toBe(0);
+        expect(stages).toEqual(['host1:verified', 'host2:verified', 'host3:rolled-back']);
+        expect(r.json.failedHosts.map((h: { name: string }) => h.name)).toEqual(['host3']);
+        expect(r.stdout + r.stderr).toMatch(/DEPLOYED to 2 of 3 hosts; host3 failed and was rolled back/);
+      } else {
+        expect(r.code, r.stdout + r.stderr).toBe(1);
+        expect(stages).toEqual(['host1:rolled-back', 'host2:rolled-back', 'host3:rolled-back']);
+      }
+      expect(r.stdout + r.stderr).not.toMatch(/state uncertain/);
+      expect(await mainPid(s, 2)).toBe(pids[2]); // host3 was never restarted, not even by its rollback
+      expect(await tagOn(s.f, s.f.fleet.hosts[2])).toBe('v1.0.0');
+    });
+  }
 
   it('InvocationDoesNotExist at first and throttled polls are retried, not failures', async () => {
     s = await startSsmFleet({ hosts: 1 });

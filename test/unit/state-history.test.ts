@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { appendMirror, parseHistory, serializeEvent } from '../../tasks/lib/state/history.ts';
-import { currentAndPrevious, deployments, everDeployedOk } from '../../tasks/lib/state/queries.ts';
+import { currentAndPrevious, liveStack, deployments, everDeployedOk } from '../../tasks/lib/state/queries.ts';
 import type { FinishedEvent, HistoryEvent, Result, StartedEvent, Task } from '../../tasks/lib/state/records.ts';
 
 let n = 0;
@@ -139,11 +139,19 @@ describe('currentAndPrevious (the rollback default)', () => {
     expect(currentAndPrevious(twice)).toMatchObject({ current: 'v1', previous: null });
   });
 
-  it('a deploy after a rollback pushes again; a forced rollback to an unknown tag is pushed', () => {
+  it('a deploy after a rollback pushes again; a forced rollback to an unknown tag replaces the tag it rolled back from', () => {
     const events = [...deploy('r1', null, 'v1'), ...deploy('r2', 'v1', 'v2'), ...rollback('r3', 'v2', 'v1'), ...deploy('r4', 'v1', 'v4')];
     expect(currentAndPrevious(events)).toMatchObject({ current: 'v4', previous: 'v1' });
     const forced = [...events, ...rollback('r5', 'v4', 'v0')];
-    expect(currentAndPrevious(forced)).toMatchObject({ current: 'v0', previous: 'v4' });
+    expect(currentAndPrevious(forced)).toMatchObject({ current: 'v0', previous: 'v1' }); // never forward to v4
+  });
+
+  it('the tag live before the first deploy is the bottom: after v1 -> v2 and a rollback, there is nothing older', () => {
+    const events = [...deploy('r1', 'v1', 'v2')];
+    expect(currentAndPrevious(events)).toMatchObject({ current: 'v2', previous: 'v1', currentRun: { runId: 'r1' } });
+    const back = [...events, ...rollback('r2', 'v2', 'v1')];
+    expect(currentAndPrevious(back)).toMatchObject({ current: 'v1', previous: null, currentRun: null });
+    expect(liveStack(back).map((e) => e.tag)).toEqual(['v1']);
   });
 
   it('a failed rollback changes nothing', () => {

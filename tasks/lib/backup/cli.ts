@@ -8,7 +8,7 @@ import { ageText } from '../base/format.ts';
 import { runnerFor } from '../runners/for-host.ts';
 import { prepareSandbox } from '../sandbox.ts';
 import { stateDirOf } from '../state/paths.ts';
-import { onInterrupt } from '../restore-task/interrupt.ts';
+import { onInterrupt } from '../kernel/interrupt.ts';
 import { backupRows, dumpRunnerFor, firstHost, liveTag, recordVerification, renderBackupTable, resolveBackup, type BackupRow } from './catalog.ts';
 import { sizeText } from '../base/format.ts';
 import { takeBackup } from './dump.ts';

@@ -3,13 +3,14 @@
  * confirmation, the undo after a failure, the summary, report and notifications.
  */
 import { label } from '../base/run.ts';
-import { confirmByTyping, requireTerminalOrYes } from '../kernel/confirm.ts';
+import { UsageError } from '../base/errors.ts';
+import { confirmByTyping } from '../kernel/confirm.ts';
 import type { ListMaker } from '../kernel/listr.ts';
 import type { FinishedFields, Outcome, Procedure, StartedFields } from '../kernel/procedure.ts';
 import type { RunCtx } from './context.ts';
 import { preflightTasks, PreflightError } from './preflight.ts';
 import { runEndEvent, runReportInput, runStartEvent } from './report.ts';
-import { changedAnything, summaryJson, summaryText } from './summary.ts';
+import { changedAnything, failureText, summaryJson, summaryText } from './summary.ts';
 
 type Shared = Omit<Procedure<RunCtx>, 'task' | 'preflight' | 'work' | 'recover'>;
 
@@ -18,7 +19,7 @@ export const movingParts: Shared = {
 
   async confirm(ctx) {
     if (!ctx.env.config.policy.confirm || ctx.flags.yes) return;
-    requireTerminalOrYes(`environment ${ctx.env.name}`, false, process.stdin.isTTY);
+    if (!process.stdin.isTTY) throw new UsageError(`environment ${ctx.env.name} asks for confirmation and there is no terminal to ask in: run it in a terminal, or pass --yes.`);
     await confirmByTyping(ctx.env.name, `Type "${ctx.env.name}" to go ahead`, ctx.signal);
   },
 
@@ -31,10 +32,11 @@ export const movingParts: Shared = {
 
   changedAnything,
 
-  finished: (ctx, outcome): FinishedFields => ({
+  finished: (ctx, outcome, error): FinishedFields => ({
     live: outcome === 'done' ? ctx.tag : outcome === 'rolled-back' ? (ctx.hosts[0]!.from.tag ?? null) : null,
     ...(ctx.backup ? { backupFile: ctx.backup.file } : {}),
     ...(ctx.ssmCommands.length ? { ssmCommands: ctx.ssmCommands } : {}),
+    ...(error ? { error: failureText(ctx, error)! } : {}),
   }),
 
   summary: summaryText,

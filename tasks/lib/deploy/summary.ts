@@ -30,7 +30,7 @@ function hostLine(ctx: RunCtx, h: HostRun): string {
     restarted: `running ${ctx.tag}, NOT verified`,
     verified: `on ${ctx.tag}, verified`,
     'rolled-back': `back on ${label(h.from)}, verified`,
-    'rollback-failed': `STATE UNCERTAIN: the rollback to ${label(h.from)} did not verify`,
+    'rollback-failed': `state uncertain: the rollback to ${label(h.from)} did not verify`,
   }[h.stage];
   return `  ${h.host.name}: ${on}${h.problem && h.stage !== 'verified' ? `\n      why: ${h.problem.split('\n').join('\n           ')}` : ''}`;
 }
@@ -71,6 +71,16 @@ export function summaryText(ctx: RunCtx, r: RunResult): string {
   return lines.filter(Boolean).join('\n');
 }
 
+/**
+ * The failure as history and --json keep it: each failing host's reason, then the failed step's
+ * message (on screen they are said once each, under their steps and in the summary).
+ */
+export function failureText(ctx: RunCtx, error: string | undefined): string | undefined {
+  if (!error) return undefined;
+  const hosts = ctx.hosts.filter((h) => h.failed || h.stage === 'rollback-failed').map((h) => `${h.host.name}: ${h.failed ?? h.problem ?? 'failed'}`);
+  return [...hosts.filter((l) => !l.includes(error)), error].join('\n');
+}
+
 export function summaryJson(ctx: RunCtx, r: RunResult): unknown {
   return {
     runId: ctx.runId,
@@ -81,7 +91,7 @@ export function summaryJson(ctx: RunCtx, r: RunResult): unknown {
     outcome: r.outcome === 'done' ? 'deployed' : r.outcome, // 'deployed': the run reached its target (a rollback's too), as the history says
     exitCode: r.exitCode,
     ok: r.exitCode === ExitCode.ok,
-    error: r.error,
+    error: failureText(ctx, r.error),
     failedHosts: ctx.hosts.filter((h) => h.failed).map((h) => ({ name: h.host.name, why: h.failed, stage: h.stage })),
     hosts: ctx.hosts.map((h) => ({
       name: h.host.name,

@@ -86,7 +86,8 @@ export interface Procedure<C extends KernelCtx> {
   recover(ctx: C, list: ListMaker<C>, error: unknown): Promise<Outcome>;
   /** Interrupted or lost the lock: did anything live change? (the outcome's wording and exit code depend on it) */
   changedAnything(ctx: C): boolean;
-  finished(ctx: C, outcome: Outcome): FinishedFields;
+  /** `error`: the failed step's message (masked), if the work failed. */
+  finished(ctx: C, outcome: Outcome, error: string | undefined): FinishedFields;
   /** After a successful run, lock still held (backup retention): lines to note; never fails the run. */
   afterSuccess?(ctx: C): Promise<string[]>;
   exitCode?(ctx: C, outcome: Outcome): ExitCode;

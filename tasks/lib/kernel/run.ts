@@ -84,7 +84,7 @@ export async function runChanging<C extends KernelCtx>(args: ParsedArgs, spec: C
   if (env.config.sandbox) for (const row of await prepareSandbox(env)) if (row.result !== 'ok') print(`note: ${row.detail}`);
   mkdirSync(env.backupDir, { recursive: true, mode: 0o700 });
 
-  const interrupt = onInterrupt(print);
+  const interrupt = onInterrupt(print, 'stopping, cleaning up, releasing the lock');
   const abort = new AbortController();
   interrupt.signal.addEventListener('abort', () => abort.abort(interrupt.signal.reason), { once: true });
   const real: Runner[] = [];
@@ -154,7 +154,8 @@ async function lifecycle<C extends KernelCtx>(ctx: C, proc: Procedure<C>, o: Lif
   });
   hold.lost.addEventListener('abort', () => o.abort.abort(hold.lost.reason), { once: true });
   ctx.notes.push(...hold.notes);
-  const history = (event: HistoryEvent) => appendHistory(ctx.state.runner, ctx.state.dir, ctx.env.backupDir, event, { secrets: secretValuesOf(ctx) });
+  const history = (event: HistoryEvent) =>
+    appendHistory(ctx.state.runner, ctx.state.dir, ctx.env.backupDir, event, { secrets: secretValues(ctx.env), hostFirst: event.type === 'started' });
 
   try {
     await proc.recheck?.(ctx);
@@ -179,7 +180,7 @@ async function lifecycle<C extends KernelCtx>(ctx: C, proc: Procedure<C>, o: Lif
     error = ctx.redact((err as Error).message);
     outcome = await afterFailure(ctx, proc, o, err);
   }
-  const finished = proc.finished(ctx, outcome);
+  const finished = proc.finished(ctx, outcome, error);
   await history({
     type: 'finished',
     runId: ctx.runId,
@@ -197,10 +198,6 @@ async function lifecycle<C extends KernelCtx>(ctx: C, proc: Procedure<C>, o: Lif
   if (sent.warning) cleanup.push(sent.warning);
   const result: RunResult = { outcome, exitCode: proc.exitCode?.(ctx, outcome) ?? EXIT[outcome], ...(error ? { error } : {}), plan: [], cleanup, startedAt, finishedAt: new Date() };
   return finish(ctx, proc, result, hold);
-}
-
-function secretValuesOf(ctx: KernelCtx): string[] {
-  return secretValues(ctx.env);
 }
 
 function withCleanup(err: CutoverError, problems: readonly string[]): CutoverError {

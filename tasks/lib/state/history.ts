@@ -81,17 +81,20 @@ function endsTorn(file: string): boolean {
 /**
  * Appends one event: first to the local mirror (so a trace exists even when the host is
  * unreachable), then on the host. Throws CommandFailedError when the host append fails.
+ * `hostFirst`: the mirror gets the line only once the host has it (a run's "started" record: a
+ * run that could not record its start did not start, and leaves no trace that says it did).
  */
 export async function appendHistory(
   runner: Runner,
   stateDir: string,
   localMirrorDir: string | null,
   event: HistoryEvent,
-  opts: { readonly secrets?: readonly string[] } = {},
+  opts: { readonly secrets?: readonly string[]; readonly hostFirst?: boolean } = {},
 ): Promise<void> {
   const line = serializeEvent(event, opts.secrets);
-  if (localMirrorDir) appendMirror(localMirrorDir, line);
+  if (localMirrorDir && !opts.hostFirst) appendMirror(localMirrorDir, line);
   await execExpecting(runner, history.append(stateDir, line), `append to the deployment history ${historyFileIn(stateDir)}`, [0]);
+  if (localMirrorDir && opts.hostFirst) appendMirror(localMirrorDir, line);
 }
 
 /** The host's history, whole (streamed: the runners keep only a tail of stdout). */

@@ -9,6 +9,7 @@ import { Duration } from '../config/schema.ts';
 import { flag, str, type ParsedArgs } from '../cli/args.ts';
 import { chooseEnvironment, loadEnvironment, type LoadedEnvironment } from '../config/load.ts';
 import { ExitCode, UsageError } from '../base/errors.ts';
+import { onInterrupt } from '../kernel/interrupt.ts';
 import { chooseRenderer, makeList, type RendererName } from '../kernel/listr.ts';
 import { runnerFor } from '../runners/for-host.ts';
 import type { Runner } from '../runners/types.ts';
@@ -74,29 +75,17 @@ export async function verifyTask(args: ParsedArgs): Promise<ExitCode> {
   const note = (t: string) => (flags.json ? process.stderr : process.stdout).write(`${t}\n`);
 
   const runners = new Map<string, Runner>(all.map((h) => [h.name, runnerFor(env, h)]));
-  const ac = new AbortController();
-  let interrupts = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (++interrupts > 1) {
-      process.removeListener(sig, onSignal);
-      process.kill(process.pid, sig);
-      return;
-    }
-    process.stderr.write(`\n${sig}: stopping (Ctrl-C again to quit at once)\n`);
-    ac.abort(new Error(`interrupted (${sig})`));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const interrupt = onInterrupt((t) => process.stderr.write(`${t}\n`), 'stopping');
 
   let last: VerifyResult | null = null;
   try {
     for (let round = 1; ; round++) {
-      const run = new VerifyRun(env, all, { hosts, only: flags.only, sinceMs: flags.sinceMs, signal: ac.signal, runners });
+      const run = new VerifyRun(env, all, { hosts, only: flags.only, sinceMs: flags.sinceMs, signal: interrupt.signal, runners });
       let result: VerifyResult;
       try {
         result = await runRound(run, round === 1 ? flags : { ...flags, renderer: undefined }, round === 1);
       } catch (err) {
-        if (ac.signal.aborted) break;
+        if (interrupt.signal.aborted) break;
         throw err;
       }
       const changes = last ? changesBetween(rowsOf(last.hosts), rowsOf(result.hosts)) : [];
@@ -111,18 +100,17 @@ export async function verifyTask(args: ParsedArgs): Promise<ExitCode> {
       last = result;
       if (final) break;
       try {
-        await sleep(flags.watchMs!, undefined, { signal: ac.signal });
+        await sleep(flags.watchMs!, undefined, { signal: interrupt.signal });
       } catch {
         break; // Ctrl-C while waiting: the watch ends with the last round's verdict
       }
     }
   } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    interrupt.dispose();
     await Promise.all([...runners.values()].map((r) => r.close()));
   }
   if (!last) return ExitCode.interrupted;
-  if (ac.signal.aborted) note(`stopped by Ctrl-C: exit ${last.overall.exitCode}, the verdict of the last complete round (${last.overall.verdict})`);
+  if (interrupt.signal.aborted) note(`stopped by Ctrl-C: exit ${last.overall.exitCode}, the verdict of the last complete round (${last.overall.verdict})`);
   return last.overall.exitCode;
 }
 

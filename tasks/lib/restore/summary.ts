@@ -3,8 +3,17 @@ import path from 'node:path';
 import type { NotifyEvent } from '../notify/payload.ts';
 import type { ReportCheck, ReportInput } from '../reports/types.ts';
 import { countRows } from './plan.ts';
-import { EXIT, VERDICT } from './outcome.ts';
-import type { RestoreRun } from './types.ts';
+import { EXIT, VERDICT, type RestoreOutcome } from './outcome.ts';
+import type { RunResult } from '../kernel/procedure.ts';
+import type { RestoreCtx } from './context.ts';
+
+type RestoreRun = RestoreCtx;
+
+/** The restore's own outcome (set by the run), else what the kernel's outcome means here. */
+export function restoreOutcome(run: RestoreRun, r?: Pick<RunResult, 'outcome'>): RestoreOutcome {
+  if (run.result) return run.result;
+  return r?.outcome === 'interrupted' ? 'interrupted' : 'refused';
+}
 
 const rel = (p: string) => path.relative(process.cwd(), p) || p;
 
@@ -13,12 +22,12 @@ function undoHint(run: RestoreRun): string {
   return run.safety ? `the data as it was before the restore is in the safety backup ${rel(run.safety.dumpPath)}; to put it back: npx tsx tasks/restore.ts ${rel(run.safety.dumpPath)} --env ${run.env.name}` : '';
 }
 
-export function headline(run: RestoreRun): string {
-  const file = run.source.manifest.file;
+export function headline(run: RestoreRun, outcome: RestoreOutcome): string {
+  const file = run.source!.manifest.file;
   const db = run.db.name;
-  switch (run.outcome) {
+  switch (outcome) {
     case 'restored':
-      return `DONE: ${db} restored from ${file}; the row counts of its ${Object.keys(run.source.manifest.rowCounts).length} tables equal the backup's`;
+      return `DONE: ${db} restored from ${file}; the row counts of its ${Object.keys(run.source!.manifest.rowCounts).length} tables equal the backup's`;
     case 'counts-differ':
       return `NEEDS ATTENTION: ${db} was restored from ${file} (committed), but the row counts differ from the backup's`;
     case 'failed-unchanged':
@@ -38,21 +47,22 @@ export function headline(run: RestoreRun): string {
   }
 }
 
-export function summaryLines(run: RestoreRun): string[] {
-  const code = EXIT[run.outcome];
-  const lines = [`restore of ${run.env.name}: ${headline(run)} (exit ${code}), run ${run.runId}`];
+export function summaryLines(run: RestoreRun, r: RunResult): string[] {
+  const outcome = restoreOutcome(run, r);
+  const code = EXIT[outcome];
+  const lines = [`restore of ${run.env.name}: ${headline(run, outcome)} (exit ${code}), run ${run.runId}`];
   if (run.mismatches.length) lines.push(...run.mismatches.map((x) => `  ${x}`));
-  if (run.error && run.outcome !== 'restored') lines.push(`  error: ${run.error.split('\n').slice(0, 6).join('\n    ')}`);
+  if (r.error && outcome !== 'restored') lines.push(`  error: ${r.error.split('\n').slice(0, 6).join('\n    ')}`);
   if (run.safety) lines.push(`  safety backup: ${rel(run.safety.dumpPath)}`);
-  const risky = run.outcome === 'uncertain' || run.outcome === 'counts-differ' || (run.outcome === 'interrupted' && run.dataState === 'unknown');
+  const risky = outcome === 'uncertain' || outcome === 'counts-differ' || (outcome === 'interrupted' && run.dataState === 'unknown');
   if (risky) lines.push(`  what to do: check ${run.db.name} (who is writing to it?); ${undoHint(run) || 'no safety backup was taken'}`);
-  for (const n of [...run.notes, ...run.cleanup]) lines.push(`  note: ${n}`);
+  for (const n of [...run.notes, ...r.cleanup]) lines.push(`  note: ${n}`);
   return lines;
 }
 
 function countChecks(run: RestoreRun): ReportCheck[] {
   if (!run.countsAfter) return [];
-  return countRows(run.source.manifest.rowCounts, run.countsAfter).map((r) => ({
+  return countRows(run.source!.manifest.rowCounts, run.countsAfter).map((r) => ({
     host: run.db.name,
     check: `rows ${r.table}`,
     value: r.now === null ? 'absent' : String(r.now),
@@ -62,50 +72,53 @@ function countChecks(run: RestoreRun): ReportCheck[] {
   }));
 }
 
-export function reportInput(run: RestoreRun, finishedAt: Date): ReportInput {
-  const m = run.source.manifest;
+export function reportInput(run: RestoreRun, r: RunResult, summary: string): ReportInput {
+  const m = run.source!.manifest;
+  const outcome = restoreOutcome(run, r);
   return {
     kind: 'restore',
     runId: run.runId,
-    startedAt: run.startedAt.toISOString(),
-    finishedAt: finishedAt.toISOString(),
-    verdict: VERDICT[run.outcome],
-    title: `restore of ${run.env.name} (${run.db.name}) from ${m.file}: ${VERDICT[run.outcome]}`,
-    summary: [...summaryLines(run).map((l) => l.trim()), `run by ${run.who}`],
+    startedAt: r.startedAt.toISOString(),
+    finishedAt: r.finishedAt.toISOString(),
+    verdict: VERDICT[outcome],
+    title: `restore of ${run.env.name} (${run.db.name}) from ${m.file}: ${VERDICT[outcome]}`,
+    summary: [...summary.split('\n').map((l) => l.trim()).filter(Boolean), `run by ${run.who}`],
     steps: run.steps,
     checks: countChecks(run),
-    backup: { file: run.source.dumpPath, sizeBytes: m.sizeBytes, sha256: m.sha256 },
+    backup: { file: run.source!.dumpPath, sizeBytes: m.sizeBytes, sha256: m.sha256 },
     extra: {
-      exitCode: EXIT[run.outcome],
-      outcome: run.outcome,
+      exitCode: EXIT[outcome],
+      outcome: outcome,
       dataState: run.dataState,
       database: { name: run.db.name, host: run.db.host, port: run.db.port, restoreOn: run.runner.host.name },
-      source: { file: run.source.dumpPath, createdAt: m.createdAt, fromTag: m.fromTag, toTag: m.toTag, runId: m.runId },
+      source: { file: run.source!.dumpPath, createdAt: m.createdAt, fromTag: m.fromTag, toTag: m.toTag, runId: m.runId },
       safetyBackup: run.safety ? { file: run.safety.dumpPath, sizeBytes: run.safety.manifest.sizeBytes, sha256: run.safety.manifest.sha256 } : null,
       rowCounts: { backup: m.rowCounts, before: run.safety?.manifest.rowCounts ?? run.countsBefore, after: run.countsAfter },
       liveTag: run.liveTag,
-      ...(run.error ? { error: run.error } : {}),
+      ...(r.error ? { error: r.error } : {}),
     },
   };
 }
 
 export function startEvent(run: RestoreRun): NotifyEvent {
+  const file = run.source!.manifest.file;
   return {
     kind: 'start',
-    title: `restore of ${run.env.name}: ${run.db.name} from ${run.source.manifest.file}`,
+    title: `restore of ${run.env.name}: ${run.db.name} from ${file}`,
     text: `a safety backup first, then the database is replaced in one transaction`,
     runId: run.runId,
-    fields: { database: run.db.name, backup: run.source.manifest.file, by: run.who },
+    fields: { database: run.db.name, backup: file, by: run.who },
   };
 }
 
-export function endEvent(run: RestoreRun): NotifyEvent {
-  const kind = run.outcome === 'restored' ? 'success' : run.outcome === 'failed-unchanged' || run.outcome === 'refused' || (run.outcome === 'interrupted' && run.dataState === 'as-before') ? 'rollback' : 'attention';
+export function endEvent(run: RestoreRun, r: RunResult): NotifyEvent {
+  const outcome = restoreOutcome(run, r);
+  const kind = outcome === 'restored' ? 'success' : outcome === 'failed-unchanged' || outcome === 'refused' || (outcome === 'interrupted' && run.dataState === 'as-before') ? 'rollback' : 'attention';
   return {
     kind,
-    title: `restore of ${run.env.name}: ${VERDICT[run.outcome]}`,
-    text: [headline(run), kind === 'attention' ? undoHint(run) : ''].filter(Boolean).join('\n'),
+    title: `restore of ${run.env.name}: ${VERDICT[outcome]}`,
+    text: [headline(run, outcome), kind === 'attention' ? undoHint(run) : ''].filter(Boolean).join('\n'),
     runId: run.runId,
-    fields: { database: run.db.name, backup: run.source.manifest.file, exit: EXIT[run.outcome], ...(run.safety ? { 'safety backup': path.basename(run.safety.dumpPath) } : {}) },
+    fields: { database: run.db.name, backup: run.source!.manifest.file, exit: EXIT[outcome], ...(run.safety ? { 'safety backup': path.basename(run.safety.dumpPath) } : {}) },
   };
 }
