@@ -3,23 +3,29 @@
  * checked against known_hosts. Output is streamed (never `execCommand`, which keeps everything in
  * strings and dies on a database dump); only a tail of each stream is kept in memory.
  */
-import { readFileSync } from 'node:fs';
+import type { Duplex } from 'node:stream';
 import { NodeSSH } from 'node-ssh';
 import type { Client, ClientChannel } from 'ssh2';
 import { randomBytes } from 'node:crypto';
 import { display, killTagged, wrapForBash, type Command } from '../commands/shell.ts';
 import { CutoverError, ExitCode, HostKeyError, HostUnreachableError } from '../base/errors.ts';
-import { verifyHostKey } from './host-key.ts';
+import { verifyHostKey, type HostKeyPolicy } from './host-key.ts';
+import { jumpFailure, type JumpChain } from './jump.ts';
+import { credentials } from './ssh-auth.ts';
 import { hostEntryName } from './known-hosts.ts';
 import { confirmGone, countTagged } from './stray.ts';
 import { Tail } from './tail.ts';
 import type { ExecOptions, ExecResult, HostTarget, Runner } from './types.ts';
 
-export interface SshOptions {
-  readonly privateKeyPath: string;
+export interface SshOptions extends HostKeyPolicy {
+  /** The private key (or keyFiles: tried in order, the first readable one is used). */
+  readonly privateKeyPath?: string;
+  readonly keyFiles?: readonly string[];
   readonly passphrase?: string;
-  readonly knownHostsPath: string;
-  readonly hostKeys: 'verify' | 'accept-new';
+  /** ssh-agent socket (SSH_AUTH_SOCK): its keys are offered; the agent is never forwarded to the host. */
+  readonly agent?: string;
+  /** Jump hosts to go through (shared with the other hosts behind them). */
+  readonly jump?: JumpChain;
   readonly keepaliveMs: number;
   readonly connectTimeoutMs: number;
   /** Told what the runner did on its own (a command left running by a lost connection, stopped). */
@@ -49,6 +55,7 @@ export class SshRunner implements Runner {
   private strays: Stray[] = [];
   /** What the runner did on its own, for the run's output and summary. */
   readonly notices: string[] = [];
+  private holdsJump = false;
 
   constructor(
     readonly host: HostTarget,
@@ -96,21 +103,26 @@ export class SshRunner implements Runner {
 
   private async open(): Promise<NodeSSH> {
     const { host, opts } = this;
-    let keyProblem: HostKeyError | null = null;
-    let privateKey: string;
-    try {
-      privateKey = readFileSync(opts.privateKeyPath, 'utf8');
-    } catch (err) {
-      throw new HostUnreachableError(host.name, `cannot read the SSH private key ${opts.privateKeyPath}: ${(err as Error).message}`);
+    const keyFiles = opts.keyFiles ?? (opts.privateKeyPath ? [opts.privateKeyPath] : []);
+    const creds = credentials({ keyFiles, passphrase: opts.passphrase, agent: opts.agent });
+    if ('problem' in creds) throw new HostUnreachableError(host.name, creds.problem);
+    let sock: Duplex | undefined;
+    if (opts.jump) {
+      if (!this.holdsJump) opts.jump.acquire();
+      this.holdsJump = true;
+      try {
+        sock = await opts.jump.forward(host.address, host.port);
+      } catch (err) {
+        throw jumpFailure(host.name, opts.jump, err);
+      }
     }
+    let keyProblem: HostKeyError | null = null;
     const ssh = new NodeSSH();
     try {
       await ssh.connect({
-        host: host.address,
-        port: host.port,
+        ...(sock ? { sock } : { host: host.address, port: host.port }),
         username: host.user,
-        privateKey,
-        passphrase: opts.passphrase,
+        ...creds.config,
         readyTimeout: opts.connectTimeoutMs,
         keepaliveInterval: opts.keepaliveMs,
         keepaliveCountMax: 3,
@@ -122,7 +134,8 @@ export class SshRunner implements Runner {
     } catch (err) {
       ssh.dispose();
       if (keyProblem) throw keyProblem;
-      throw new HostUnreachableError(host.name, `cannot connect to ${host.user}@${hostEntryName(host.address, host.port)}: ${(err as Error).message}`);
+      const via = opts.jump ? ` through ${opts.jump.describe()}` : '';
+      throw new HostUnreachableError(host.name, `cannot connect to ${host.user}@${hostEntryName(host.address, host.port)}${via}: ${(err as Error).message}`);
     }
     ssh.connection?.on('error', () => {}); // a dead connection surfaces as a lost command, not a crash
     this.ssh = ssh;
@@ -244,6 +257,8 @@ export class SshRunner implements Runner {
   async close(): Promise<void> {
     this.ssh?.dispose();
     this.ssh = null;
+    if (this.holdsJump) this.opts.jump?.release();
+    this.holdsJump = false;
   }
 }
 
