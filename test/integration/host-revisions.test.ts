@@ -66,8 +66,8 @@ describe('revisions read from a host', () => {
   });
 
   it('the builders take the commit id, never the host tag, and git writes no file', async () => {
-    expect(() => git.changedFiles(repo, `--output=${bait()}`, 'v2', 'migrations')).toThrow('not a full commit id');
-    expect(() => git.log(repo, `--output=${bait()}`, 'v2')).toThrow('not a full commit id');
+    expect(() => git.changedFiles(repo, `--output=${bait()}`, 'v2', 'migrations')).toThrow('not a full commit id (40 hexadecimal digits) nor a release tag');
+    expect(() => git.log(repo, `--output=${bait()}`, 'v2')).toThrow('not a full commit id (40 hexadecimal digits) nor a release tag');
     expect(() => git.checkout(repo, `--output=${bait()}`, false)).toThrow('not a full commit id');
     expect(() => git.checkout(repo, `--output=${bait()}`)).toThrow('starts with "-"');
     const r = runner();

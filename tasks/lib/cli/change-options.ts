@@ -1,8 +1,12 @@
 import { COMMON_OPTIONS, type OptionSpec } from './args.ts';
+import { HOST_FILTER_OPTIONS } from './host-filter.ts';
+
+export { filterHosts, hostFilterFrom, type HostFilter } from './host-filter.ts';
 
 /** Flags of every task that changes hosts. */
 export const CHANGE_OPTIONS = {
   env: COMMON_OPTIONS.env,
+  ...HOST_FILTER_OPTIONS,
   'dry-run': { type: 'boolean', help: 'show the plan and every command that would run; change nothing (exit 0)' },
   yes: { type: 'boolean', short: 'y', help: 'do not ask for confirmation (needed without a terminal where the environment asks)' },
   'force-unlock': { type: 'string', value: 'REASON', help: 'take the deploy lock from a dead or stale run; the reason is recorded in the history' },
