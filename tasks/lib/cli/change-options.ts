@@ -1,12 +1,15 @@
 import { COMMON_OPTIONS, type OptionSpec } from './args.ts';
-import { HOST_FILTER_OPTIONS } from './host-filter.ts';
 
-export { filterHosts, hostFilterFrom, type HostFilter } from './host-filter.ts';
+/**
+ * --hosts and --tag for deploy and rollback: spread into CHANGE_OPTIONS in the same change that
+ * applies them (filterHosts on the kernel's host list), never before: a flag that parses but is
+ * ignored would deploy to every host.
+ */
+export { filterHosts, hostFilterFrom, HOST_FILTER_OPTIONS, type HostFilter } from './host-filter.ts';
 
 /** Flags of every task that changes hosts. */
 export const CHANGE_OPTIONS = {
   env: COMMON_OPTIONS.env,
-  ...HOST_FILTER_OPTIONS,
   'dry-run': { type: 'boolean', help: 'show the plan and every command that would run; change nothing (exit 0)' },
   yes: { type: 'boolean', short: 'y', help: 'do not ask for confirmation (needed without a terminal where the environment asks)' },
   'force-unlock': { type: 'string', value: 'REASON', help: 'take the deploy lock from a dead or stale run; the reason is recorded in the history' },
