@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { benchFleet } from './fleet.ts';
 import { benchHelp, verdictLine } from './help.ts';
+import { benchRedact } from './redact.ts';
 import { benchVerify } from './verify.ts';
 
 const repo = path.resolve(import.meta.dirname, '..');
@@ -19,6 +20,11 @@ if (want('help')) {
 }
 if (want('fleet')) {
   const r = await benchFleet(repo);
+  process.stdout.write(`${r.text}\n`);
+  verdicts.push(...r.verdicts);
+}
+if (want('redact')) {
+  const r = benchRedact();
   process.stdout.write(`${r.text}\n`);
   verdicts.push(...r.verdicts);
 }

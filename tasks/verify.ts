@@ -1,5 +1,6 @@
 /** npx tsx tasks/verify.ts [--env NAME] — on-call: is it healthy right now, and if not, what is wrong? */
 import { COMMON_OPTIONS, type TaskSpec } from './lib/cli/args.ts';
+import { HOST_FILTER_OPTIONS } from './lib/cli/host-filter.ts';
 import { main } from './lib/cli/main.ts';
 
 const spec: TaskSpec = {
@@ -11,7 +12,8 @@ const spec: TaskSpec = {
     'an oversized message answered 413, a bounded burst answered 429, readiness naming its dependencies. A table per host and a GO / NO-GO verdict.',
   options: {
     env: COMMON_OPTIONS.env,
-    host: { type: 'string', value: 'NAME', multiple: true, help: 'verify only this host (repeatable); default: every host' },
+    ...HOST_FILTER_OPTIONS,
+    host: { type: 'string', value: 'NAME', multiple: true, help: 'the same as --hosts NAME (repeatable)' },
     check: {
       type: 'string',
       value: 'NAME',
@@ -29,7 +31,8 @@ const spec: TaskSpec = {
     'npx tsx tasks/verify.ts                              # the built-in local sandbox',
     'npx tsx tasks/verify.ts --env production --since 30m',
     'npx tsx tasks/verify.ts --env production --watch 5m  # the post-deploy watch: changes only',
-    'npx tsx tasks/verify.ts --env staging --host web-2 --check health,journal --json',
+    'npx tsx tasks/verify.ts --env staging --hosts web-2 --check health,journal --json',
+    'npx tsx tasks/verify.ts --env production --tag Role=api',
   ],
   notes: [
     'verify changes nothing. Its exit codes: 0 GO (every check ok); 1 NO-GO: a check failed or warned (they are named);',

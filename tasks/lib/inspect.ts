@@ -9,6 +9,7 @@ import { releasePaths, releases, tagOfRelease } from './commands/releases.ts';
 import { command, raw } from './commands/shell.ts';
 import { systemd } from './commands/systemd.ts';
 import type { LoadedEnvironment } from './config/load.ts';
+import { deployedAnswerProblem } from './base/revisions.ts';
 import type { Deployed } from './base/run.ts';
 import { lastLines } from './runners/run.ts';
 import type { Runner } from './runners/types.ts';
@@ -64,7 +65,8 @@ export async function inspectHost(env: LoadedEnvironment, runner: Runner): Promi
   };
 }
 
-async function readDeployed(env: LoadedEnvironment, runner: Runner): Promise<Pick<HostFacts, 'deployed' | 'workTreeProblem' | 'dirty'>> {
+/** What the host runs, checked: a tag or commit that cannot be used safely becomes `workTreeProblem`. */
+export async function readDeployed(env: LoadedEnvironment, runner: Runner): Promise<Pick<HostFacts, 'deployed' | 'workTreeProblem' | 'dirty'>> {
   const dir = workTreeOf(env);
   const inTree = await runner.exec(git.isWorkTree(dir));
   if (inTree.code !== 0) {
@@ -79,10 +81,11 @@ async function readDeployed(env: LoadedEnvironment, runner: Runner): Promise<Pic
     env.config.app.strategy === 'releases' ? runner.exec(releases.readCurrent(releasePaths(env.config.app.path))) : null,
   ]);
   const release = current?.stdout.trim() || undefined;
-  return {
-    deployed: { tag: tag.code === 0 ? tag.stdout.trim() : release && tagOfRelease(release), commit: head.stdout.trim(), release },
-    dirty: dirty ? dirty.stdout.split('\n').filter(Boolean).map((l) => l.slice(3)) : [],
-  };
+  const deployed = { tag: tag.code === 0 ? tag.stdout.trim() : release && tagOfRelease(release), commit: head.stdout.trim(), release };
+  const files = dirty ? dirty.stdout.split('\n').filter(Boolean).map((l) => l.slice(3)) : [];
+  // what the host says it runs is input: a tag like `--output=x` is reported, never used
+  const problem = deployedAnswerProblem(dir, deployed);
+  return problem ? { workTreeProblem: problem, dirty: files } : { deployed, dirty: files };
 }
 
 async function serviceState(s: Service, runner: Runner): Promise<ServiceState> {

@@ -34,9 +34,20 @@ describe('doctor', () => {
     const r = await f.task(['doctor', '--json']);
     expect(r.code).toBe(0);
     expect(r.json.ok).toBe(true);
-    expect(r.json.checks.filter((c: { host: string }) => c.host === 'host2').map((c: { check: string; result: string }) => `${c.check}:${c.result}`)).toEqual([
-      'connect:ok', 'commands:ok', 'app path:ok', 'service demo-chat:ok',
+    const host2 = r.json.checks.filter((c: { host: string }) => c.host === 'host2');
+    expect(host2.map((c: { check: string; result: string }) => `${c.check}:${c.result}`)).toEqual([
+      'ssh settings:ok', 'connect:ok', 'commands:ok', 'app path:ok', 'service demo-chat:ok',
     ]);
+    // where each SSH value came from
+    const h2 = f.fleet.hosts[1]!;
+    expect(host2[0].detail).toBe(
+      `address ${h2.address} [environment (hosts[].address)]; port ${h2.port} [environment (hosts[].port)]; user root [environment (hosts[].user)]; ` +
+        `key *** [environment (ssh.privateKey)]; jump none [default (direct)]; known_hosts ${f.fleet.knownHostsPath} [environment (ssh.knownHosts)]`,
+    );
+    // --hosts: only that host's rows
+    const one = await f.task(['doctor', '--json', '--hosts', 'host2']);
+    expect(new Set(one.json.checks.map((c: { host: string }) => c.host)).has('host1')).toBe(false);
+    expect(one.json.checks.some((c: { host: string }) => c.host === 'host2')).toBe(true);
   });
 
   it('a unit name typo, a wrong host key and a dead host: FAIL rows naming them, exit 2', async () => {

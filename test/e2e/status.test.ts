@@ -86,6 +86,13 @@ describe('status (releases strategy)', () => {
       expect(r.json.hosts.map((h: { name: string; reachable: boolean }) => [h.name, h.reachable])).toEqual([['host1', true], ['dead-1', false]]);
       expect(r.json.hosts[1].problem).toMatch(/^dead-1: cannot connect to root@\[127\.0\.0\.1\]:1: .*ECONNREFUSED/);
       expect(r.json.history.current).toBe('v1.1.0');
+      // --hosts leaves the unreachable one out: complete, exit 0; a filter matching nothing is refused
+      const only = await f.task(['status', '--json', '--hosts', 'host1']);
+      expect(only.code).toBe(0);
+      expect(only.json.hosts.map((h: { name: string }) => h.name)).toEqual(['host1']);
+      const none = await f.task(['status', '--tag', 'Role=api']);
+      expect(none.code).toBe(2);
+      expect(none.stderr).toBe('cutover: --tag Role=api matches no host of environments/sbx.ts. Hosts: host1, dead-1.\n');
     } finally {
       writeFileSync(file, original);
     }

@@ -189,6 +189,8 @@ describe('verify', () => {
       const only = await f.task(['verify', '--json', '--check', 'service,health', '--host', 'host1']);
       expect(only.code).toBe(0);
       expect(verdicts(only)).toEqual({ 'host1 service demo-chat': 'ok', 'host1 health': 'ok' });
+      const pattern = await f.task(['verify', '--json', '--check', 'service,health', '--hosts', 'host*']);
+      expect(verdicts(pattern)).toEqual(verdicts(only));
     });
   });
 
@@ -203,7 +205,10 @@ describe('verify', () => {
     const rounds = await f.task(['verify', '--rounds', '2']);
     expect(rounds.stderr).toBe('cutover: --rounds needs --watch (it bounds the number of rounds)\n');
     const host = await f.task(['verify', '--host', 'nope']);
-    expect(host.stderr).toBe('cutover: --host nope: not a host of environments/sbx.ts. Hosts: host1.\n');
+    expect(host.stderr).toBe('cutover: --hosts nope: no such host in environments/sbx.ts. Hosts: host1.\n');
+    const tag = await f.task(['verify', '--tag', 'Role=api']);
+    expect(tag.code).toBe(2);
+    expect(tag.stderr).toBe('cutover: --tag Role=api matches no host of environments/sbx.ts. Hosts: host1.\n');
   });
 
   it('Ctrl-C ends a watch with the exit code of its last complete round', async () => {

@@ -51,10 +51,10 @@ describe('EC2 discovery', () => {
     aws.resetCalls();
     const hosts = await discoverHosts(settings, { tags: prod, address: 'private', port: 22, user: 'ec2-user' });
     expect(hosts).toEqual([
-      { name: 'api-a', address: '10.0.1.12', port: 22, user: 'ec2-user', instanceId: id(2), transport: 'ssh', pathPrefix: [] },
-      { name: 'api-b', address: '10.0.1.11', port: 22, user: 'ec2-user', instanceId: id(1), transport: 'ssh', pathPrefix: [] },
-      { name: 'api-d', address: '10.0.1.15', port: 22, user: 'ec2-user', instanceId: id(5), transport: 'ssh', pathPrefix: [] },
-      { name: id(4), address: '10.0.1.14', port: 22, user: 'ec2-user', instanceId: id(4), transport: 'ssh', pathPrefix: [] },
+      { name: 'api-a', address: '10.0.1.12', port: 22, user: 'ec2-user', instanceId: id(2), tags: { ...prod, Name: 'api-a' }, transport: 'ssh', pathPrefix: [] },
+      { name: 'api-b', address: '10.0.1.11', port: 22, user: 'ec2-user', instanceId: id(1), tags: { ...prod, Name: 'api-b' }, transport: 'ssh', pathPrefix: [] },
+      { name: 'api-d', address: '10.0.1.15', port: 22, user: 'ec2-user', instanceId: id(5), tags: { ...prod, Name: 'api-d' }, transport: 'ssh', pathPrefix: [] },
+      { name: id(4), address: '10.0.1.14', port: 22, user: 'ec2-user', instanceId: id(4), tags: prod, transport: 'ssh', pathPrefix: [] },
     ]);
     // 4 matches, 2 per page: two signed Query API requests, the second with the first's NextToken
     expect(aws.callCounts()).toEqual({ 'EC2.DescribeInstances': 2 });
@@ -70,7 +70,7 @@ describe('EC2 discovery', () => {
 
   it('uses the public IP when asked', async () => {
     const hosts = await discoverHosts(settings, { tags: { ...prod, Name: 'api-a' }, address: 'public', port: 2222 });
-    expect(hosts).toEqual([{ name: 'api-a', address: '198.51.100.12', port: 2222, instanceId: id(2), transport: 'ssh', pathPrefix: [] }]);
+    expect(hosts).toEqual([{ name: 'api-a', address: '198.51.100.12', port: 2222, instanceId: id(2), tags: { ...prod, Name: 'api-a' }, transport: 'ssh', pathPrefix: [] }]);
   });
 
   it('refuses when nothing matches (exit 2)', async () => {
@@ -86,7 +86,8 @@ describe('EC2 discovery', () => {
       app: { path: '/srv/app', repo: 'x' }, services: [{ unit: 'api', restart: 'ssm' }], verify: { health: { url: 'http://{host}/h' } },
     });
     const hosts = await resolveHosts({ name: 'stg', file: 'environments/stg.ts', config, secrets: {}, backupDir: '/tmp/stg' });
-    expect(hosts).toEqual([{ name: 'stg', address: '10.0.2.16', port: 22, instanceId: id(6), transport: 'ssh', pathPrefix: [] }]);
+    // no port in the environment: the ssh config file's Port, else 22, applies at connection time
+    expect(hosts).toEqual([{ name: 'stg', address: '10.0.2.16', instanceId: id(6), tags: { Role: 'api', Env: 'staging', Name: 'stg' }, transport: 'ssh', pathPrefix: [] }]);
   });
 });
 

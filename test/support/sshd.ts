@@ -10,7 +10,13 @@ import { promisify } from 'node:util';
 import { createHostRoot, stopHostUnits, type UnitSpec } from '../../sandbox/host.ts';
 import { cleanupEarlierRuns, trackHostRoot, trackProcess, untrackHostRoot, untrackProcess } from './processes.ts';
 
-export interface SshHost { name: string; address: string; port: number; user: string; root: string; hostKeyFingerprint: string; pid: number }
+export interface SshHost {
+  name: string; address: string; port: number; user: string; root: string; hostKeyFingerprint: string; pid: number;
+  /** With `log: true`: sshd's own log (LogLevel DEBUG1), e.g. to prove forwarding requests went through it. */
+  logFile?: string;
+}
+/** Per-host extras: sshd_config lines (they win over the defaults: sshd keeps the first value), and a log file. */
+export interface HostOptions { config?: string[]; log?: boolean }
 export interface SshFleet { dir: string; hosts: SshHost[]; clientKeyPath: string; knownHostsPath: string; stop(): Promise<void> }
 
 const SSHD = '/usr/sbin/sshd'; // sshd must be started by absolute path (it re-executes itself)
@@ -58,8 +64,9 @@ export function fingerprint(publicKeyLine: string): string {
 
 const keygen = (path: string, comment: string) => exec('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', path]);
 
-function sshdConfig(o: { address: string; port: number; hostKey: string; authorizedKeys: string; pidFile: string; root: string }): string {
+function sshdConfig(o: { address: string; port: number; hostKey: string; authorizedKeys: string; pidFile: string; root: string; extra: string[] }): string {
   return [
+    ...o.extra,
     `ListenAddress ${o.address}`, `Port ${o.port}`, `HostKey ${o.hostKey}`, `AuthorizedKeysFile ${o.authorizedKeys}`,
     `PidFile ${o.pidFile}`, 'UsePAM no', 'StrictModes no', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no',
     'PermitRootLogin prohibit-password', 'PrintMotd no', 'PrintLastLog no', 'MaxStartups 64', 'MaxSessions 64',
@@ -74,13 +81,14 @@ function sshdConfig(o: { address: string; port: number; hostKey: string; authori
  * `mountAt`: every host then sees the same absolute path (like real servers: /srv/app on each),
  * backed by its own folder. Everything started over SSH (services too) inherits that view.
  */
-function sshdCommand(configPath: string, root: string, mountAt: string | undefined): [string, string[]] {
-  if (!mountAt) return [SSHD, ['-D', '-e', '-f', configPath]];
-  const script = 'mount --bind "$1" "$2" && exec "$3" -D -e -f "$4"';
-  return ['unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', script, 'sh', join(root, 'srv'), mountAt, SSHD, configPath]];
+function sshdCommand(configPath: string, root: string, mountAt: string | undefined, logFile?: string): [string, string[]] {
+  const log = logFile ? ['-E', logFile] : ['-e'];
+  if (!mountAt) return [SSHD, ['-D', ...log, '-f', configPath]];
+  const script = `mount --bind "$1" "$2" && exec "$3" -D ${logFile ? '-E "$5"' : '-e'} -f "$4"`;
+  return ['unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', script, 'sh', join(root, 'srv'), mountAt, SSHD, configPath, ...(logFile ? [logFile] : [])]];
 }
 
-async function startHost(dir: string, index: number, fleet: number, units: UnitSpec[], authorizedKeys: string, mountAt?: string, port?: number): Promise<SshHost> {
+async function startHost(dir: string, index: number, fleet: number, units: UnitSpec[], authorizedKeys: string, mountAt?: string, port?: number, extras: HostOptions = {}): Promise<SshHost> {
   const name = `host${index + 1}`;
   const root = join(dir, name);
   await createHostRoot(root, units);
@@ -91,11 +99,13 @@ async function startHost(dir: string, index: number, fleet: number, units: UnitS
   const address = addressFor(index, fleet);
   const configPath = join(sshDir, 'sshd_config');
   const fixedPort = port;
+  const logFile = extras.log ? join(sshDir, 'sshd.log') : undefined;
+  const extra = [...(extras.config ?? []), ...(logFile ? ['LogLevel DEBUG1'] : [])];
   for (let attempt = 1; ; attempt++) {
     const port = fixedPort ?? (await freePortOn(address));
-    await writeFile(configPath, sshdConfig({ address, port, hostKey, authorizedKeys, pidFile: join(sshDir, 'sshd.pid'), root }));
+    await writeFile(configPath, sshdConfig({ address, port, hostKey, authorizedKeys, pidFile: join(sshDir, 'sshd.pid'), root, extra }));
     if (mountAt) await mkdir(join(root, 'srv'), { recursive: true });
-    const [bin, args] = sshdCommand(configPath, root, mountAt);
+    const [bin, args] = sshdCommand(configPath, root, mountAt, logFile);
     const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     let exited = false;
@@ -108,12 +118,13 @@ async function startHost(dir: string, index: number, fleet: number, units: UnitS
       child.unref();
       (child.stderr as Socket).unref(); // a forgotten fleet must not keep the worker alive
       const publicKey = await readFile(`${hostKey}.pub`, 'utf8');
-      return { name, address, port, user: userInfo().username, root, hostKeyFingerprint: fingerprint(publicKey), pid: child.pid };
+      return { name, address, port, user: userInfo().username, root, hostKeyFingerprint: fingerprint(publicKey), pid: child.pid, ...(logFile ? { logFile } : {}) };
     }
     child.kill('SIGKILL');
     if (child.pid) untrackProcess(child.pid);
     // the port can be taken between the check and sshd's bind: try another one
-    if (attempt >= 3 || !/in use/i.test(stderr)) throw new Error(`sshd on ${address}:${port} did not start: ${stderr.trim() || 'timeout'}`);
+    if (logFile) stderr += await readFile(logFile, 'utf8').catch(() => '');
+    if (attempt >= 3 || !/in use/i.test(stderr)) throw new Error(`sshd on ${address}:${port} did not start: ${stderr.trim().slice(-4000) || 'timeout'}`);
   }
 }
 
@@ -149,7 +160,10 @@ async function portFreeOnAll(addresses: string[]): Promise<number> {
   throw new Error(`no port free on all of ${addresses.join(', ')}`);
 }
 
-export async function startSshHosts(count: number, opts: { dir: string; units?: UnitSpec[]; mountAt?: string; samePort?: boolean }): Promise<SshFleet> {
+export async function startSshHosts(
+  count: number,
+  opts: { dir: string; units?: UnitSpec[]; mountAt?: string; samePort?: boolean; hostOptions?: (index: number) => HostOptions },
+): Promise<SshFleet> {
   cleanedUp ??= cleanupEarlierRuns();
   await cleanedUp;
   const dir = resolve(opts.dir);
@@ -167,7 +181,7 @@ export async function startSshHosts(count: number, opts: { dir: string; units?: 
   if (opts.mountAt) await mkdir(opts.mountAt, { recursive: true });
   // samePort: every host listens on one port (each has its own address), as behind EC2 discovery
   const port = opts.samePort ? await portFreeOnAll(roots.map((_, i) => addressFor(i, fleet))) : undefined;
-  const started = await Promise.allSettled(roots.map((_, i) => startHost(dir, i, fleet, opts.units ?? [], authorizedKeys, opts.mountAt, port)));
+  const started = await Promise.allSettled(roots.map((_, i) => startHost(dir, i, fleet, opts.units ?? [], authorizedKeys, opts.mountAt, port, opts.hostOptions?.(i))));
   const hosts = started.flatMap((p) => (p.status === 'fulfilled' ? [p.value] : []));
   const failure = started.find((p) => p.status === 'rejected');
   if (failure) {

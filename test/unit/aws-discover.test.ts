@@ -25,10 +25,10 @@ describe('discovered hosts', () => {
     );
     expect(problems).toEqual([]);
     expect(hosts).toEqual([
-      { name: 'api', address: '10.0.0.3', port: 2222, user: 'ubuntu', instanceId: 'i-0ccccccccccccccc3', transport: 'ssh', pathPrefix: [] },
-      { name: 'i-0ddddddddddddddd4', address: '10.0.0.4', port: 2222, user: 'ubuntu', instanceId: 'i-0ddddddddddddddd4', transport: 'ssh', pathPrefix: [] },
-      { name: 'web-i-0aaaaaaaaaaaaaaa1', address: '10.0.0.1', port: 2222, user: 'ubuntu', instanceId: 'i-0aaaaaaaaaaaaaaa1', transport: 'ssh', pathPrefix: [] },
-      { name: 'web-i-0bbbbbbbbbbbbbbb2', address: '10.0.0.2', port: 2222, user: 'ubuntu', instanceId: 'i-0bbbbbbbbbbbbbbb2', transport: 'ssh', pathPrefix: [] },
+      { name: 'api', address: '10.0.0.3', port: 2222, user: 'ubuntu', instanceId: 'i-0ccccccccccccccc3', tags: { Role: 'api', Name: 'api' }, transport: 'ssh', pathPrefix: [] },
+      { name: 'i-0ddddddddddddddd4', address: '10.0.0.4', port: 2222, user: 'ubuntu', instanceId: 'i-0ddddddddddddddd4', tags: { Role: 'api' }, transport: 'ssh', pathPrefix: [] },
+      { name: 'web-i-0aaaaaaaaaaaaaaa1', address: '10.0.0.1', port: 2222, user: 'ubuntu', instanceId: 'i-0aaaaaaaaaaaaaaa1', tags: { Role: 'api', Name: 'web' }, transport: 'ssh', pathPrefix: [] },
+      { name: 'web-i-0bbbbbbbbbbbbbbb2', address: '10.0.0.2', port: 2222, user: 'ubuntu', instanceId: 'i-0bbbbbbbbbbbbbbb2', tags: { Role: 'api', Name: 'web' }, transport: 'ssh', pathPrefix: [] },
     ]);
   });
 

@@ -51,7 +51,7 @@ describe('aws, ssm and EC2 discovery in the environment schema', () => {
 
   it('hosts may be discovered from EC2 tags (needs aws and ssh); mistakes are reported at their key', () => {
     const env = Environment.parse({ ...BASE, aws: { region: 'eu-west-1', endpoint: 'http://127.0.0.1:4566' }, hosts: { ec2: { tags: { Role: 'api', Env: 'production' } } }, services: [{ unit: 'api', restart: 'ssm' }] });
-    expect(env.hosts).toEqual({ ec2: { tags: { Role: 'api', Env: 'production' }, address: 'private', port: 22 } });
+    expect(env.hosts).toEqual({ ec2: { tags: { Role: 'api', Env: 'production' }, address: 'private' } });
     expect(problems({ ...BASE, ssh: undefined, hosts: { ec2: { tags: {} } }, services: [{ unit: 'api' }] })).toEqual([
       'environments/x.ts: hosts.ec2.tags: needs at least one tag',
       'environments/x.ts: ssh: is required: some hosts use the ssh transport',

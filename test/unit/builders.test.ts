@@ -7,7 +7,8 @@ import { systemd } from '../../tasks/lib/commands/systemd.ts';
 describe('command builders (exact strings)', () => {
   it('git', () => {
     expect(git.isWorkTree('/home/ec2-user/harena').script).toBe('git -C /home/ec2-user/harena rev-parse --is-inside-work-tree');
-    expect(git.currentTag('/srv/a b').script).toBe(`git -C '/srv/a b' describe --tags --exact-match HEAD`);
+    expect(git.currentTag('/srv/a b').script).toBe(`git -C '/srv/a b' describe --tags --exact-match --end-of-options HEAD`);
+    expect(git.headCommit('/srv/app').script).toBe('git -C /srv/app rev-parse --verify --end-of-options HEAD');
     expect(git.remoteHasTag('/srv/app', 'v3.2.7').script).toBe('git -C /srv/app ls-remote --exit-code --tags origin refs/tags/v3.2.7');
     expect(git.currentTag('/x').readOnly).toBe(true);
   });
@@ -47,18 +48,37 @@ import { appCommand, pgEnv } from '../../tasks/lib/commands/app.ts';
 import { git as g2 } from '../../tasks/lib/commands/git.ts';
 import { releaseDirName, releasePaths, releases, releasesToPrune, tagOfRelease } from '../../tasks/lib/commands/releases.ts';
 
+const C1 = '0123456789abcdef0123456789abcdef01234567';
+
 describe('release builders (exact strings)', () => {
   it('in-place git', () => {
     expect(g2.fetchTags('/home/ec2-user/harena').script).toBe('git -C /home/ec2-user/harena fetch --quiet --tags origin');
     expect(g2.checkout('/srv/app', 'v3.2.7').script).toBe(
       `git -C /srv/app -c advice.detachedHead=false checkout --quiet --detach 'refs/tags/v3.2.7^{commit}'`,
     );
-    expect(g2.checkout('/srv/app', '0123abcd', false).script).toBe('git -C /srv/app -c advice.detachedHead=false checkout --quiet --detach 0123abcd');
-    expect(g2.log('/srv/app', 'v3.2.6', 'v3.2.7').script).toBe('git -C /srv/app log --oneline --no-decorate v3.2.6..refs/tags/v3.2.7 --');
+    expect(g2.checkoutTag('/srv/app', 'v3.2.7').script).toBe(g2.checkout('/srv/app', 'v3.2.7').script);
+    expect(g2.checkout('/srv/app', C1, false).script).toBe(`git -C /srv/app -c advice.detachedHead=false checkout --quiet --detach ${C1}`);
+    expect(g2.checkoutCommit('/srv/app', C1).script).toBe(g2.checkout('/srv/app', C1, false).script);
+    expect(g2.log('/srv/app', C1, 'v3.2.7').script).toBe(`git -C /srv/app log --oneline --no-decorate --end-of-options ${C1}..refs/tags/v3.2.7 --`);
     expect(g2.dirtyFiles('/srv/app').script).toBe('git -C /srv/app status --porcelain --untracked-files=no');
-    expect(g2.changedFiles('/srv/app', 'v1', 'v2', 'migrations').script).toBe(
-      'git -C /srv/app diff --name-only --diff-filter=AM v1 refs/tags/v2 -- migrations',
+    expect(g2.changedFiles('/srv/app', C1, 'v2', 'migrations').script).toBe(
+      `git -C /srv/app diff --name-only --diff-filter=AM --end-of-options ${C1} refs/tags/v2 -- migrations`,
     );
+  });
+
+  it('git: a revision read from a host is a full commit id; a tag never reads as an option', () => {
+    for (const from of ['v3.2.6', '0123abcd', `${C1}\n`, '--output=x', C1.toUpperCase()]) expect(() => g2.checkoutCommit('/srv/app', from), from).toThrow('not a full commit id');
+    for (const from of ['--output=x', '-v', `${C1}\n`, 'a b', 'v1..2']) {
+      expect(() => g2.log('/srv/app', from, 'v2'), from).toThrow('not a full commit id (40 hexadecimal digits) nor a release tag');
+      expect(() => g2.changedFiles('/srv/app', from, 'v2', 'm'), from).toThrow('not a full commit id (40 hexadecimal digits) nor a release tag');
+    }
+    // callers that still pass the deployed tag: named as a tag ref, never an option
+    expect(g2.log('/srv/app', 'v3.2.6', 'v3.2.7').script).toBe('git -C /srv/app log --oneline --no-decorate --end-of-options refs/tags/v3.2.6..refs/tags/v3.2.7 --');
+    for (const tag of ['--output=x', '-v', 'a b', 'v1..2']) {
+      expect(() => g2.checkoutTag('/srv/app', tag), tag).toThrow(`tag ${JSON.stringify(tag)}`);
+      expect(() => g2.log('/srv/app', C1, tag), tag).toThrow(`tag ${JSON.stringify(tag)}`);
+      expect(() => g2.remoteHasTag('/srv/app', tag), tag).toThrow(`tag ${JSON.stringify(tag)}`);
+    }
   });
 
   it('releases strategy', () => {

@@ -138,7 +138,7 @@ describe('broken environments are refused with every problem at once', () => {
   it('a good file loads with defaults filled in (durations in ms)', async () => {
     const env = await loadEnvironment('good', { dir: envDir({ good: GOOD }), processEnv: { CUTOVER_SSH_KEY: '/k' } });
     expect(env.config.verify.health).toEqual({ url: 'http://{host}:8001/health', expectStatus: 200, timeout: 60000, interval: 200 });
-    expect(hostList(env)[0]).toEqual({ name: 'web-1', address: '203.0.113.5', port: 22, transport: 'ssh', pathPrefix: [] });
+    expect(hostList(env)[0]).toEqual({ name: 'web-1', address: '203.0.113.5', transport: 'ssh', pathPrefix: [] }); // port: 22 unless ssh config says otherwise
     expect(env.config.services[0]).toMatchObject({ unit: 'app', name: 'app', restart: 'ssh', sudo: true });
     expect(env.config.app.strategy).toBe('in-place');
     expect(env.config.policy).toEqual({ autoRollback: true, confirm: false });

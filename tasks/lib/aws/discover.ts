@@ -33,7 +33,9 @@ export function hostsFromInstances(instances: readonly Instance[], spec: Discove
       continue;
     }
     const unique = count.get(name)! > 1 && name !== i.InstanceId ? `${name}-${i.InstanceId}` : name;
-    hosts.push(Host.parse({ name: unique, address, port: spec.port, instanceId: i.InstanceId, ...(spec.user ? { user: spec.user } : {}) }));
+    // the instance's tags, for --tag KEY=VALUE (AWS allows 128-character keys and 256-character values)
+    const tags = Object.fromEntries((i.Tags ?? []).flatMap((t) => (t.Key ? [[t.Key, t.Value ?? '']] : [])));
+    hosts.push(Host.parse({ name: unique, address, instanceId: i.InstanceId, tags, ...(spec.port ? { port: spec.port } : {}), ...(spec.user ? { user: spec.user } : {}) }));
   }
   hosts.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { hosts, problems };

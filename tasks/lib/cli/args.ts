@@ -31,6 +31,13 @@ export const COMMON_OPTIONS = {
   help: { type: 'boolean', short: 'h', help: 'show this help' },
 } as const satisfies Record<string, OptionSpec>;
 
+/** Every task has --version, listed in its --help. */
+const VERSION_OPTION = { version: { type: 'boolean', help: "print the task's name, cutover's version and git commit, then exit" } } as const satisfies Record<string, OptionSpec>;
+
+function optionsOf(spec: TaskSpec): Readonly<Record<string, OptionSpec>> {
+  return { ...spec.options, ...VERSION_OPTION };
+}
+
 export interface ParsedArgs {
   readonly values: Readonly<Record<string, string | boolean | (string | boolean)[] | undefined>>;
   readonly positionals: readonly string[];
@@ -40,7 +47,7 @@ export function parse(spec: TaskSpec, argv: readonly string[]): ParsedArgs {
   try {
     const { values, positionals } = parseArgs({
       args: [...argv],
-      options: spec.options as Record<string, { type: 'boolean' | 'string'; short?: string; multiple?: boolean }>,
+      options: optionsOf(spec) as Record<string, { type: 'boolean' | 'string'; short?: string; multiple?: boolean }>,
       allowPositionals: true,
       strict: true,
     });
@@ -48,7 +55,7 @@ export function parse(spec: TaskSpec, argv: readonly string[]): ParsedArgs {
     if (positionals.length > max)
       throw new UsageError(`unexpected argument ${JSON.stringify(positionals[max])}. Usage: ${usageLine(spec)}`);
     const missing = (spec.positionals ?? []).find((p, i) => !p.optional && positionals[i] === undefined);
-    if (missing && !values.help) throw new UsageError(`missing <${missing.name}>. Usage: ${usageLine(spec)}`);
+    if (missing && !values.help && !values.version) throw new UsageError(`missing <${missing.name}>. Usage: ${usageLine(spec)}`);
     return { values, positionals };
   } catch (err) {
     if (err instanceof UsageError) throw err;
@@ -64,7 +71,7 @@ function usageLine(spec: TaskSpec): string {
 
 export function helpText(spec: TaskSpec): string {
   const flag = ([name, o]: [string, OptionSpec]) => `${o.short ? `-${o.short}, ` : '    '}--${name}${o.value ? ` ${o.value}` : ''}`;
-  const entries = Object.entries(spec.options);
+  const entries = Object.entries(optionsOf(spec));
   const width = Math.max(...entries.map((e) => flag(e).length), ...(spec.positionals ?? []).map((p) => p.name.length + 4));
   const lines = [`${spec.summary}`, '', `Usage: ${usageLine(spec)}`, ''];
   if (spec.positionals?.length) {

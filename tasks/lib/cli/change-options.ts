@@ -1,5 +1,12 @@
 import { COMMON_OPTIONS, type OptionSpec } from './args.ts';
 
+/**
+ * --hosts and --tag for deploy and rollback: spread into CHANGE_OPTIONS in the same change that
+ * applies them (filterHosts on the kernel's host list), never before: a flag that parses but is
+ * ignored would deploy to every host.
+ */
+export { filterHosts, hostFilterFrom, HOST_FILTER_OPTIONS, type HostFilter } from './host-filter.ts';
+
 /** Flags of every task that changes hosts. */
 export const CHANGE_OPTIONS = {
   env: COMMON_OPTIONS.env,

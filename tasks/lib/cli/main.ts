@@ -15,6 +15,10 @@ export async function main(spec: TaskSpec, load: () => Promise<TaskBody>, argv =
       process.stdout.write(`${helpText(spec)}\n`);
       return;
     }
+    if (args.values.version) {
+      process.stdout.write(`${(await import('./version.ts')).versionText(spec.name)}\n`);
+      return;
+    }
     const { config } = await import('dotenv');
     config({ quiet: true }); // .env fills in; the real environment wins
     const body = await load();

@@ -38,16 +38,39 @@ const HostUrl = z.string().refine(
 
 const NAME = /^[a-z0-9][a-z0-9._-]*$/i;
 
+/** One hop as OpenSSH's ProxyJump writes it: `[user@]host[:port]` (an IPv6 address in brackets). */
+export const HOP = /^(?:([A-Za-z0-9._-]+)@)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::(\d{1,5}))?$/;
+
+/** Jump hosts: `'bastion'`, `'ops@bastion:2222,inner'` (hops in order, like ProxyJump a,b) or a list; `'none'` connects directly. */
+export const Jump = z
+  .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+  .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((h) => h.trim()))
+  .superRefine((hops, ctx) => {
+    if (hops.length === 1 && hops[0] === 'none') return;
+    hops.forEach((h) => {
+      if (!HOP.test(h)) ctx.addIssue({ code: 'custom', message: `hop ${JSON.stringify(h)} must be [user@]host[:port], e.g. ops@bastion.example.com:22` });
+    });
+  });
+export type Jump = z.output<typeof Jump>;
+
+/** Free-form labels for --tag KEY=VALUE (EC2-discovered hosts carry their instance tags). */
+const Tags = z.record(z.string().min(1).max(128), z.string().max(256));
+
 export const Host = z
   .object({
-    /** Short name used in output, history and --host. */
+    /** Short name used in output, history and --hosts. */
     name: z.string().regex(NAME, 'must be letters, digits, dot, dash or underscore'),
-    /** Hostname or IP address cutover connects to (SSH) and probes (HTTP `{host}`). */
+    /** Hostname or IP address cutover connects to (SSH) and probes (HTTP `{host}`); with ssh.config, the name looked up there. */
     address: z.string().min(1),
-    /** SSH login; defaults to ssh.user. */
+    /** SSH login; defaults to ssh.user, then the ssh config file's User, then ec2-user. */
     user: z.string().min(1).optional(),
-    port: z.number().int().min(1).max(65535).default(22),
-    /** EC2 instance id, for SSM restarts and EC2 preflight (later issue). */
+    /** SSH port; defaults to the ssh config file's Port, then 22. */
+    port: z.number().int().min(1).max(65535).optional(),
+    /** Jump hosts for this host only (overrides ssh.jump; 'none' connects directly). */
+    jump: Jump.optional(),
+    /** Labels for --tag KEY=VALUE. */
+    tags: Tags.optional(),
+    /** EC2 instance id, for SSM restarts and EC2 preflight. */
     instanceId: z.string().regex(/^i-[0-9a-f]{8,17}$/, "must look like 'i-0123456789abcdef0'").optional(),
     /** `ssh` (default) or `local`: run on this machine with bash (the built-in sandbox). */
     transport: z.enum(['ssh', 'local']).default('ssh'),
@@ -67,7 +90,8 @@ const Ec2HostsShape = z
         address: z.enum(['private', 'public']).default('private'),
         /** SSH login; defaults to ssh.user. */
         user: z.string().min(1).optional(),
-        port: z.number().int().min(1).max(65535).default(22),
+        /** SSH port; defaults to the ssh config file's Port, then 22. */
+        port: z.number().int().min(1).max(65535).optional(),
       })
       .strict(),
   })
@@ -127,19 +151,30 @@ export const Ssm = z
 
 export const Ssh = z
   .object({
-    user: z.string().min(1).default('ec2-user'),
-    /** Path of the private key, read from this environment variable. */
-    privateKey: SecretRef,
+    /** Login for every host that names none; else the ssh config file's User, else ec2-user. */
+    user: z.string().min(1).optional(),
+    /** Path of the private key, read from this environment variable. Or `agent`, or IdentityFile in the ssh config file. */
+    privateKey: SecretRef.optional(),
     /** Passphrase of the key, if it has one. */
     passphrase: SecretRef.optional(),
-    /** known_hosts file checked for every host key; `~` is the home folder. */
-    knownHosts: z.string().min(1).default('~/.ssh/known_hosts'),
+    /** Authenticate with the keys of the running ssh-agent (SSH_AUTH_SOCK). The agent is never forwarded to hosts. */
+    agent: z.boolean().default(false),
+    /** Read Host blocks of an OpenSSH config file: true for ~/.ssh/config, or a path. Values written here win over it. */
+    config: z.union([z.boolean(), z.string().min(1)]).default(false),
+    /** Jump hosts for every host (hosts[].jump overrides): one connection per chain, shared by the hosts behind it. */
+    jump: Jump.optional(),
+    /** known_hosts file checked for every host key (targets and jump hosts); `~` is the home folder. Default: UserKnownHostsFile, else ~/.ssh/known_hosts. */
+    knownHosts: z.string().min(1).optional(),
     /** `verify`: the key must be in known_hosts. `accept-new`: an unknown host is added (like OpenSSH), a changed key is refused. */
     hostKeys: z.enum(['verify', 'accept-new']).default('verify'),
     keepalive: Duration.default(10_000),
     connectTimeout: Duration.default(10_000),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    if (!s.privateKey && !s.agent && s.config === false)
+      ctx.addIssue({ code: 'custom', path: ['privateKey'], message: 'is required unless ssh.agent is true or ssh.config names the keys (IdentityFile)' });
+  });
 
 export const App = z
   .object({

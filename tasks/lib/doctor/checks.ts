@@ -7,6 +7,8 @@ import { HostKeyError, HostUnreachableError } from '../base/errors.ts';
 import { inspectHost, workTreeOf, type HostFacts } from '../inspect.ts';
 import { lastLines } from '../runners/run.ts';
 import type { Runner } from '../runners/types.ts';
+import { settingsFor } from '../runners/for-host.ts';
+import type { Sourced, SshSettings } from '../runners/ssh-settings.ts';
 
 export type Verdict = 'ok' | 'warn' | 'fail' | 'skip';
 export interface CheckRow {
@@ -25,18 +27,43 @@ const HINTS: Record<string, string> = {
   journalctl: 'the host has no journald: give the service `commands` instead of `unit`',
 };
 
+/** Each SSH value and where it came from: the environment, the ssh config file, or a default. */
+export function sshSettingsText(s: SshSettings): string {
+  const v = <T>(name: string, x: Sourced<T>, text: string) => `${name} ${text} [${x.from}]`;
+  return [
+    v('address', s.address, s.address.value),
+    v('port', s.port, String(s.port.value)),
+    v('user', s.user, s.user.value),
+    s.agent ? v('agent', s.agent, s.agent.value) : '',
+    s.keys.value.length ? v('key', s.keys, s.keys.value.join(' or ')) : '',
+    v('jump', s.jump, s.jump.value.length ? s.jump.value.map((h) => `${h.user.value}@${h.address.value}:${h.port.value}`).join(' -> ') : 'none'),
+    v('known_hosts', s.knownHosts, s.knownHosts.value.join(' ')),
+  ]
+    .filter(Boolean)
+    .join('; ');
+}
+
 export async function checkHost(env: LoadedEnvironment, host: Host, runner: Runner): Promise<CheckRow[]> {
   const row = (check: string, result: Verdict, detail: string): CheckRow => ({ host: host.name, check, result, detail });
+  const settings: CheckRow[] = [];
+  if (host.transport === 'ssh') {
+    try {
+      settings.push(row('ssh settings', 'ok', sshSettingsText(settingsFor(env, host))));
+    } catch (err) {
+      return [row('ssh settings', 'fail', (err as Error).message)];
+    }
+  }
   let facts: HostFacts;
   try {
     facts = await inspectHost(env, runner);
   } catch (err) {
-    if (err instanceof HostKeyError) return [row('host key', 'fail', err.detail)];
-    if (err instanceof HostUnreachableError) return [row('connect', 'fail', `${err.detail}. Check the address, port, user and key, and that sshd runs.`)];
+    if (err instanceof HostKeyError) return [...settings, row('host key', 'fail', err.detail)];
+    if (err instanceof HostUnreachableError) return [...settings, row('connect', 'fail', `${err.detail}. Check the address, port, user and key, and that sshd runs.`)];
     throw err;
   }
   const t = runner.host;
   const rows: CheckRow[] = [
+    ...settings,
     host.transport === 'local'
       ? row('connect', 'ok', 'local transport: bash on this machine')
       : row('connect', 'ok', `${t.user}@${t.address}:${t.port}, host key matches known_hosts`),

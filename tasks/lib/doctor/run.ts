@@ -10,6 +10,7 @@ import { thisMachine } from '../runners/local.ts';
 import type { Host } from '../config/schema.ts';
 import { resolveHosts } from '../aws/hosts.ts';
 import { runnerFor } from '../runners/for-host.ts';
+import { filterHosts, hostFilterFrom } from '../cli/host-filter.ts';
 import { THIS_MACHINE, type Runner } from '../runners/types.ts';
 import { prepareSandbox } from '../sandbox.ts';
 import { checkDatabase, checkHost, type CheckRow } from './checks.ts';
@@ -17,8 +18,9 @@ import { renderTable } from './table.ts';
 
 
 export async function doctor(args: ParsedArgs): Promise<ExitCode> {
+  const filter = hostFilterFrom(args);
   const env = await loadEnvironment(chooseEnvironment(str(args, 'env'), process.env));
-  const hosts = await resolveHosts(env);
+  const hosts = filterHosts(await resolveHosts(env), filter, env.file);
   const rows: CheckRow[] = [
     { host: THIS_MACHINE, check: 'environment', result: 'ok', detail: `${env.file} is valid (${hosts.length} host(s), ${env.config.services.length} service(s))` },
   ];

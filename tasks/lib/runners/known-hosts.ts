@@ -16,9 +16,13 @@ export function fingerprint(key: Buffer): string {
   return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
 }
 
-/** The name OpenSSH looks up: `host` on port 22, `[host]:port` otherwise. */
+/**
+ * The name OpenSSH looks up: `host` on port 22, `[host]:port` otherwise, lowercased as ssh does
+ * before matching or hashing (so a hashed entry matches `Web-1.Example.com` as `web-1.example.com`).
+ */
 export function hostEntryName(address: string, port: number): string {
-  return port === 22 ? address : `[${address}]:${port}`;
+  const host = address.toLowerCase();
+  return port === 22 ? host : `[${host}]:${port}`;
 }
 
 function globMatch(pattern: string, name: string): boolean {

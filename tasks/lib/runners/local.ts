@@ -2,6 +2,7 @@
  * Local runner: the same commands, run with bash on this machine (the built-in sandbox host).
  * zx spawns them; its output store is replaced by tails so a large output is never held whole.
  */
+import { spawn, type SpawnOptions } from 'node:child_process';
 import os from 'node:os';
 import { $, type ProcessPromise } from 'zx';
 import type { Command } from '../commands/shell.ts';
@@ -34,6 +35,31 @@ class TailStore {
   }
 }
 
+/** What a local command gets from this process's environment: where it is and who, language and time, never the rest. */
+const PASSED = ['HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LANGUAGE', 'TZ', 'TERM', 'TMPDIR', 'NO_COLOR'];
+
+/**
+ * The environment of a local command: PATH (the host's prefix first) and the variables above.
+ * Everything else this process holds (`.env` secrets, cloud credentials, tokens) stays here; a
+ * command that needs a variable sets it in its own script (as app commands export theirs).
+ */
+export function localEnv(parent: NodeJS.ProcessEnv, pathPrefix: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parent)) if (v !== undefined && (PASSED.includes(k) || k.startsWith('LC_'))) env[k] = v;
+  env.PATH = [...pathPrefix, parent.PATH || '/usr/local/bin:/usr/bin:/bin'].join(':');
+  return env;
+}
+
+/**
+ * zx's spawn, with `--norc` for its shell (and for ours in the command): bash reads ~/.bashrc when
+ * its stdin is a socket, as node's pipes are, which would put back into the environment what
+ * localEnv leaves out (and costs tens of ms per command).
+ */
+function spawnNoRc(cmd: string, args: readonly string[], opts: SpawnOptions) {
+  const shell = typeof opts.shell === 'string' ? opts.shell : 'bash';
+  return spawn(shell, ['--norc', '-c', [cmd, ...args].join(' ')], { ...opts, shell: false });
+}
+
 /** A runner for this machine (pg_restore checks, dumps with `dumpOn: 'local'`). */
 export function thisMachine(): LocalRunner {
   let user: string;
@@ -55,7 +81,7 @@ export class LocalRunner implements Runner {
     const started = performance.now();
     const stdout = new TailStore();
     const stderr = new TailStore();
-    const env = { ...process.env, PATH: [...this.pathPrefix, process.env.PATH ?? '/usr/bin:/bin'].join(':') };
+    const env = localEnv(process.env, this.pathPrefix);
     const ac = new AbortController();
     let error: string | undefined;
     const onAbort = () => {
@@ -77,7 +103,8 @@ export class LocalRunner implements Runner {
       ac,
       input: opts.stdinStream ?? cmd.stdin ?? '',
       store: { stdout, stderr, stdall: new TailStore() },
-    })`bash -o pipefail -c ${cmd.script}`;
+      spawn: spawnNoRc as unknown as typeof spawn, // zx calls it as (command, [], options)
+    })`bash --norc -o pipefail -c ${cmd.script}`;
     p.stdout.on('data', (c: Buffer) => opts.onStdout?.(c.toString('utf8')));
     p.stderr.on('data', (c: Buffer) => opts.onStderr?.(c.toString('utf8')));
     if (opts.sink) p.stdout.pipe(opts.sink);

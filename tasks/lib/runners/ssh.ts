@@ -3,114 +3,162 @@
  * checked against known_hosts. Output is streamed (never `execCommand`, which keeps everything in
  * strings and dies on a database dump); only a tail of each stream is kept in memory.
  */
-import { appendFileSync, readFileSync } from 'node:fs';
+import type { Duplex } from 'node:stream';
 import { NodeSSH } from 'node-ssh';
-import type { ClientChannel } from 'ssh2';
+import type { Client, ClientChannel } from 'ssh2';
 import { randomBytes } from 'node:crypto';
-import { killTagged, wrapForBash, type Command } from '../commands/shell.ts';
-import { HostKeyError, HostUnreachableError } from '../base/errors.ts';
-import { checkHostKey, fingerprint, hostEntryName, knownHostsLine } from './known-hosts.ts';
+import { display, killTagged, wrapForBash, type Command } from '../commands/shell.ts';
+import { CutoverError, ExitCode, HostKeyError, HostUnreachableError } from '../base/errors.ts';
+import { verifyHostKey, type HostKeyPolicy } from './host-key.ts';
+import { jumpFailure, type JumpChain } from './jump.ts';
+import { credentials } from './ssh-auth.ts';
+import { hostEntryName } from './known-hosts.ts';
+import { confirmGone, countTagged } from './stray.ts';
 import { Tail } from './tail.ts';
 import type { ExecOptions, ExecResult, HostTarget, Runner } from './types.ts';
 
-export interface SshOptions {
-  readonly privateKeyPath: string;
+export interface SshOptions extends HostKeyPolicy {
+  /** The private key (or keyFiles: tried in order, the first readable one is used). */
+  readonly privateKeyPath?: string;
+  readonly keyFiles?: readonly string[];
   readonly passphrase?: string;
-  readonly knownHostsPath: string;
-  readonly hostKeys: 'verify' | 'accept-new';
+  /** ssh-agent socket (SSH_AUTH_SOCK): its keys are offered; the agent is never forwarded to the host. */
+  readonly agent?: string;
+  /** Jump hosts to go through (shared with the other hosts behind them). */
+  readonly jump?: JumpChain;
   readonly keepaliveMs: number;
   readonly connectTimeoutMs: number;
+  /** Told what the runner did on its own (a command left running by a lost connection, stopped). */
+  readonly onNotice?: (message: string) => void;
+}
+
+/** A command left running on the host when the connection dropped under it: still there after stopping it. */
+export class StrayCommandError extends CutoverError {
+  constructor(
+    readonly host: string,
+    message: string,
+  ) {
+    super(`${host}: ${message}`, ExitCode.needsHuman);
+  }
+}
+
+interface Stray {
+  readonly tag: string;
+  /** The command as a person may see it (first line, secrets masked). */
+  readonly what: string;
 }
 
 export class SshRunner implements Runner {
   private ssh: NodeSSH | null = null;
   private connecting: Promise<NodeSSH> | null = null;
+  /** Commands whose connection dropped under them: stopped and confirmed gone before anything else runs. */
+  private strays: Stray[] = [];
+  /** What the runner did on its own, for the run's output and summary. */
+  readonly notices: string[] = [];
+  private holdsJump = false;
 
   constructor(
     readonly host: HostTarget,
     private readonly opts: SshOptions,
   ) {}
 
-  /** Connect once; later calls reuse the connection (and reconnect if it died). */
+  /**
+   * Connect once; later calls reuse the connection (and reconnect if it died). A command the
+   * connection dropped under is stopped by its tag, and confirmed gone, before this resolves.
+   */
   connect(): Promise<NodeSSH> {
-    if (this.ssh?.isConnected()) return Promise.resolve(this.ssh);
-    this.connecting ??= this.open().finally(() => (this.connecting = null));
+    if (this.ssh?.isConnected() && !this.strays.length) return Promise.resolve(this.ssh);
+    this.connecting ??= this.ready().finally(() => (this.connecting = null));
     return this.connecting;
+  }
+
+  private async ready(): Promise<NodeSSH> {
+    const ssh = this.ssh?.isConnected() ? this.ssh : await this.open();
+    while (this.strays.length) await this.stopStray(ssh.connection!, this.strays[0]!);
+    return ssh;
+  }
+
+  private notice(message: string): void {
+    this.notices.push(message);
+    this.opts.onNotice?.(message);
+  }
+
+  /** Stop a command the connection dropped under (its tag is bash's $0), and confirm it is gone. */
+  private async stopStray(conn: Client, s: Stray): Promise<void> {
+    const name = this.host.name;
+    const lost = `the connection dropped while \`${s.what}\` ran`;
+    const count = await this.execOn(conn, countTagged(s.tag), { track: false });
+    const n = Number(count.stdout.trim());
+    if (count.code !== 0 || !Number.isInteger(n))
+      throw new StrayCommandError(name, `${lost}, and cutover cannot tell whether it still runs (${count.error ?? `pgrep: exit ${count.code} ${count.stderr.trim()}`}). Nothing more was run on this host: look for it (pgrep -af ${s.tag}) and stop it by hand.`);
+    if (n > 0) {
+      await this.execOn(conn, killTagged(s.tag), { track: false });
+      const gone = await this.execOn(conn, confirmGone(s.tag), { track: false });
+      if (gone.code !== 0)
+        throw new StrayCommandError(name, `${lost}; it still runs on the host after being stopped (tag ${s.tag}): ${gone.stdout.trim() || gone.error || `exit ${gone.code}`}. Nothing more was run on this host: stop it by hand (pkill -KILL -f ${s.tag}) and check the host.`);
+    }
+    this.strays.shift();
+    this.notice(`${name}: ${lost}; on reconnecting, ${n > 0 ? `its ${n} process(es) still running were stopped (tag ${s.tag}) and are gone` : 'it was no longer running'}`);
   }
 
   private async open(): Promise<NodeSSH> {
     const { host, opts } = this;
-    let keyProblem: HostKeyError | null = null;
-    let privateKey: string;
-    try {
-      privateKey = readFileSync(opts.privateKeyPath, 'utf8');
-    } catch (err) {
-      throw new HostUnreachableError(host.name, `cannot read the SSH private key ${opts.privateKeyPath}: ${(err as Error).message}`);
+    const keyFiles = opts.keyFiles ?? (opts.privateKeyPath ? [opts.privateKeyPath] : []);
+    const creds = credentials({ keyFiles, passphrase: opts.passphrase, agent: opts.agent });
+    if ('problem' in creds) throw new HostUnreachableError(host.name, creds.problem);
+    let sock: Duplex | undefined;
+    if (opts.jump) {
+      if (!this.holdsJump) opts.jump.acquire();
+      this.holdsJump = true;
+      try {
+        sock = await opts.jump.forward(host.address, host.port);
+      } catch (err) {
+        throw jumpFailure(host.name, opts.jump, err);
+      }
     }
+    let keyProblem: HostKeyError | null = null;
     const ssh = new NodeSSH();
     try {
       await ssh.connect({
-        host: host.address,
-        port: host.port,
+        ...(sock ? { sock } : { host: host.address, port: host.port }),
         username: host.user,
-        privateKey,
-        passphrase: opts.passphrase,
+        ...creds.config,
         readyTimeout: opts.connectTimeoutMs,
         keepaliveInterval: opts.keepaliveMs,
         keepaliveCountMax: 3,
         hostVerifier: (key: Buffer) => {
-          keyProblem = this.verifyHostKey(key);
+          keyProblem = verifyHostKey(host.name, host.address, host.port, key, opts);
           return keyProblem === null;
         },
       });
     } catch (err) {
       ssh.dispose();
       if (keyProblem) throw keyProblem;
-      throw new HostUnreachableError(host.name, `cannot connect to ${host.user}@${hostEntryName(host.address, host.port)}: ${(err as Error).message}`);
+      const via = opts.jump ? ` through ${opts.jump.describe()}` : '';
+      throw new HostUnreachableError(host.name, `cannot connect to ${host.user}@${hostEntryName(host.address, host.port)}${via}: ${(err as Error).message}`);
     }
     ssh.connection?.on('error', () => {}); // a dead connection surfaces as a lost command, not a crash
     this.ssh = ssh;
     return ssh;
   }
 
-  private verifyHostKey(key: Buffer): HostKeyError | null {
-    const { host, opts } = this;
-    let known = '';
-    try {
-      known = readFileSync(opts.knownHostsPath, 'utf8');
-    } catch {
-      // a missing file is "unknown host", reported below
-    }
-    const v = checkHostKey(known, host.address, host.port, key);
-    if (v.ok) return null;
-    const name = hostEntryName(host.address, host.port);
-    const fp = fingerprint(key);
-    if (v.reason === 'unknown' && opts.hostKeys === 'accept-new') {
-      appendFileSync(opts.knownHostsPath, knownHostsLine(host.address, host.port, key), { mode: 0o600 });
-      return null;
-    }
-    if (v.reason === 'unknown')
-      return new HostKeyError(
-        host.name,
-        `host key of ${name} (${fp}) is not in ${opts.knownHostsPath}. Check the fingerprint with the host's owner, then add it: ssh-keyscan -p ${host.port} ${host.address} >> ${opts.knownHostsPath}`,
-      );
-    return new HostKeyError(
-      host.name,
-      `HOST KEY ${v.reason === 'revoked' ? 'REVOKED' : 'MISMATCH'} for ${name}: it presented ${fp}, ${opts.knownHostsPath} has ${v.known.join(', ') || 'it marked @revoked'}. ` +
-        `Someone may be intercepting the connection, or the host was rebuilt. Do not go on until you know which; then update the entry (ssh-keygen -R '${name}' -f ${opts.knownHostsPath}).`,
-    );
-  }
-
   async exec(cmd: Command, opts: ExecOptions = {}): Promise<ExecResult> {
     const ssh = await this.connect();
+    return this.execOn(ssh.connection!, cmd, opts);
+  }
+
+  /** `track: false` for the runner's own commands: never counted as strays when the connection drops. */
+  private execOn(conn: Client, cmd: Command, opts: ExecOptions & { track?: boolean } = {}): Promise<ExecResult> {
     const started = performance.now();
     const out = new Tail();
     const err = new Tail();
-    const conn = ssh.connection!;
     // the host enforces the timeout itself (sshd may ignore a signal request): coreutils `timeout`
     const secs = opts.timeoutMs ? Math.max(1, Math.ceil(opts.timeoutMs / 1000)) : 0;
     const tag = `cutover-${randomBytes(8).toString('hex')}`; // finds this command's processes on abort
     const line = secs ? `timeout -k 5 ${secs} ${wrapForBash(cmd, tag)}` : wrapForBash(cmd, tag);
+    const stray = () => {
+      if (opts.track !== false) this.strays.push({ tag, what: firstLine(display(cmd)) });
+    };
     return new Promise<ExecResult>((resolve, reject) => {
       let code: number | null = null;
       let signal: string | undefined;
@@ -139,13 +187,14 @@ export class SshRunner implements Runner {
           setTimeout(done, 5000).unref();
           try {
             conn.exec(wrapForBash(killTagged(tag)), (e, ch) => {
-              if (e) return done();
+              if (e) return stray(), done();
               ch.on('close', () => done()).resume();
               ch.stderr.resume();
               ch.end();
             });
           } catch {
-            done(); // the connection is gone: nothing more can be done from here
+            stray(); // the connection is gone: stopped on the next one
+            done();
           }
         });
         void stop.finally(() => {
@@ -155,6 +204,7 @@ export class SshRunner implements Runner {
       };
       const onAbort = () => kill('aborted');
       const onConnectionClose = () => {
+        if (!error) stray();
         error ??= 'connection lost before the command finished';
         finish();
       };
@@ -192,6 +242,7 @@ export class SshRunner implements Runner {
         // pipe() gives backpressure: a slow disk pauses the remote command instead of filling memory
         if (opts.sink) ch.pipe(opts.sink, { end: false });
         ch.on('close', () => {
+          if (code === null && !error && !signal) stray(); // no exit status: it may still run on the host
           if (code === null && !error) error = signal ? `killed by ${signal}` : 'connection lost before the command finished';
           finish();
         });
@@ -206,5 +257,12 @@ export class SshRunner implements Runner {
   async close(): Promise<void> {
     this.ssh?.dispose();
     this.ssh = null;
+    if (this.holdsJump) this.opts.jump?.release();
+    this.holdsJump = false;
   }
+}
+
+function firstLine(text: string): string {
+  const line = text.split('\n')[0]!;
+  return line.length > 100 || text.includes('\n') ? `${line.slice(0, 100)}...` : line;
 }

@@ -16,6 +16,7 @@ import { lockFileIn } from '../state/paths.ts';
 import { hostReads, parseKeyValues } from './commands.ts';
 import type { HealthAnswer, Row } from './http-checks.ts';
 import { ageText, durationText, kibText } from '../base/format.ts';
+import { deployedAnswerProblem } from '../base/revisions.ts';
 import { parseDf, parseSystemctlShow, parseSystemdTimestamp } from './parse.ts';
 
 const SSH_TIMEOUT_MS = 15_000;
@@ -92,7 +93,10 @@ export async function readDeployed(env: LoadedEnvironment, c: HostCtx): Promise<
   const r = await c.runner.exec(hostReads.deployed(dir, releases ? dir : undefined), { timeoutMs: SSH_TIMEOUT_MS, signal: c.signal });
   if (r.code !== 0) return { ok: false, problem: failedCommand(`reading the working copy ${dir}`, r) };
   const kv = parseKeyValues(r.stdout);
-  return { ok: true, tag: kv.tag || null, commit: kv.commit ?? '', release: kv.release || null };
+  const answer = { tag: kv.tag || null, commit: kv.commit ?? '', release: kv.release || null };
+  // what the host says it runs is input: a tag like `--output=x` is reported, never used
+  const problem = deployedAnswerProblem(dir, answer);
+  return problem ? { ok: false, problem } : { ok: true, ...answer };
 }
 
 export function versionRow(versionField: string | undefined, d: DeployedRead, h: HealthAnswer): Row {

@@ -15,14 +15,16 @@ import { runnerFor } from '../runners/for-host.ts';
 import type { Runner } from '../runners/types.ts';
 import { changesBetween, describeChange } from './changes.ts';
 import { VerifyRun, type VerifyResult } from './engine.ts';
-import { environmentHosts, pickHosts } from './hosts.ts';
+import { environmentHosts } from './hosts.ts';
+import { filterHosts, hostFilterFrom, type HostFilter } from '../cli/host-filter.ts';
 import { writeVerifyReport, type ReportPaths } from './report.ts';
 import { parseCheckNames } from './select.ts';
 import { renderTables, VERDICT_LABEL } from './table.ts';
 import type { CheckKind, CheckRow, HostVerdict } from './types.ts';
 
 export interface VerifyFlags {
-  readonly hosts: string[];
+  /** --hosts, --tag (and the older --host NAME). */
+  readonly filter: HostFilter;
   readonly only: CheckKind[];
   readonly json: boolean;
   readonly sinceMs?: number;
@@ -54,7 +56,7 @@ export function verifyFlags(args: ParsedArgs): VerifyFlags {
   }
   if (watchMs !== undefined && watchMs < 1000) throw new UsageError('--watch: at least 1s between rounds');
   return {
-    hosts: many(args, 'host'),
+    filter: hostFilterFrom(args, many(args, 'host')),
     only: parseCheckNames(many(args, 'check')),
     json: flag(args, 'json'),
     sinceMs: duration('since', str(args, 'since')),
@@ -68,7 +70,7 @@ export async function verifyTask(args: ParsedArgs): Promise<ExitCode> {
   const flags = verifyFlags(args);
   const env = await loadEnvironment(chooseEnvironment(str(args, 'env'), process.env));
   const all = await environmentHosts(env);
-  const hosts = pickHosts(all, flags.hosts, env.file);
+  const hosts = filterHosts(all, flags.filter, env.file).map((h) => h.name);
   if (env.config.sandbox && !existsSync(path.join(env.config.sandbox.root, 'state.json')))
     throw new UsageError(`the local sandbox does not exist yet (${env.config.sandbox.root}); create it with: npx tsx tasks/doctor.ts`);
   const out = (t: string) => process.stdout.write(`${t}\n`);
