@@ -1,6 +1,6 @@
 /** npx tsx tasks/deploy.ts <tag> — backup, release, install, migrate, restart, verify, record. */
 import { COMMON_OPTIONS, type TaskSpec } from './lib/cli/args.ts';
-import { CHANGE_OPTIONS } from './lib/cli/change-options.ts';
+import { MOVE_OPTIONS } from './lib/cli/change-options.ts';
 import { main } from './lib/cli/main.ts';
 
 const spec: TaskSpec = {
@@ -11,7 +11,7 @@ const spec: TaskSpec = {
     'A failure after something live changed rolls back to the previous tag automatically and verifies it.',
   positionals: [{ name: 'tag', help: 'the git tag to deploy, e.g. v3.2.7 (it must exist on the remote)' }],
   options: {
-    ...CHANGE_OPTIONS,
+    ...MOVE_OPTIONS,
     'skip-backup': { type: 'string', value: 'REASON', help: 'deploy without a database backup; the reason is recorded in the history' },
     'no-rollback': { type: 'boolean', help: 'on failure, stop and leave the hosts as they are (exit 3) instead of rolling back' },
     json: COMMON_OPTIONS.json,

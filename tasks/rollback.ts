@@ -1,6 +1,6 @@
 /** npx tsx tasks/rollback.ts [tag] — back to a tag verified live before; optionally restore the database. */
 import { COMMON_OPTIONS, type TaskSpec } from './lib/cli/args.ts';
-import { CHANGE_OPTIONS, RESTORE_DEFAULT } from './lib/cli/change-options.ts';
+import { MOVE_OPTIONS, RESTORE_DEFAULT } from './lib/cli/change-options.ts';
 import { main } from './lib/cli/main.ts';
 
 const spec: TaskSpec = {
@@ -11,7 +11,7 @@ const spec: TaskSpec = {
     'With the releases strategy, current is switched back to the old release folder without reinstalling.',
   positionals: [{ name: 'tag', help: 'the tag to go back to (default: the previous successfully deployed tag)', optional: true }],
   options: {
-    ...CHANGE_OPTIONS,
+    ...MOVE_OPTIONS,
     'restore-db': {
       type: 'string',
       value: '[BACKUP]',

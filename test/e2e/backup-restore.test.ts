@@ -197,7 +197,7 @@ describe('backup create, list, verify, prune', () => {
     expect(r.stdout).toContain(`keep 3 newest and the newest verified (${base(latest)}): removed 4, kept 4\n`);
     expect(r.stdout).toContain(`  kept ${base(latest)} although it is older than the newest 3: it is the newest verified backup\n`);
     expect(dumps()).toEqual([...expectedKept].sort());
-    expect(readdirSync(f.backupDir).filter((x) => x.endsWith('.json')).sort()).toEqual(expectedKept.map((k) => k.replace('.dump', '.json')).sort());
+    expect(readdirSync(f.backupDir).filter((x) => /^\d{8}T\d{6}Z_.*\.json$/.test(x)).sort()).toEqual(expectedKept.map((k) => k.replace('.dump', '.json')).sort());
     for (const p of n) for (const ext of ['.dump', '.json']) rmSync(p.replace('.dump', ext)); // the 2030 clones would sort first from here on
   });
 });
@@ -377,7 +377,7 @@ describe('restore interrupted', () => {
     let released = false;
     const r = await f.task(['restore', c.json.dumpPath, '--yes', '--json'], {
       onOutput: (child, out) => {
-        if (!sent && out.includes('in one transaction...')) {
+        if (!sent && /Restore \S+ from \S+ in one transaction/.test(out)) {
           sent = true;
           child.kill('SIGINT');
         }
@@ -393,7 +393,7 @@ describe('restore interrupted', () => {
     expect(r.code, r.stdout + r.stderr).toBe(130);
     expect(r.stderr).toContain('SIGINT: stopping, cleaning up');
     // the transaction is not cut off (a killed runner would leave pg_restore to commit unseen): it is waited for
-    expect(r.stderr).toContain(`  the restore is one transaction: waiting for it to end, so the state of ${f.database} is known`);
+    expect(r.stderr).toContain(`the restore is one transaction: waiting for it to end, so the state of ${f.database} is known`);
     expect(r.json).toMatchObject({ outcome: 'interrupted', exitCode: 130, dataState: 'as-backup' });
     expect(r.json.rowCounts.after).toEqual(c.json.manifest.rowCounts);
     expect(r.stderr).toContain(`restore of sbx: INTERRUPTED, but the restore had completed: ${f.database} holds the data of ${path.basename(c.json.dumpPath)} (row counts equal) (exit 130)`);

@@ -35,7 +35,7 @@ describe('status (releases strategy)', () => {
     ]);
     for (const d of s.deployments) expect(d.durationMs).toBe(Date.parse(d.finishedAt) - Date.parse(d.startedAt));
     expect(s.totalDeployments).toBe(3);
-    expect(s.history).toEqual({ ok: true, where: `host1:${STATE}/history.jsonl`, current: 'v1.1.0', previous: null, rollbackTarget: 'v1.0.0', skipped: 0 });
+    expect(s.history).toEqual({ ok: true, where: `host1:${STATE}/history.jsonl`, current: 'v1.1.0', previous: 'v1.0.0', rollbackTarget: 'v1.0.0', skipped: 0 });
 
     const [h] = s.hosts;
     expect(h).toMatchObject({ name: 'host1', reachable: true, deployed: { tag: 'v1.1.0' }, health: { status: 200, version: 'v1.1.0' }, lock: null });

@@ -1,11 +1,6 @@
 import { COMMON_OPTIONS, type OptionSpec } from './args.ts';
 
-/**
- * --hosts and --tag for deploy and rollback: spread into CHANGE_OPTIONS in the same change that
- * applies them (filterHosts on the kernel's host list), never before: a flag that parses but is
- * ignored would deploy to every host.
- */
-export { filterHosts, hostFilterFrom, HOST_FILTER_OPTIONS, type HostFilter } from './host-filter.ts';
+import { HOST_FILTER_OPTIONS } from './host-filter.ts';
 
 /** Flags of every task that changes hosts. */
 export const CHANGE_OPTIONS = {
@@ -15,6 +10,9 @@ export const CHANGE_OPTIONS = {
   'force-unlock': { type: 'string', value: 'REASON', help: 'take the deploy lock from a dead or stale run; the reason is recorded in the history' },
   renderer: { type: 'string', value: 'NAME', help: 'default (interactive) or simple (one line per event); default: interactive on a terminal, simple otherwise' },
 } as const satisfies Record<string, OptionSpec>;
+
+/** deploy and rollback: only some hosts (the kernel applies the filter; the history records the hosts touched). */
+export const MOVE_OPTIONS = { ...CHANGE_OPTIONS, ...HOST_FILTER_OPTIONS } as const satisfies Record<string, OptionSpec>;
 
 /** The value `rollback --restore-db` alone stands for: the backup taken before the deploy being undone. */
 export const RESTORE_DEFAULT = '@default';

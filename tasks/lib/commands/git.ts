@@ -1,4 +1,4 @@
-import { commitId, isCommitId, tagProblem } from '../base/revisions.ts';
+import { commitId, tagProblem } from '../base/revisions.ts';
 import { command, sh, type Command } from './shell.ts';
 
 /**
@@ -15,15 +15,6 @@ function tagRef(tag: string): string {
   return `refs/tags/${tag}`;
 }
 
-/**
- * A revision read from a host: its full commit id. Until every caller passes commit ids, a release
- * tag (the tag rules again, named `refs/tags/<tag>`) is accepted too; anything else is refused.
- */
-function fromRev(from: string): string {
-  if (isCommitId(from)) return from;
-  if (tagProblem(from) === null) return tagRef(from);
-  throw new Error(`not a full commit id (40 hexadecimal digits) nor a release tag: ${JSON.stringify(from)}`);
-}
 
 export const git = {
   isWorkTree: (dir: string): Command => command(sh`git -C ${dir} rev-parse --is-inside-work-tree`, { readOnly: true }),
@@ -39,10 +30,10 @@ export const git = {
   fetchTags: (dir: string): Command => command(sh`git -C ${dir} fetch --quiet --tags origin`),
   /** Commits between the deployed commit (a full id, as read from the host) and the new tag, newest first. */
   log: (dir: string, fromCommit: string, tag: string): Command =>
-    command(sh`git -C ${dir} log --oneline --no-decorate --end-of-options ${`${fromRev(fromCommit)}..${tagRef(tag)}`} --`, { readOnly: true }),
+    command(sh`git -C ${dir} log --oneline --no-decorate --end-of-options ${`${commitId(fromCommit)}..${tagRef(tag)}`} --`, { readOnly: true }),
   /** Files under `path` that differ between the deployed commit and the tag (pending migration files). */
   changedFiles: (dir: string, fromCommit: string, tag: string, path: string): Command =>
-    command(sh`git -C ${dir} diff --name-only --diff-filter=AM --end-of-options ${fromRev(fromCommit)} ${tagRef(tag)} -- ${path}`, { readOnly: true }),
+    command(sh`git -C ${dir} diff --name-only --diff-filter=AM --end-of-options ${commitId(fromCommit)} ${tagRef(tag)} -- ${path}`, { readOnly: true }),
   /** in-place: move the working copy to the tag, detached (as the seed scripts do, without a branch). */
   checkoutTag: (dir: string, tag: string): Command => checkoutRev(dir, `${tagRef(tag)}^{commit}`),
   /** in-place: back to the commit a host ran (a full id: never a name read from the host). */

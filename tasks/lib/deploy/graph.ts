@@ -5,6 +5,7 @@
  * the batch decides: go on (rolling back the failed hosts), or stop (the procedure's undo then
  * rolls back every moved host).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ListrTask } from 'listr2';
 import { label } from '../base/run.ts';
 import { hostStep, timed, type Task } from '../kernel/listr.ts';
@@ -130,7 +131,7 @@ function batchTasks(ctx: RunCtx, hooks: DeployHooks, batch: HostRun[], index: nu
         }
         if (!failedHere.length) {
           task.title = `Gate: batch ${index + 1} verified`;
-          if (rollout.pause > 0 && c.hosts.some((h) => h.stage === 'untouched')) await new Promise((r) => setTimeout(r, rollout.pause));
+          if (rollout.pause > 0 && c.hosts.some((h) => h.stage === 'untouched')) await sleep(rollout.pause, undefined, { signal: c.signal });
           return;
         }
         c.notes.push(`${failedHere.map((h) => h.host.name).join(', ')} failed and were rolled back; within rollout.maxFailures, the deploy went on`);

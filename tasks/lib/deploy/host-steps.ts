@@ -10,6 +10,7 @@ import { command, raw } from '../commands/shell.ts';
 import { secret, secretValues } from '../config/load.ts';
 import { CutoverError } from '../base/errors.ts';
 import { hostNow } from '../probes/journal.ts';
+import { lineRedactor } from '../reports/redact-lines.ts';
 import { lastLines, run } from '../runners/run.ts';
 import type { ExecOptions } from '../runners/types.ts';
 import type { Deployed } from '../base/run.ts';
@@ -17,10 +18,16 @@ import type { HostRun, RunCtx } from './context.ts';
 
 export type Out = (line: string) => void;
 
-/** Command output streamed into the task's output line (`out` masks it). */
+/**
+ * Command output streamed into the task's output line, whole lines only, each masked (a secret cut
+ * in two by the chunking is still one line when it is masked).
+ */
 function streaming(ctx: RunCtx, out: Out): ExecOptions & { secrets: string[] } {
-  const each = (chunk: string) => chunk.split('\n').filter((l) => l.trim()).forEach(out);
-  return { onStdout: each, onStderr: each, signal: ctx.signal, secrets: secretValues(ctx.env) };
+  const secrets = secretValues(ctx.env);
+  const lines = (text: string) => text.split('\n').filter((l) => l.trim()).forEach(out);
+  const stdout = lineRedactor(secrets, lines);
+  const stderr = lineRedactor(secrets, lines);
+  return { onStdout: (c) => stdout.push(c), onStderr: (c) => stderr.push(c), signal: ctx.signal, secrets };
 }
 
 /** The folder the new code lives in on this host (where install and migrate run). */
@@ -60,8 +67,8 @@ export async function prepare(ctx: RunCtx, h: HostRun, out: Out, opts: { reuseRe
  */
 export async function checkout(ctx: RunCtx, h: HostRun, to: Deployed | { tag: string }): Promise<void> {
   if (h.stage === 'untouched') h.stage = 'code-changed';
-  const target = 'commit' in to ? { rev: to.commit, isTag: false } : { rev: to.tag, isTag: true };
-  await run(h.runner, git.checkout(ctx.env.config.app.path, target.rev, target.isTag), { signal: ctx.signal, secrets: secretValues(ctx.env) });
+  const cmd = 'commit' in to ? git.checkoutCommit(ctx.env.config.app.path, to.commit) : git.checkoutTag(ctx.env.config.app.path, to.tag);
+  await run(h.runner, cmd, { signal: ctx.signal, secrets: secretValues(ctx.env) });
 }
 
 export async function install(ctx: RunCtx, h: HostRun, dir: string, out: Out): Promise<void> {

@@ -115,11 +115,13 @@ export function rollbackProcedure(request: RollbackRequest): Procedure<RunCtx> {
     },
 
     async recheck(ctx) {
-      const now = await chooseRollback(ctx, request);
+      const changed = (why: string) =>
+        new UsageError(`the history changed while this run waited for the lock (another run finished): ${why}. Nothing was changed; run it again to see the new plan.`);
+      const now = await chooseRollback(ctx, request).catch((err: Error) => {
+        throw changed(err.message);
+      });
       if (now.tag !== choice!.tag || now.restoreFrom !== choice!.restoreFrom)
-        throw new UsageError(
-          `the history changed while this run waited for the lock (another run finished): rollback would now go to ${now.tag}${now.restoreFrom ? ` restoring ${path.basename(now.restoreFrom)}` : ''}, not ${choice!.tag}. Nothing was changed; run it again to see the new plan.`,
-        );
+        throw changed(`rollback would now go to ${now.tag}${now.restoreFrom ? ` restoring ${path.basename(now.restoreFrom)}` : ''}, not ${choice!.tag}`);
     },
 
     work: (ctx) =>

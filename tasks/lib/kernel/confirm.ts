@@ -4,7 +4,7 @@ import { CutoverError, ExitCode, UsageError } from '../base/errors.ts';
 
 /** Refused before anything is read or touched: the run asks, and a pipe cannot answer. */
 export function requireTerminalOrYes(what: string, yes: boolean, isTTY: boolean | undefined): void {
-  if (!yes && !isTTY) throw new UsageError(`${what} asks you to type a name first, but there is no terminal to ask in: run it in a terminal, or pass --yes. Nothing was changed.`);
+  if (!yes && !isTTY) throw new UsageError(`${what}, but there is no terminal to ask in: run it in a terminal, or pass --yes. Nothing was changed.`);
 }
 
 /** The operator types `expected`; anything else (or Ctrl-C) stops, nothing changed. */

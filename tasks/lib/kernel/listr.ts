@@ -53,6 +53,8 @@ export function makeList<C>(ctx: C, tasks: ListrTask<C>[], opts: ListOptions = {
 
 /** What a step needs of the run's context. */
 export interface StepCtx {
+  /** Aborted on Ctrl-C or a lost lock: no step starts after it. */
+  readonly signal: AbortSignal;
   steps: StepRecord[];
   /** Masks secrets (and what a service may echo) in text about to be shown. */
   redact(text: string): string;
@@ -64,6 +66,7 @@ export function timed<C extends StepCtx>(name: string, body: (ctx: C, task: Task
     const t0 = performance.now();
     let ok = false;
     try {
+      ctx.signal.throwIfAborted(); // an interrupted run starts nothing more
       const r = await body(ctx, task as Task<C>);
       ok = true;
       return r;
@@ -122,6 +125,7 @@ export function hostStep<C extends StepCtx, H extends { readonly host: { readonl
           title: s.hostTitle(h),
           task: async (_c: C, t: Task<C>) => {
             try {
+              ctx.signal.throwIfAborted();
               await s.body(h, t);
             } catch (err) {
               const e = masked(ctx, err) as Error;

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { CutoverError, ExitCode, UsageError } from '../base/errors.ts';
 import { newRunId } from '../base/run.ts';
 import { flag, str, type ParsedArgs } from '../cli/args.ts';
+import { filterHosts, hostFilterFrom } from '../cli/host-filter.ts';
 import { chooseEnvironment, loadEnvironment, secretValues, type LoadedEnvironment } from '../config/load.ts';
 import type { Host } from '../config/schema.ts';
 import { redactDeep, redactText } from '../reports/redact.ts';
@@ -98,6 +99,9 @@ export async function runChanging<C extends KernelCtx>(args: ParsedArgs, spec: C
     });
     const stateHost = chooseStateHost(env, all);
     const stateRunner = runners.find((x) => x.host === stateHost)!.runner;
+    // the state host is chosen among every host; the filter only says which ones the work touches
+    const keep = new Set(filterHosts(all, hostFilterFrom(args), env.file));
+    const selected = runners.filter((x) => keep.has(x.host));
     const base: KernelCtx = {
       env,
       runId: newRunId(),
@@ -113,9 +117,9 @@ export async function runChanging<C extends KernelCtx>(args: ParsedArgs, spec: C
       redact,
       print,
     };
-    const { procedure, ctx } = await spec.build(args, base, { all: runners, selected: runners });
+    const { procedure, ctx } = await spec.build(args, base, { all: runners, selected });
     const list: ListMaker<C> = (tasks) => makeList(ctx, tasks, { renderer, json: flags.json });
-    return await lifecycle(ctx, procedure, { list, flags, all: runners, interrupt: interrupt.signal, abort });
+    return await lifecycle(ctx, procedure, { list, flags, all: runners, interrupt: interrupt.signal, abort, notices: () => real.flatMap(noticesOf) });
   } catch (err) {
     if (interrupt.signal.aborted && !(err instanceof CutoverError && err.exitCode === ExitCode.interrupted))
       throw new CutoverError(`interrupted before anything was changed (${(err as Error).message.split('\n')[0]})`, ExitCode.interrupted);
@@ -132,7 +136,11 @@ interface LifecycleOptions<C> {
   readonly all: RunHosts['all'];
   readonly interrupt: AbortSignal;
   readonly abort: AbortController;
+  /** What the runners had to say (a command left running by a lost connection, stopped after reconnecting). */
+  readonly notices: () => string[];
 }
+
+const noticesOf = (r: Runner): string[] => ('notices' in r && Array.isArray(r.notices) ? (r.notices as string[]) : []);
 
 async function lifecycle<C extends KernelCtx>(ctx: C, proc: Procedure<C>, o: LifecycleOptions<C>): Promise<ExitCode> {
   const startedAt = new Date();
@@ -159,12 +167,14 @@ async function lifecycle<C extends KernelCtx>(ctx: C, proc: Procedure<C>, o: Lif
 
   try {
     await proc.recheck?.(ctx);
+  } catch (err) {
+    throw await released(err, hold); // a refusal under the lock: nothing changed, no history
+  }
+  try {
     await history({ type: 'started', runId: ctx.runId, task: proc.task, env: ctx.env.name, who: ctx.who, ...proc.started(ctx), at: new Date().toISOString() });
   } catch (err) {
     // nothing changed and no "started" line exists: no "finished" line either
-    const problems = await hold.release();
-    if (err instanceof CutoverError) throw withCleanup(err, problems);
-    throw new CutoverError(`could not record the start of the run in the history, so nothing was changed: ${(err as Error).message}${problems.map((p) => `\n  ${p}`).join('')}`, ExitCode.refused);
+    throw await released(new CutoverError(`could not record the start of the run in the history, so nothing was changed: ${(err as Error).message}`, ExitCode.refused), hold);
   }
   rememberStateHost(ctx.env, ctx.state.host);
   const { notify } = await import('../notify/webhook.ts');
@@ -180,6 +190,7 @@ async function lifecycle<C extends KernelCtx>(ctx: C, proc: Procedure<C>, o: Lif
     error = ctx.redact((err as Error).message);
     outcome = await afterFailure(ctx, proc, o, err);
   }
+  ctx.notes.push(...o.notices());
   const finished = proc.finished(ctx, outcome, error);
   await history({
     type: 'finished',
@@ -200,9 +211,10 @@ async function lifecycle<C extends KernelCtx>(ctx: C, proc: Procedure<C>, o: Lif
   return finish(ctx, proc, result, hold);
 }
 
-function withCleanup(err: CutoverError, problems: readonly string[]): CutoverError {
-  if (!problems.length) return err;
-  err.message += problems.map((p) => `\n  ${p}`).join('');
+/** Releases the lock after a refusal under it; the refusal, with what the release had to say. */
+async function released(err: unknown, hold: LockHold): Promise<unknown> {
+  const problems = await hold.release();
+  if (problems.length && err instanceof Error) err.message += problems.map((p) => `\n  ${p}`).join('');
   return err;
 }
 
@@ -233,11 +245,12 @@ async function dryRun<C extends KernelCtx>(ctx: C, proc: Procedure<C>, list: Lis
 async function finish<C extends KernelCtx>(ctx: C, proc: Procedure<C>, r: RunResult, hold: LockHold | null): Promise<ExitCode> {
   const summary = proc.summary(ctx, r);
   ctx.print(`\n${summary}`);
+  let report: { jsonPath: string; mdPath: string } | null = null;
   if (hold && r.outcome !== 'dry-run') {
     const [{ writeReport }, { notify }] = await Promise.all([import('../reports/write.ts'), import('../notify/webhook.ts')]);
     try {
-      const paths = await writeReport(ctx.env, proc.report(ctx, r, summary));
-      ctx.print(`  report: ${path.relative(process.cwd(), paths.mdPath)} (and .json)`);
+      report = await writeReport(ctx.env, proc.report(ctx, r, summary));
+      ctx.print(`  report: ${path.relative(process.cwd(), report.mdPath)} (and .json)`);
     } catch (err) {
       ctx.print(`  WARNING: could not write the report: ${(err as Error).message}`);
     }
@@ -247,6 +260,6 @@ async function finish<C extends KernelCtx>(ctx: C, proc: Procedure<C>, r: RunRes
       if (sent.warning) ctx.print(`  WARNING: ${sent.warning}`);
     }
   }
-  if (ctx.json) process.stdout.write(`${JSON.stringify(redactDeep(proc.json(ctx, r), secretValues(ctx.env)), null, 2)}\n`);
+  if (ctx.json) process.stdout.write(`${JSON.stringify(redactDeep({ ...(proc.json(ctx, r) as object), report }, secretValues(ctx.env)), null, 2)}\n`);
   return r.exitCode;
 }

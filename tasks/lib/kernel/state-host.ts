@@ -22,8 +22,6 @@ interface Remembered {
   readonly instanceId?: string;
 }
 
-type Tagged = Host & { readonly tags?: Readonly<Record<string, string>> };
-
 /** Pure: the state host among `hosts` (every host of the environment, before any filter). */
 export function chooseStateHost(env: LoadedEnvironment, hosts: readonly Host[]): Host {
   const pin = env.config.state;
@@ -35,7 +33,7 @@ export function chooseStateHost(env: LoadedEnvironment, hosts: readonly Host[]):
   }
   if (pin?.hostTag) {
     const want = Object.entries(pin.hostTag);
-    const match = hosts.filter((h) => want.every(([k, v]) => (h as Tagged).tags?.[k] === v));
+    const match = hosts.filter((h) => want.every(([k, v]) => h.tags?.[k] === v));
     const tag = want.map(([k, v]) => `${k}=${v}`).join(', ');
     if (match.length !== 1)
       throw new UsageError(`state.hostTag (${tag}) in ${env.file} matches ${match.length ? `${match.length} hosts (${match.map((h) => h.name).join(', ')})` : 'no host'}; it must match exactly one (hosts: ${names}).`);

@@ -174,7 +174,7 @@ const restoreProcedure: Procedure<RestoreCtx> = {
 
 function restoreCtx(args: ParsedArgs, base: KernelCtx, hosts: RunHosts): RestoreCtx {
   const yes = flag(args, 'yes');
-  requireTerminalOrYes('restore replaces a database and', yes || base.dryRun, process.stdin.isTTY);
+  requireTerminalOrYes('restore replaces a database and asks you to type its name', yes || base.dryRun, process.stdin.isTTY);
   const db = base.env.config.database;
   if (!db) throw new UsageError(`${base.env.file} has no database: there is nothing to restore`);
   const first = hosts.selected[0]!.runner;

@@ -7,7 +7,7 @@ import os from 'node:os';
 import { $, type ProcessPromise } from 'zx';
 import type { Command } from '../commands/shell.ts';
 import { Tail } from './tail.ts';
-import { THIS_MACHINE, type ExecOptions, type ExecResult, type HostTarget, type Runner } from './types.ts';
+import { notStarted, THIS_MACHINE, type ExecOptions, type ExecResult, type HostTarget, type Runner } from './types.ts';
 
 /** zx keeps every chunk it reads in a "store"; this one keeps only the last TAIL_BYTES. */
 class TailStore {
@@ -78,6 +78,7 @@ export class LocalRunner implements Runner {
   ) {}
 
   async exec(cmd: Command, opts: ExecOptions = {}): Promise<ExecResult> {
+    if (opts.signal?.aborted) return notStarted(this.host.name, opts); // an abort that came first: nothing starts
     const started = performance.now();
     const stdout = new TailStore();
     const stderr = new TailStore();

@@ -15,7 +15,7 @@ import { credentials } from './ssh-auth.ts';
 import { hostEntryName } from './known-hosts.ts';
 import { confirmGone, countTagged } from './stray.ts';
 import { Tail } from './tail.ts';
-import type { ExecOptions, ExecResult, HostTarget, Runner } from './types.ts';
+import { notStarted, type ExecOptions, type ExecResult, type HostTarget, type Runner } from './types.ts';
 
 export interface SshOptions extends HostKeyPolicy {
   /** The private key (or keyFiles: tried in order, the first readable one is used). */
@@ -143,6 +143,7 @@ export class SshRunner implements Runner {
   }
 
   async exec(cmd: Command, opts: ExecOptions = {}): Promise<ExecResult> {
+    if (opts.signal?.aborted) return notStarted(this.host.name, opts); // an abort that came first: nothing starts
     const ssh = await this.connect();
     return this.execOn(ssh.connection!, cmd, opts);
   }
@@ -266,3 +267,4 @@ function firstLine(text: string): string {
   const line = text.split('\n')[0]!;
   return line.length > 100 || text.includes('\n') ? `${line.slice(0, 100)}...` : line;
 }
+

@@ -48,3 +48,9 @@ export interface Runner {
   exec(cmd: Command, opts?: ExecOptions): Promise<ExecResult>;
   close(): Promise<void>;
 }
+
+/** The result of a command that was never started because its run was aborted already. */
+export function notStarted(host: string, opts: ExecOptions): ExecResult {
+  if (opts.sink && !opts.sink.writableEnded) opts.sink.end();
+  return { host, code: null, error: 'aborted before it started', stdout: '', stderr: '', stdoutBytes: 0, durationMs: 0 };
+}
