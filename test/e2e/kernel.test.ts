@@ -176,6 +176,23 @@ describe('rollback', () => {
   });
 });
 
+describe('host filters', () => {
+  it('deploy --hosts host1: only host1 moves, the history records it, status shows the hosts on different tags; an unknown host is refused (exit 2)', async () => {
+    f = await startDeployFleet({ hosts: 2 });
+    const bad = await f.task(['deploy', 'v1.1.0', '--hosts', 'host9']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--hosts host9: no such host in environments\/sbx\.ts\. Hosts: host1, host2/);
+    const r = await f.task(['deploy', 'v1.1.0', '--hosts', 'host1', '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.json.hosts.map((h: { name: string }) => h.name)).toEqual(['host1']);
+    expect([await tagOn(f, f.fleet.hosts[0]), await tagOn(f, f.fleet.hosts[1])]).toEqual(['v1.1.0', 'v1.0.0']);
+    expect((await hostHistory(f)).find((e) => e.type === 'started')).toMatchObject({ hosts: ['host1'] });
+    const status = await f.task(['status']);
+    expect(status.stdout).toContain('hosts on different tags: v1.1.0 on host1; v1.0.0 on host2');
+    expect(status.stdout).toContain('v1.0.0 -> v1.1.0 (only host1)');
+  });
+});
+
 describe('dry-run is the real graph', () => {
   it('a service with custom commands shows its own restart command; nothing changes', async () => {
     f = await startDeployFleet();

@@ -15,6 +15,8 @@ export interface Deployment {
   /** From the finished record when it names one, else from the started record. */
   readonly backupFile?: string;
   readonly skipBackupReason?: string;
+  /** The hosts the run worked on, when it was limited to some (--hosts, --tag). */
+  readonly hosts?: readonly string[];
   readonly startedAt: string | null;
   /** null: no finished record: the run was killed without cleanup, or is still running. */
   readonly result: Result | null;
@@ -35,6 +37,7 @@ export function deployments(events: readonly HistoryEvent[]): Deployment[] {
         runId: e.runId, task: e.task, env: e.env, who: e.who, from: e.from, to: e.to,
         ...(e.backupFile !== undefined && { backupFile: e.backupFile }),
         ...(e.skipBackupReason !== undefined && { skipBackupReason: e.skipBackupReason }),
+        ...(e.hosts !== undefined && { hosts: e.hosts }),
         startedAt: e.at, result: had?.result ?? null, live: had?.live ?? null, finishedAt: had?.finishedAt ?? null, steps: had?.steps ?? [],
         ...(had?.error !== undefined && { error: had.error }),
       });

@@ -49,6 +49,8 @@ export interface DeploymentLine {
   readonly live: string | null;
   /** The dump's file name, `skipped: <reason>`, or null. */
   readonly backup: string | null;
+  /** Only these hosts (a deploy limited with --hosts or --tag). */
+  readonly hosts?: readonly string[];
   readonly error?: string;
 }
 
@@ -80,6 +82,7 @@ export function deploymentLine(d: Deployment): DeploymentLine {
     result: d.result,
     live: d.live,
     backup: d.backupFile ? path.basename(d.backupFile) : d.skipBackupReason ? `skipped: ${d.skipBackupReason}` : null,
+    ...(d.hosts !== undefined ? { hosts: d.hosts } : {}),
     ...(d.error !== undefined ? { error: d.error } : {}),
   };
 }

@@ -51,6 +51,12 @@ export function statusText(s: EnvStatus): string {
     lockText(h.lock),
   ]);
   out.push(...table(['HOST', 'ADDRESS', 'DEPLOYED', 'SERVICES', 'HEALTH', 'LOCK'], rows));
+  const mixed = tagsInUse(s.hosts);
+  if (mixed.length > 1)
+    out.push(
+      `hosts on different tags: ${mixed.map(([tag, names]) => `${tag} on ${names.join(', ')}`).join('; ')}` +
+        ' (a deploy limited with --hosts/--tag, or one that stopped part-way): deploy the same tag to the others, or roll these back',
+    );
   for (const h of s.hosts) {
     if (!h.releases) continue;
     const current = h.deployed?.ok ? h.deployed.release : null;
@@ -63,7 +69,7 @@ export function statusText(s: EnvStatus): string {
       d.startedAt ?? d.finishedAt ?? '?',
       d.who ?? '?',
       d.task,
-      `${d.from ?? '?'} -> ${d.to ?? '?'}`,
+      `${d.from ?? '?'} -> ${d.to ?? '?'}${d.hosts ? ` (only ${d.hosts.join(', ')})` : ''}`,
       d.durationMs === null ? '-' : ms(d.durationMs),
       d.result ?? 'unfinished',
       d.backup ?? '-',
@@ -76,6 +82,17 @@ export function statusText(s: EnvStatus): string {
       : 'newest backup: none on this machine',
   );
   return out.join('\n');
+}
+
+/** [tag, hosts on it] for every tag the reachable hosts run, in host order. */
+export function tagsInUse(hosts: readonly HostStatus[]): [string, string[]][] {
+  const by = new Map<string, string[]>();
+  for (const h of hosts) {
+    if (h.unreachable || !h.deployed?.ok) continue;
+    const label = h.deployed.tag ?? `commit ${h.deployed.commit.slice(0, 12)}`;
+    by.set(label, [...(by.get(label) ?? []), h.name]);
+  }
+  return [...by.entries()];
 }
 
 export function statusJson(s: EnvStatus): unknown {
@@ -94,6 +111,7 @@ export function statusJson(s: EnvStatus): unknown {
       health: h.health,
       ...(h.lock !== undefined ? { lock: lockJson(h.lock) } : {}),
     })),
+    tags: Object.fromEntries(tagsInUse(s.hosts)),
     deployments: s.deployments,
     totalDeployments: s.totalDeployments,
     backup: s.backup,
