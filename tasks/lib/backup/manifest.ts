@@ -50,6 +50,13 @@ export const BackupManifest = z
   .strict();
 export type BackupManifest = z.infer<typeof BackupManifest>;
 
+/** A backup in a folder: its dump (which may be missing) and its manifest. */
+export interface BackupEntry {
+  readonly dumpPath: string;
+  readonly manifestPath: string;
+  readonly manifest: BackupManifest;
+}
+
 /** Writes `<path>.partial` (mode 0600, synced), then renames it: a reader never sees half a manifest. */
 export async function writeManifest(path: string, manifest: BackupManifest): Promise<void> {
   await writePrivateFile(path, `${JSON.stringify(manifest, null, 2)}\n`, PARTIAL_SUFFIX);
