@@ -257,6 +257,22 @@ describe('a restore that fails, or is interrupted', () => {
     }
   });
 
+  it('a dump changed after its check (same size, another byte) is never restored: refused, nothing changed', async () => {
+    const dir = await mkdtemp(join(work, 'b-'));
+    const env = environment(dir);
+    await seed();
+    const b = await takeBackup(backupOpts(ssh, dir, 'plain'));
+    await writeAfter();
+    const before = await counts();
+    const source = await checkRestoreSource(env, b.dumpPath);
+    const text = await readFile(b.dumpPath, 'utf8');
+    await writeFile(b.dumpPath, text.replace('customer 250', 'customer 25X'));
+    const r = await runRestore(restoreOpts(env, ssh, source));
+    expect(r).toMatchObject({ outcome: 'refused', dataState: 'as-before', restoreStarted: false });
+    expect(r.error).toMatch(new RegExp(`^${b.dumpPath} changed since it was checked \\(sha256 [0-9a-f]{64}, the manifest says ${b.manifest.sha256}\\): nothing was restored$`));
+    expect(await counts()).toEqual(before);
+  });
+
   it('the signal before the restore command: stopped, nothing restored (the safety backup, if any, kept)', async () => {
     const dir = await mkdtemp(join(work, 'b-'));
     const env = environment(dir);

@@ -124,13 +124,16 @@ export async function runRestore(o: RestoreRunOptions): Promise<RestoreRunResult
   const remote = scratchFile(o.scratchDir, o.runId, m.format);
   const opts = { secrets: o.secrets };
   try {
+    let sent: string;
     try {
       say('upload', `sending ${m.file} to ${o.runner.host.name}`);
-      await uploadDump(o.runner, o.source.dumpPath, remote, { ...opts, signal: o.signal });
+      sent = await uploadDump(o.runner, o.source.dumpPath, remote, { ...opts, signal: o.signal });
     } catch (err) {
       return stopped(safety, aborted() ? 'interrupted before the restore started' : `the dump could not be sent to ${o.runner.host.name}: ${(err as Error).message}`);
     }
     if (aborted()) return stopped(safety, 'interrupted before the restore started');
+    if (sent !== m.sha256)
+      return stopped(safety, `${o.source.dumpPath} changed since it was checked (sha256 ${sent}, the manifest says ${m.sha256}): nothing was restored`);
 
     say('restore', `restoring ${o.db.name} from ${m.file} in one transaction`);
     const waitNote = () => say('restore', `the restore is one transaction: waiting for it to end, so the state of ${o.db.name} is known`);

@@ -3,7 +3,9 @@
  * runs, restore it in one transaction (all or nothing), and count the rows after. runRestore
  * (restore-run.ts) puts them together with the safety backup and the checks.
  */
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { Transform } from 'node:stream';
 import { pgRestore, type DumpFormat, type PgTarget } from '../commands/pg.ts';
 import type { Command } from '../commands/shell.ts';
 import { CutoverError, ExitCode } from '../base/errors.ts';
@@ -25,9 +27,17 @@ export function restoreCommand(db: PgTarget, file: string, format: DumpFormat, p
   return format === 'custom' ? pgRestore.restore(db, file, password) : pgRestore.restorePlain(db, file, password);
 }
 
-/** Streams the local dump to `remote` on the runner's machine (0600). Changes nothing live. */
-export async function uploadDump(runner: Runner, dumpPath: string, remote: string, opts: { signal?: AbortSignal; secrets?: readonly string[] } = {}): Promise<void> {
-  await run(runner, pgRestore.upload(remote), { ...opts, stdinStream: createReadStream(dumpPath) });
+/**
+ * Streams the local dump to `remote` on the runner's machine (0600). Changes nothing live.
+ * Returns the sha256 of the bytes sent: the caller compares it with the manifest, so a file
+ * changed since it was checked is never restored.
+ */
+export async function uploadDump(runner: Runner, dumpPath: string, remote: string, opts: { signal?: AbortSignal; secrets?: readonly string[] } = {}): Promise<string> {
+  const hash = createHash('sha256');
+  // hashed on its way through (a 'data' listener would start the flow before the runner pipes it)
+  const hashing = new Transform({ transform: (chunk: Buffer, _enc, done) => (hash.update(chunk), done(null, chunk)) });
+  await run(runner, pgRestore.upload(remote), { ...opts, stdinStream: createReadStream(dumpPath).pipe(hashing) });
+  return hash.digest('hex');
 }
 
 export async function removeScratch(runner: Runner, remote: string): Promise<void> {
