@@ -214,7 +214,10 @@ describe('plain dumps made before they carried DROP statements', () => {
     const before = await counts();
     const e = await checkRestoreSource(env, file, { target: { runner: local } }).then(() => null, (x: unknown) => x as CutoverError);
     expect(e).toBeInstanceOf(UsageError);
-    expect(e!.message).toContain('20200101T000000Z_v0_to_v1.sql is a plain SQL dump made without DROP statements');
+    expect(e!.message).toContain(
+      `20200101T000000Z_v0_to_v1.sql is a plain SQL dump made without DROP statements (before cutover wrote plain dumps with --clean --if-exists), ` +
+        `and ${DB} has 2 table(s) (billing.Invoice Lines, public.customers): its CREATE statements would fail on them.`,
+    );
     expect(e!.message).toContain(`Restore it into an empty database instead (createdb, then: psql --single-transaction -v ON_ERROR_STOP=1 -d <new database> -f ${file})`);
     // runRestore checks it too (a caller that skipped the preflight): refused, no safety backup taken
     const source = await checkRestoreSource(env, file);

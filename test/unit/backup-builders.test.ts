@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DUMP_OPTIONS, parseRowCounts, parseSnapshotLine, pg, pgRestore, ROW_COUNTS_SQL, SNAPSHOT_SQL } from '../../tasks/lib/commands/pg.ts';
+import { DUMP_OPTIONS, parseRowCounts, parseSnapshotLine, pg, pgRestore, ROW_COUNTS_SQL, SNAPSHOT_SQL, USER_TABLES_SQL } from '../../tasks/lib/commands/pg.ts';
 import { display } from '../../tasks/lib/commands/shell.ts';
 import { backupPlan, SNAPSHOT_PLACEHOLDER } from '../../tasks/lib/backup/dump.ts';
 import { backupBaseName, compactTimestamp, dumpExtension, manifestPathFor, tagForFileName } from '../../tasks/lib/backup/names.ts';
@@ -69,6 +69,17 @@ describe('pg backup builders (exact strings)', () => {
     expect(pg.rowCounts(db).readOnly).toBe(true);
   });
 
+  it('userTables: how many user tables and the first three names, from the catalog only', () => {
+    expect(USER_TABLES_SQL).toBe(
+      `select count(*) || E'\\t' || coalesce(string_agg(t, ', ' order by t) filter (where i <= 3), '') ` +
+        `from (select n.nspname || '.' || c.relname as t, row_number() over (order by n.nspname, c.relname) as i ` +
+        `from pg_class c join pg_namespace n on n.oid = c.relnamespace ` +
+        `where c.relkind in ('r', 'p') and n.nspname <> 'information_schema' and n.nspname !~ '^pg_' ) x`,
+    );
+    expect(pg.userTables(db).script).toBe(`psql -X -w -v ON_ERROR_STOP=1 ${CONN} -Atc '${USER_TABLES_SQL.replace(/'/g, `'\\''`)}'`);
+    expect(pg.userTables(db).readOnly).toBe(true);
+  });
+
   it('parseRowCounts splits at the last tab; anything else in a name is kept', () => {
     expect(parseRowCounts('Odd Schema.We\'ird tab\t2\npublic.a\t1000\npublic.empty\t0\n')).toEqual({
       "Odd Schema.We'ird tab": 2,
@@ -103,6 +114,7 @@ describe('backupPlan (what --dry-run shows)', () => {
     expect(p.dumpPath).toBe('/srv/backups/staging/20251121T211305Z_v1_to_v2.dump');
     expect(p.onHost.map((c) => c.script)).toEqual([pg.snapshotSession(db, 'pw1').script, `${PW}pg_dump -Fc --snapshot='<snapshot>' --no-password ${CONN}`]);
     expect(SNAPSHOT_PLACEHOLDER).toBe('<snapshot>');
+    expect(p.sessionReads).toEqual([SNAPSHOT_SQL.open, SNAPSHOT_SQL.counts, SNAPSHOT_SQL.close]);
     expect(p.here.map((c) => c.script)).toEqual(['pg_restore -f /dev/null /srv/backups/staging/20251121T211305Z_v1_to_v2.dump']);
     expect(backupPlan({ db, format: 'plain', dir: '/b', fromTag: null, toTag: 'v2', now: at }).here).toEqual([]);
   });

@@ -10,7 +10,7 @@
 import { chmod, mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { display, type Command } from '../commands/shell.ts';
-import { DUMP_OPTIONS, pg, type DumpFormat, type PgTarget } from '../commands/pg.ts';
+import { DUMP_OPTIONS, pg, SNAPSHOT_SQL, type DumpFormat, type PgTarget } from '../commands/pg.ts';
 import { ExitCode } from '../base/errors.ts';
 import { lastLines } from '../runners/run.ts';
 import type { ExecResult, Runner } from '../runners/types.ts';
@@ -57,16 +57,22 @@ export interface Backup {
 /** Stands for the snapshot id in a --dry-run listing (the session exports the real one when it runs). */
 export const SNAPSHOT_PLACEHOLDER = '<snapshot>';
 
-/** What takeBackup would run, for --dry-run: the commands on the host (the session reads SNAPSHOT_SQL), then the check here. */
+/**
+ * What takeBackup would run, for --dry-run: the commands on the host (the first, the snapshot
+ * session, reads `sessionReads` on its standard input, in that order), then the check here.
+ * takeBackup itself needs a real runner: it writes the dump and its manifest.
+ */
 export function backupPlan(o: Pick<TakeBackupOptions, 'db' | 'password' | 'format' | 'dir' | 'fromTag' | 'toTag' | 'now'>): {
   dumpPath: string;
   onHost: Command[];
+  sessionReads: string[];
   here: Command[];
 } {
   const dumpPath = path.join(o.dir, backupBaseName(o.now ?? new Date(), o.fromTag, o.toTag) + dumpExtension(o.format));
   return {
     dumpPath,
     onHost: [pg.snapshotSession(o.db, o.password), pg.dump(o.db, o.format, o.password, SNAPSHOT_PLACEHOLDER)],
+    sessionReads: [SNAPSHOT_SQL.open, SNAPSHOT_SQL.counts, SNAPSHOT_SQL.close],
     here: o.format === 'custom' ? [pg.readDump(dumpPath)] : [],
   };
 }

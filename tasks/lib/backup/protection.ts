@@ -33,7 +33,7 @@ export function protectedDumps(input: ProtectionInput): Map<string, string[]> {
   const out = new Map<string, string[]>();
   const add = (e: BackupEntry, why: string) => out.set(e.dumpPath, [...(out.get(e.dumpPath) ?? []), why]);
   for (const d of liveStack(input.events)) {
-    const e = dumpOf(d, input.entries);
+    const e = dumpOfDeployment(d, input.entries);
     if (e) add(e, chainReason(d));
   }
   const restoring = new Set((input.restoring ?? []).map((p) => path.resolve(p)));
@@ -51,8 +51,10 @@ export function newestVerified(entries: readonly BackupEntry[], present: (e: Bac
 /**
  * The dump a deployment recorded (its backupFile, by file name: the path is the one on the machine
  * that ran it), else the one its run took before going to its tag (same run id and target tag).
+ * `rollback --restore-db` should pick its default source with this too: then what it restores is
+ * exactly what retention protects.
  */
-function dumpOf(d: Deployment, entries: readonly BackupEntry[]): BackupEntry | undefined {
+export function dumpOfDeployment(d: Deployment, entries: readonly BackupEntry[]): BackupEntry | undefined {
   if (d.backupFile) {
     const name = path.basename(d.backupFile);
     return entries.find((e) => e.manifest.file === name);

@@ -5,11 +5,11 @@
  * `rollback --restore-db` and `restore` both call checkRestoreSource; every refusal is exit 2.
  */
 import { CutoverError, ExitCode, UsageError } from '../base/errors.ts';
-import type { PgTarget } from '../commands/pg.ts';
+import { pg, type PgTarget } from '../commands/pg.ts';
 import type { LoadedEnvironment } from '../config/load.ts';
 import type { Runner } from '../runners/types.ts';
 import { resolveBackup } from './catalog.ts';
-import { countRows } from './counts.ts';
+import { run } from '../runners/run.ts';
 import { verifyBackup, type VerifyResult } from './integrity.ts';
 import type { BackupManifest } from './manifest.ts';
 import type { BackupEntry } from './retention.ts';
@@ -83,11 +83,14 @@ export async function restoreTargetProblem(
   signal?: AbortSignal,
 ): Promise<string | null> {
   if (source.replacesObjects) return null;
-  const tables = Object.keys(await countRows(runner, db, password, { signal }));
-  if (tables.length === 0) return null;
+  const r = await run(runner, pg.userTables(db, password), { signal });
+  const [count, names] = r.stdout.trim().split('\t');
+  const n = Number(count);
+  if (!Number.isInteger(n)) throw new Error(`unexpected answer when listing the tables of ${db.name}: ${JSON.stringify(r.stdout.slice(0, 200))}`);
+  if (n === 0) return null;
   return (
     `${source.manifest.file} is a plain SQL dump made without DROP statements (before cutover wrote plain dumps with --clean --if-exists), ` +
-    `and ${db.name} has ${tables.length} table(s) (${tables.slice(0, 3).join(', ')}${tables.length > 3 ? ', ...' : ''}): its CREATE statements would fail on them. ` +
+    `and ${db.name} has ${n} table(s) (${names}${n > 3 ? ', ...' : ''}): its CREATE statements would fail on them. ` +
     `Restore it into an empty database instead (createdb, then: psql --single-transaction -v ON_ERROR_STOP=1 -d <new database> -f ${source.dumpPath}), ` +
     `or restore a newer backup (npx tsx tasks/backup.ts list). Nothing was changed.`
   );

@@ -29,17 +29,27 @@ export type DumpFormat = 'custom' | 'plain';
  */
 export const DUMP_OPTIONS: Readonly<Record<DumpFormat, readonly string[]>> = { custom: ['-Fc'], plain: ['-Fp', '--clean', '--if-exists'] };
 
+/** The user tables (ordinary and partitioned): not the system's (`pg_*` schemas: pg_catalog, pg_toast, other sessions' pg_temp_N). */
+const USER_TABLES =
+  `from pg_class c join pg_namespace n on n.oid = c.relnamespace ` +
+  `where c.relkind in ('r', 'p') and n.nspname <> 'information_schema' and n.nspname !~ '^pg_' `;
+
 /**
- * Exact row count of every user table (ordinary and partitioned), one `schema.table<TAB>count`
- * line each, in one statement: query_to_xml runs a `count(*)` per table (n_live_tup is an estimate).
- * `pg_*` schemas are the system's (pg_catalog, pg_toast, other sessions' pg_temp_N).
+ * Exact row count of every user table, one `schema.table<TAB>count` line each, in one statement:
+ * query_to_xml runs a `count(*)` per table (n_live_tup is an estimate).
  */
 export const ROW_COUNTS_SQL =
   `select n.nspname || '.' || c.relname || E'\\t' || ` +
   `(xpath('/row/c/text()', query_to_xml(format('select count(*) as c from %I.%I', n.nspname, c.relname), false, true, '')))[1]::text ` +
-  `from pg_class c join pg_namespace n on n.oid = c.relnamespace ` +
-  `where c.relkind in ('r', 'p') and n.nspname <> 'information_schema' and n.nspname !~ '^pg_' ` +
+  USER_TABLES +
   `order by n.nspname, c.relname`;
+
+/** One line: how many user tables, a tab, the first three names (`3<TAB>public.a, public.b, public.c`). Reads the catalog only. */
+export const USER_TABLES_SQL =
+  `select count(*) || E'\\t' || coalesce(string_agg(t, ', ' order by t) filter (where i <= 3), '') ` +
+  `from (select n.nspname || '.' || c.relname as t, row_number() over (order by n.nspname, c.relname) as i ` +
+  USER_TABLES +
+  `) x`;
 
 /**
  * What the snapshot session reads, in this order. `open` starts a read-only REPEATABLE READ
@@ -71,6 +81,12 @@ export const pg = {
   size: (db: PgTarget, password?: string): Command => {
     const { prefix, extra } = passwordInput(password);
     return command(sh`${prefix}psql -X -w -v ON_ERROR_STOP=1 ${connArgs(db)} -Atc ${'select pg_database_size(current_database())'}`, { ...extra, readOnly: true });
+  },
+
+  /** How many user tables there are, and the first names (USER_TABLES_SQL): cheap, the catalog only. */
+  userTables: (db: PgTarget, password?: string): Command => {
+    const { prefix, extra } = passwordInput(password);
+    return command(sh`${prefix}psql -X -w -v ON_ERROR_STOP=1 ${connArgs(db)} -Atc ${USER_TABLES_SQL}`, { ...extra, readOnly: true });
   },
 
   /** Exact per-table row counts in a read-only transaction (see ROW_COUNTS_SQL and parseRowCounts). */
