@@ -72,7 +72,9 @@ export async function portTaken(port: number, what: string, envVar: string, ownR
     const envName = (await readState(join(root, 'state.json')))?.envName;
     const clone = basename(root) === '.sandbox' ? dirname(root) : root;
     const stop = `npx tsx tasks/sandbox.ts stop${envName && envName !== 'local' ? ` --env ${envName}` : ''}`;
-    return new CutoverError(`port ${port} (sandbox ${what}) is held by the sandbox of another clone, in ${clone} (${proc}). Stop it there: cd ${clone} && ${stop} — ${ownPorts}.`);
+    return new CutoverError(
+      `port ${port} (sandbox ${what}) is held by the sandbox of another clone, in ${clone} (${proc}). Stop it there: cd ${clone} && ${stop} — ${ownPorts}.`,
+    );
   }
   const pid = listeningPids(port)[0];
   const holder = pid ? ` (pid ${pid}: ${commandLineOf(pid) ?? 'unknown command'})` : '';

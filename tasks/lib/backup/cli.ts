@@ -6,6 +6,7 @@ import { newRunId } from '../base/run.ts';
 import { CutoverError, ExitCode, UsageError } from '../base/errors.ts';
 import { ageText, sizeText } from '../base/format.ts';
 import { runnerFor } from '../runners/for-host.ts';
+import type { Runner } from '../runners/types.ts';
 import { prepareSandbox } from '../sandbox.ts';
 import { historyFileIn, stateDirOf } from '../state/paths.ts';
 import { onInterrupt } from '../restore-task/interrupt.ts';
@@ -48,7 +49,8 @@ export async function backupTask(args: ParsedArgs): Promise<ExitCode> {
       const chain = await protectionOf(env);
       const rows = await backupRows(env.backupDir, Date.now(), chain.ok ? chain.protection : null);
       listText(env, rows, chain).forEach((l) => io.say(l));
-      out({ action, env: env.name, dir: env.backupDir, keep: env.config.backups.keep, history: chain.ok ? { ok: true, where: chain.where } : { ok: false, where: chain.where, problem: chain.problem }, backups: rows });
+      const history = chain.ok ? { ok: true, where: chain.where } : { ok: false, where: chain.where, problem: chain.problem };
+      out({ action, env: env.name, dir: env.backupDir, keep: env.config.backups.keep, history, backups: rows });
       return ExitCode.ok;
     }
     case 'create':
@@ -67,16 +69,19 @@ type Chain = { ok: true; where: string; protection: Protection } | { ok: false; 
  * the sandbox is not started for it (a sandbox that is not there has no history).
  */
 async function protectionOf(env: LoadedEnvironment): Promise<Chain> {
-  const { resolveHosts } = await import('../aws/hosts.ts');
-  const host = firstHost(await resolveHosts(env));
-  const where = `${host.name}:${historyFileIn(stateDirOf(env.config.app))}`;
-  const runner = runnerFor(env, host);
+  const file = historyFileIn(stateDirOf(env.config.app));
+  let where = `the first host:${file}`;
+  let runner: Runner | null = null;
   try {
+    const { resolveHosts } = await import('../aws/hosts.ts');
+    const host = firstHost(await resolveHosts(env));
+    where = `${host.name}:${file}`;
+    runner = runnerFor(env, host);
     return { ok: true, where, protection: await readProtection(env, runner) };
   } catch (err) {
     return { ok: false, where, problem: (err as Error).message.split('\n')[0]! };
   } finally {
-    await runner.close();
+    await runner?.close();
   }
 }
 

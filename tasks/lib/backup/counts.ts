@@ -89,12 +89,18 @@ export class CountError extends Error {
  * Exact row counts now, in one read-only transaction, every line parsed as it streams. Throws
  * CountError naming the command (secrets masked) when psql fails or prints something else.
  */
-export async function countRows(runner: Runner, db: PgTarget, password: string | undefined, opts: Pick<ExecOptions, 'signal' | 'timeoutMs'> = {}): Promise<Record<string, number>> {
+export async function countRows(
+  runner: Runner,
+  db: PgTarget,
+  password: string | undefined,
+  opts: Pick<ExecOptions, 'signal' | 'timeoutMs'> = {},
+): Promise<Record<string, number>> {
   const cmd = pg.rowCounts(db, password);
   const sink = new RowCountSink();
   const r = await runner.exec(cmd, { ...opts, sink });
   const shown = display(cmd);
-  if (r.code !== 0) throw new CountError(`psql could not count the rows of each table on ${runner.host.name}: it ${how(r)}: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`, shown, r);
+  const tail = r.stderr.trim().split('\n').slice(-3).join(' ');
+  if (r.code !== 0) throw new CountError(`psql could not count the rows of each table on ${runner.host.name}: it ${how(r)}: ${tail}`, shown, r);
   if (sink.problem) throw new CountError(`cannot read the row counts: ${sink.problem}`, shown, r);
   return sink.counts;
 }

@@ -192,10 +192,16 @@ async function afterRestore(o: RestoreRunOptions, safety: Backup, restoreError: 
     // without the signal: the restore is done, and what it left must be known
     const counts = await countRows(o.runner, o.db, o.password, { timeoutMs }).catch((err: Error) => err);
     if (counts instanceof Error)
-      return { ...base, outcome: interrupted ? 'interrupted' : 'uncertain', dataState: 'unknown', countsAfter: null, mismatches: [], error: `restored (committed), but the rows could not be counted: ${counts.message}` };
+      return {
+        ...base, outcome: interrupted ? 'interrupted' : 'uncertain', dataState: 'unknown', countsAfter: null, mismatches: [],
+        error: `restored (committed), but the rows could not be counted: ${counts.message}`,
+      };
     const mismatches = compareRowCounts(m.rowCounts, counts);
     if (mismatches.length && m.rowCountsFrom !== 'dump-snapshot')
-      c.notes.push(`${m.file} is an older backup whose row counts were taken beside the dump, not in its snapshot: writes during that backup make them differ from the data it holds`);
+      c.notes.push(
+        `${m.file} is an older backup whose row counts were taken beside the dump, not in its snapshot: ` +
+          'writes during that backup make them differ from the data it holds',
+      );
     return {
       ...base,
       outcome: interrupted ? 'interrupted' : mismatches.length ? 'counts-differ' : 'restored',

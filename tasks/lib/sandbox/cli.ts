@@ -16,7 +16,8 @@ const ROLE: Record<SandboxProcess['role'], string> = { service: 'service', 'jour
 
 export async function sandboxTask(args: ParsedArgs): Promise<ExitCode> {
   const action = args.positionals[0] ?? 'status';
-  if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError(`unknown action ${JSON.stringify(action)}: use one of ${ACTIONS.join(', ')}. See: npx tsx tasks/sandbox.ts --help`);
+  if (!(ACTIONS as readonly string[]).includes(action))
+    throw new UsageError(`unknown action ${JSON.stringify(action)}: use one of ${ACTIONS.join(', ')}. See: npx tsx tasks/sandbox.ts --help`);
   const json = flag(args, 'json');
   const say = (t: string) => (json ? process.stderr : process.stdout).write(`${t}\n`);
   const out = (doc: unknown) => json && process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
@@ -56,7 +57,8 @@ async function change(action: 'stop' | 'reset', env: LoadedEnvironment, status: 
     return ExitCode.ok;
   }
   await rm(status.root, { recursive: true, force: true });
-  say(`Deleted ${status.root}. The next command that uses the ${env.name} environment creates it again, at ${status.state?.initialRelease ?? 'v1.0.0'} (npx tsx tasks/deploy.ts v1.1.0).`);
+  const first = status.state?.initialRelease ?? 'v1.0.0';
+  say(`Deleted ${status.root}. The next command that uses the ${env.name} environment creates it again, at ${first} (npx tsx tasks/deploy.ts v1.1.0).`);
   out({ ...base, deleted: true, exitCode: ExitCode.ok });
   return ExitCode.ok;
 }

@@ -37,7 +37,18 @@ export interface SandboxStatus {
   /** The release tag checked out in the sandbox host's app folder. */
   readonly release: string | null;
   /** A cutover run holding the sandbox's deploy lock, and whether its process still runs here. */
-  readonly lock: { readonly runId: string; readonly task: string; readonly tag: string | null; readonly pid: number; readonly owner: string; readonly startedAt: string; readonly running: boolean } | null;
+  readonly lock: SandboxLock | null;
+}
+
+export interface SandboxLock {
+  readonly runId: string;
+  readonly task: string;
+  readonly tag: string | null;
+  readonly pid: number;
+  readonly owner: string;
+  readonly startedAt: string;
+  /** Its process still runs on this machine. */
+  readonly running: boolean;
 }
 
 const run = promisify(execFile);
@@ -96,7 +107,7 @@ async function releaseOf(appPath: string): Promise<string | null> {
   }
 }
 
-async function lockOf(stateDir: string): Promise<SandboxStatus['lock']> {
+async function lockOf(stateDir: string): Promise<SandboxLock | null> {
   const text = await readFile(lockFileIn(stateDir), 'utf8').catch(() => '');
   if (!text.trim()) return null;
   let parsed: ReturnType<typeof LockRecord.safeParse>;
