@@ -67,7 +67,8 @@ async function checkReachable(dir: string): Promise<void> {
   }
 }
 
-function postmasterPid(dataDir: string): { pid: number; port: number } | null {
+/** The server running on `dataDir` (its postmaster's pid and port), or null. */
+export function postmasterPid(dataDir: string): { pid: number; port: number } | null {
   try {
     const lines = readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n');
     const pid = Number(lines[0]);
@@ -186,6 +187,23 @@ export async function startPostgres(opts: { dir: string; port?: number }): Promi
       if (opts.port !== undefined || attempt >= 3) throw err;
     }
   }
+}
+
+/**
+ * Stops the server running on `dataDir`, if any: pg_ctl stop -m fast (as `postgres` when root),
+ * else SIGQUIT and SIGKILL to its postmaster's pid. Returns the pid it stopped, or null.
+ */
+export async function stopCluster(dataDir: string): Promise<number | null> {
+  const running = postmasterPid(dataDir);
+  if (!running) return null;
+  const binDir = findPgBinDir();
+  if (binDir) await cluster(binDir, dataDir, running.port).stop();
+  else {
+    try {
+      process.kill(running.pid, 'SIGINT'); // fast shutdown, without pg_ctl
+    } catch {}
+  }
+  return running.pid;
 }
 
 /** Reuses the cluster running in <dir> on that port, else starts it there (initdb on first use). */

@@ -6,10 +6,10 @@
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { CutoverError } from '../tasks/lib/base/errors.ts';
-import { createHostRoot, stopHostUnits } from './host.ts';
+import { commandLineOf, createHostRoot, listeningPids, stopHostUnits, workingDirOf } from './host.ts';
 import { createOrigin } from './origin.ts';
 import { ensurePostgres, findPgBinDir, type PgCluster } from './postgres.ts';
 
@@ -18,6 +18,8 @@ export interface LocalSandbox { root: string; hostRoot: string; appPath: string;
 /** What state.json holds: written last, so its absence means "not (completely) created yet". */
 export interface SandboxState {
   createdAt: string; updatedAt: string; root: string; hostRoot: string; appPath: string; origin: string;
+  /** The environment that created it (`local`): what `tasks/sandbox.ts stop --env` needs. Absent in older sandboxes. */
+  envName?: string;
   unit: string; appPort: number; pgPort: number; appUrl: string; initialRelease: string; unitEnv: Record<string, string>;
   pg: { host: string; port: number; user: string; database: string; dataDir: string; binDir: string } | null;
   skipped: string[];
@@ -41,11 +43,45 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-function portTaken(port: number, what: string, envVar: string): CutoverError {
-  return new CutoverError(`port ${port} (sandbox ${what}) is already in use by another program; set ${envVar} to a free port and run again`);
+/** The sandbox folder a process of a sandbox works in (the app: <root>/host/app; PostgreSQL: <root>/pg/data), or null. */
+export function sandboxRootOf(cwd: string): string | null {
+  const dir = cwd.replace(/ \(deleted\)$/, '');
+  const at = dir.indexOf('/.sandbox/');
+  if (at >= 0) return dir.slice(0, at + '/.sandbox'.length);
+  return /\/(host\/app|pg\/data)$/.test(dir) ? dirname(dirname(dir)) : null;
 }
 
-async function readState(path: string): Promise<SandboxState | null> {
+/**
+ * Why a port the sandbox needs is taken, naming the holder when it can: another clone's sandbox
+ * (its folder, and the command that stops it there), a sandbox whose folder was deleted (its
+ * pid), or another program.
+ */
+export async function portTaken(port: number, what: string, envVar: string, ownRoot?: string): Promise<CutoverError> {
+  const other = envVar === 'CUTOVER_SANDBOX_APP_PORT' ? 'CUTOVER_SANDBOX_PG_PORT' : 'CUTOVER_SANDBOX_APP_PORT';
+  const ownPorts = `or give this clone ports of its own: ${envVar}=<free port> (and ${other}) before the command`;
+  for (const pid of listeningPids(port)) {
+    const cwd = workingDirOf(pid);
+    const root = cwd ? sandboxRootOf(cwd) : null;
+    const proc = `${what === 'PostgreSQL' ? 'PostgreSQL' : 'the demo service'}, pid ${pid}`;
+    if (!root || root === ownRoot) continue;
+    if (cwd!.endsWith(' (deleted)') || !(await exists(join(root, 'state.json'))))
+      return new CutoverError(
+        `port ${port} (sandbox ${what}) is held by the sandbox of a clone whose folder was deleted (${root}; ${proc}). ` +
+          `Stop it by its pid: kill ${what === 'PostgreSQL' ? '-INT ' : ''}${pid} — ${ownPorts}.`,
+      );
+    const envName = (await readState(join(root, 'state.json')))?.envName;
+    const clone = basename(root) === '.sandbox' ? dirname(root) : root;
+    const stop = `npx tsx tasks/sandbox.ts stop${envName && envName !== 'local' ? ` --env ${envName}` : ''}`;
+    return new CutoverError(
+      `port ${port} (sandbox ${what}) is held by the sandbox of another clone, in ${clone} (${proc}). Stop it there: cd ${clone} && ${stop} — ${ownPorts}.`,
+    );
+  }
+  const pid = listeningPids(port)[0];
+  const holder = pid ? ` (pid ${pid}: ${commandLineOf(pid) ?? 'unknown command'})` : '';
+  return new CutoverError(`port ${port} (sandbox ${what}) is already in use by another program${holder}; set ${envVar} to a free port and run again`);
+}
+
+export async function readState(path: string): Promise<SandboxState | null> {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as SandboxState;
   } catch {
@@ -59,7 +95,7 @@ async function startPostgres(root: string, pgPort: number): Promise<PgCluster> {
   try {
     pg = await ensurePostgres({ dir: join(root, 'pg'), port: pgPort });
   } catch (e) {
-    if (!(await portFree(pgPort))) throw portTaken(pgPort, 'PostgreSQL', 'CUTOVER_SANDBOX_PG_PORT');
+    if (!(await portFree(pgPort))) throw await portTaken(pgPort, 'PostgreSQL', 'CUTOVER_SANDBOX_PG_PORT', root);
     throw e;
   }
   await pg.createDatabase(SANDBOX_DATABASE); // idempotent
@@ -88,7 +124,7 @@ async function healthAnswers(url: string): Promise<boolean> {
   }
 }
 
-export async function ensureLocalSandbox(opts: { root: string; appPort: number; pgPort: number; unit?: string }): Promise<LocalSandbox> {
+export async function ensureLocalSandbox(opts: { root: string; appPort: number; pgPort: number; unit?: string; envName?: string }): Promise<LocalSandbox> {
   const { appPort, pgPort, unit = 'demo-chat' } = opts;
   const root = resolve(opts.root);
   const hostRoot = join(root, 'host');
@@ -110,7 +146,7 @@ export async function ensureLocalSandbox(opts: { root: string; appPort: number; 
   const wasActive = (await exists(join(bin, 'systemctl'))) &&
     (await systemctl('is-active', unit).catch((e: { stdout?: string }) => e)).stdout?.trim() === 'active';
   // before anything starts: a port held by another program is the user's to change
-  if ((!wasActive || state?.appPort !== appPort) && !(await portFree(appPort))) throw portTaken(appPort, 'app', 'CUTOVER_SANDBOX_APP_PORT');
+  if ((!wasActive || state?.appPort !== appPort) && !(await portFree(appPort))) throw await portTaken(appPort, 'app', 'CUTOVER_SANDBOX_APP_PORT', root);
 
   let pg: PgCluster | null = null;
   try {
@@ -133,7 +169,7 @@ export async function ensureLocalSandbox(opts: { root: string; appPort: number; 
 
     const now = new Date().toISOString();
     const next: SandboxState = {
-      createdAt: state?.createdAt ?? now, updatedAt: now, root, hostRoot, appPath, origin, unit, appPort, pgPort, appUrl,
+      createdAt: state?.createdAt ?? now, updatedAt: now, root, hostRoot, appPath, origin, ...(opts.envName ? { envName: opts.envName } : {}), unit, appPort, pgPort, appUrl,
       initialRelease: INITIAL_RELEASE, unitEnv, skipped,
       pg: pg && { host: pg.host, port: pg.port, user: pg.user, database: SANDBOX_DATABASE, dataDir: pg.dataDir, binDir: pg.binDir },
     };
@@ -158,7 +194,7 @@ async function waitForHealth(appUrl: string, appPort: number, unit: string, bin:
     const state = (await run(join(bin, 'systemctl'), ['is-active', unit], { env }).catch((e: { stdout?: string }) => e)).stdout?.trim();
     const timedOut = Date.now() > deadline;
     if (state !== 'active' || timedOut) {
-      if (state !== 'active' && !(await portFree(appPort))) throw portTaken(appPort, 'app', 'CUTOVER_SANDBOX_APP_PORT'); // taken since the check
+      if (state !== 'active' && !(await portFree(appPort))) throw await portTaken(appPort, 'app', 'CUTOVER_SANDBOX_APP_PORT'); // taken since the check
       const journal = await run(join(bin, 'journalctl'), ['-u', unit, '-n', '20', '-o', 'cat', '--no-pager'], { env }).then((r) => r.stdout, () => '');
       const why = timedOut ? `${url} did not answer within ${HEALTH_TIMEOUT_MS / 1000} s` : `it is ${state ?? 'unknown'}`;
       throw new CutoverError(`sandbox unit ${unit} did not come up: ${why}. Its last journal lines:\n${journal}`);

@@ -6,10 +6,12 @@ const spec: TaskSpec = {
   name: 'backup',
   summary:
     'The database backups of an environment, kept on this machine (backups.dir, default backups/<env>/) with a manifest each. ' +
-    'list: newest first, with size, age, tags, row counts and when each was last verified. ' +
+    'list: newest first, with size, age, tags, row counts and when each was last verified; protected dumps marked * with the reason. ' +
     'create: a backup now, the same way deploy takes one (pg_dump where database.dumpOn says), verified. ' +
     'verify: read a dump completely again and check its sha256 against the manifest (the result is recorded in the manifest). ' +
-    'prune: keep the newest backups.keep, and never the newest verified one.',
+    'prune: keep the newest backups.keep, and never a protected dump: the pre-deploy dump of every deployment rollback can still step back ' +
+    'over (read from the history on the first host), the newest verified one whose file is there. A manifest whose dump is missing is removed, ' +
+    'unless rollback still needs that dump.',
   positionals: [
     { name: 'action', help: 'list | create | verify | prune' },
     { name: 'backup', help: 'verify only: the dump to verify (a path, or a file name in the backup folder); default the newest', optional: true },
@@ -31,7 +33,8 @@ const spec: TaskSpec = {
   notes: [
     'Here: list and prune exit 0; create exits 0 with a verified backup, 2 when none could be taken; verify exits 0 when every',
     'dump checked is intact, 1 when one is not (the manifest records it: restore and prune treat it as unverified), 2 on bad input.',
-    'create does not take the deploy lock (a dump only reads) and does not prune. Nothing here touches a host but pg_dump.',
+    'create does not take the deploy lock (a dump only reads) and does not prune. Nothing here changes a host: list and prune read',
+    'the history on the first host (prune refuses, exit 2, when it cannot); create runs pg_dump where database.dumpOn says.',
   ],
 };
 

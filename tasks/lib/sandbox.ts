@@ -7,7 +7,7 @@ export async function prepareSandbox(env: LoadedEnvironment): Promise<CheckRow[]
   const sb = env.config.sandbox!;
   const { ensureLocalSandbox } = await import('../../sandbox/provision.ts');
   const started = performance.now();
-  const box = await ensureLocalSandbox({ root: sb.root, appPort: sb.appPort, pgPort: sb.pgPort });
+  const box = await ensureLocalSandbox({ root: sb.root, appPort: sb.appPort, pgPort: sb.pgPort, envName: env.name });
   const ms = Math.round(performance.now() - started);
   const rows: CheckRow[] = [{ host: THIS_MACHINE, check: 'sandbox', result: 'ok', detail: `${sb.root} ready (${ms} ms)` }];
   for (const s of box.skipped) rows.push({ host: THIS_MACHINE, check: 'sandbox', result: 'warn', detail: s });

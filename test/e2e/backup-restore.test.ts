@@ -104,7 +104,7 @@ describe('backup', () => {
     ]);
     expect(empty.code, empty.stderr).toBe(0);
     expect(empty.stdout).toBe(`No backups of sbx in ${f.backupDir}. Take one: npx tsx tasks/backup.ts create --env sbx\n`);
-    expect(json.json).toEqual({ action: 'list', env: 'sbx', dir: f.backupDir, keep: 3, backups: [] });
+    expect(json.json).toEqual({ action: 'list', env: 'sbx', dir: f.backupDir, keep: 3, history: { ok: true, where: `host1:${STATE}/history.jsonl` }, backups: [] });
     expect([bad.code, extra.code, all.code]).toEqual([2, 2, 2]);
     expect(bad.stderr).toBe('cutover: unknown action "restore": use one of list, create, verify, prune. See: npx tsx tasks/backup.ts --help\n');
     expect(extra.stderr).toBe('cutover: prune takes no backup argument (got "x.dump")\n');
@@ -140,17 +140,24 @@ describe('backup create, list, verify, prune', () => {
     const [text, json] = await Promise.all([f.task(['backup', 'list']), f.task(['backup', 'list', '--json'])]);
     expect(json.json.backups.map((b: { dumpPath: string }) => b.dumpPath)).toEqual([latest, deployed, manual]);
     const first = json.json.backups[0];
-    expect(first).toMatchObject({ file: path.basename(latest), sizeBytes: manifestOf(latest).sizeBytes, fromTag: 'v1.1.0', toTag: 'v1.1.0', tables: 2, rows: 2, protected: true });
+    expect(first).toMatchObject({ file: path.basename(latest), sizeBytes: manifestOf(latest).sizeBytes, fromTag: 'v1.1.0', toTag: 'v1.1.0', tables: 2, rows: 2, present: true, protected: true });
     expect(first.verified).toMatchObject({ ok: true, at: manifestOf(latest).verified.at });
     expect(first.ageMs).toBeGreaterThanOrEqual(0);
     expect(first.ageMs).toBeLessThan(60_000);
-    expect(json.json.backups.map((b: { protected: boolean }) => b.protected)).toEqual([true, false, false]);
+    // the newest verified one, and the dump taken before v1.1.0 went live: rollback --restore-db restores it
+    expect(json.json.backups.map((b: { protected: boolean }) => b.protected)).toEqual([true, true, false]);
+    const runId = (await history()).find((e) => e.type === 'finished' && e.live === 'v1.1.0').runId;
     const lines = text.stdout.split('\n');
     expect(lines[0]).toBe(`Backups of sbx in ${f.backupDir}: 3, newest first (keep: 3)`);
     expect(lines[1]).toMatch(/^ {2}FILE +SIZE +AGE +TAGS +ROWS +VERIFIED$/);
     expect(lines[2]).toMatch(new RegExp(`^  ${path.basename(latest)} \\* +4 KiB +\\d+s +v1\\.1\\.0 -> v1\\.1\\.0 +2 in 2 tables +ok, \\d+s ago$`));
+    expect(lines[3]).toMatch(new RegExp(`^  ${path.basename(deployed)} \\* +4 KiB +\\d+s +v1\\.0\\.0 -> v1\\.1\\.0 +`));
     expect(lines[4]).toMatch(new RegExp(`^  ${path.basename(manual)} +4 KiB +\\d+s +\\(none\\) -> manual +1 in 2 tables +ok, \\d+s ago$`));
-    expect(lines[5]).toBe('  * newest verified backup: prune never removes it');
+    expect(lines.slice(5, 8)).toEqual([
+      '  * protected, prune never removes them:',
+      `    ${path.basename(latest)}: the newest verified dump: one dump known to restore is always kept`,
+      `    ${path.basename(deployed)}: pre-deploy dump of v1.1.0 (run ${runId}): rollback --restore-db can still return to it`,
+    ]);
   });
 
   it('verify reads every dump again and records it; a corrupted one fails (exit 1) and its manifest says so', async () => {
@@ -178,27 +185,56 @@ describe('backup create, list, verify, prune', () => {
     );
   });
 
-  it('prune keeps backups.keep (3) newest, and the newest verified one even when it is older; --dry-run removes nothing', async () => {
-    // newest first: three unverified clones dated 2030, then latest (verified), deployed (verified), manual (FAILED), two old clones
+  it('prune keeps backups.keep (3) newest and every protected dump (the newest verified, the one rollback --restore-db needs); --dry-run removes nothing', async () => {
+    // newest first: three unverified clones dated 2030, then latest (verified), deployed (before v1.1.0), manual (FAILED), two old clones
     const n = [1, 2, 3].map((d) => cloneBackup(latest, `2030010${d}T000000Z_v1.1.0_to_v9.9.${d}`, `2030-01-0${d}T00:00:00.000Z`, null));
     const oldVerified = cloneBackup(latest, '20200101T000000Z_old_to_verified', '2020-01-01T00:00:00.000Z', 'ok');
     const oldUnverified = cloneBackup(latest, '20200102T000000Z_old_to_unverified', '2020-01-02T00:00:00.000Z', null);
+    // a manifest whose dump is gone: it is not "the newest verified", and prune removes it
+    const ghost = cloneBackup(latest, '20300201T000000Z_v1.1.0_to_ghost', '2030-02-01T00:00:00.000Z', 'ok');
+    rmSync(ghost);
     const base = (p: string) => path.basename(p);
-    const expectedKept = [n[2]!, n[1]!, n[0]!, latest].map(base);
-    const expectedRemoved = [deployed, manual, oldUnverified, oldVerified].map(base);
+    const expectedKept = [n[2]!, n[1]!, n[0]!, latest, deployed].map(base);
+    const expectedRemoved = [manual, oldUnverified, oldVerified].map(base);
+    const runId = (await history()).find((e) => e.type === 'finished' && e.live === 'v1.1.0').runId;
+    const chain = `pre-deploy dump of v1.1.0 (run ${runId}): rollback --restore-db can still return to it`;
 
     const dry = await f.task(['backup', 'prune', '--dry-run', '--json']);
     expect(dry.code, dry.stderr).toBe(0);
-    expect(dry.json).toEqual({ action: 'prune', env: 'sbx', dryRun: true, keep: 3, removed: expectedRemoved, kept: expectedKept, newestVerified: base(latest), partials: [] });
+    expect(dry.json).toEqual({
+      action: 'prune', env: 'sbx', dryRun: true, keep: 3, removed: expectedRemoved, kept: expectedKept, orphans: [base(ghost)],
+      protected: { [base(latest)]: ['the newest verified dump: one dump known to restore is always kept'], [base(deployed)]: [chain] },
+      newestVerified: base(latest), partials: [],
+    });
     expect(dumps()).toHaveLength(8);
 
     const r = await f.task(['backup', 'prune']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain(`keep 3 newest and the newest verified (${base(latest)}): removed 4, kept 4\n`);
-    expect(r.stdout).toContain(`  kept ${base(latest)} although it is older than the newest 3: it is the newest verified backup\n`);
+    expect(r.stdout).toContain('keep 3 newest and every protected dump: removed 3, kept 5\n');
+    expect(r.stdout).toContain(`  removed the manifest ${base(ghost).replace('.dump', '.json')}: its dump ${base(ghost)} is missing\n`);
+    expect(r.stdout).toContain(`  kept ${base(latest)}: the newest verified dump: one dump known to restore is always kept\n`);
+    expect(r.stdout).toContain(`  kept ${base(deployed)}: ${chain}\n`);
     expect(dumps()).toEqual([...expectedKept].sort());
     expect(readdirSync(f.backupDir).filter((x) => /^\d{8}T\d{6}Z_.*\.json$/.test(x)).sort()).toEqual(expectedKept.map((k) => k.replace('.dump', '.json')).sort());
     for (const p of n) for (const ext of ['.dump', '.json']) rmSync(p.replace('.dump', ext)); // the 2030 clones would sort first from here on
+  });
+
+  it('prune refuses (exit 2, nothing removed) when the history cannot be read; list still lists, and says so', async () => {
+    const hidden = `${STATE}.hidden`;
+    // a history that cannot be read: a folder where the file should be (root reads any mode)
+    await f.runner().exec(command(sh`mv ${STATE} ${hidden} && mkdir -p ${`${STATE}/history.jsonl`}`));
+    try {
+      const before = dumps();
+      const p = await f.task(['backup', 'prune']);
+      expect(p.code).toBe(2);
+      expect(p.stderr).toMatch(new RegExp(`^cutover: cannot read the history on host1:${STATE}/history\\.jsonl \\(.+\\): without it prune cannot know which dumps rollback --restore-db still needs\\. Nothing was removed\\.\n$`));
+      expect(dumps()).toEqual(before);
+      const l = await f.task(['backup', 'list']);
+      expect(l.code).toBe(0);
+      expect(l.stdout).toContain(`  the history on host1:${STATE}/history.jsonl could not be read (`);
+    } finally {
+      await f.runner().exec(command(sh`rm -r ${STATE} && mv ${hidden} ${STATE}`));
+    }
   });
 });
 

@@ -137,6 +137,7 @@ function expectManifest(m: BackupManifest, host: string, format: 'custom' | 'pla
     dbUser: server.user,
     serverVersion: expect.stringMatching(/^15\.\d+ /),
     format,
+    dumpOptions: format === 'custom' ? ['-Fc'] : ['-Fp', '--clean', '--if-exists'],
     sizeBytes: expect.any(Number),
     sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
     durationMs: expect.any(Number),
@@ -145,6 +146,7 @@ function expectManifest(m: BackupManifest, host: string, format: 'custom' | 'pla
     runId: 'run-42',
     createdAt: '2025-11-21T21:13:05.123Z',
     rowCounts: EXPECTED,
+    rowCountsFrom: 'dump-snapshot',
     verified: { at: expect.any(String), by: format === 'custom' ? 'pg_restore -f /dev/null' : 'pg_dump completion comment', ok: true },
   });
 }
@@ -212,9 +214,10 @@ describe('takeBackup', () => {
     expect(err).toBeInstanceOf(BackupFailedError);
     const e = err as BackupFailedError;
     expect(e.exitCode).toBe(2);
-    const cmd = `IFS= read -r PGPASSWORD && export PGPASSWORD && pg_dump -Fc --no-password -h ${server.host} -p ${server.port} -U ${server.user} -d ${bad}`;
-    const stderr = `pg_dump: error: connection to server at "${server.host}", port ${server.port} failed: FATAL:  database "${bad}" does not exist`;
-    expect(e.message).toBe(`${host}: pg_dump exited 1\n  command: ${cmd}\n    ${stderr}\n${NEXT}`);
+    // the session that exports the dump's snapshot connects first: it is the one that says so
+    const cmd = `IFS= read -r PGPASSWORD && export PGPASSWORD && psql -X -w -q -At -v ON_ERROR_STOP=1 -h ${server.host} -p ${server.port} -U ${server.user} -d ${bad}`;
+    const stderr = `psql: error: connection to server at "${server.host}", port ${server.port} failed: FATAL:  database "${bad}" does not exist`;
+    expect(e.message).toBe(`${host}: psql could not open the dump's snapshot: it exited 2\n  command: ${cmd}\n    ${stderr}\n${NEXT}`);
     expect([e.host, e.command, e.stderrTail]).toEqual([host, cmd, stderr]);
     expect(e.message).not.toContain(secret);
     expect([...(await snapshot(dir)), ...(await snapshot(fleet.hosts[0]!.root))]).toEqual(before);
@@ -271,6 +274,54 @@ describe('takeBackup', () => {
     } finally {
       await runner.close();
     }
+  });
+});
+
+describe('row counts from the dump\'s own snapshot', () => {
+  const BUSY = `backup_busy_${process.pid}`;
+  const MANY = `backup_many_${process.pid}`;
+  beforeAll(async () => {
+    for (const db of [BUSY, MANY]) {
+      await cluster.createDatabase(db);
+      created.push(db);
+    }
+    // a big table keeps pg_dump busy while a writer commits rows into another one
+    await cluster.psql(BUSY, `create table big as select g as id, md5(g::text) as v from generate_series(1, 300000) g;
+      create table events (id bigserial primary key, at timestamptz default now()); create table stop_writer (x int);`);
+    // 4,000 tables with long names: their count lines are far beyond the runners' 64 KiB tail
+    await cluster.psql(MANY, `do $$ begin for i in 1..4000 loop
+      execute format('create table %I (id int)', 'a_table_with_a_rather_long_name_number_' || i);
+      execute format('insert into %I select generate_series(1, %s)', 'a_table_with_a_rather_long_name_number_' || i, i % 7);
+      end loop; end $$;`);
+  });
+
+  it.each([
+    ['local', () => local],
+    ['host1', () => ssh],
+  ])('on %s, with rows committed all through the dump, the manifest counts equal the restored data exactly', async (_host, runner) => {
+    await cluster.psql(BUSY, 'delete from stop_writer');
+    // one row per transaction, about a thousand a second, until told to stop (a DO block may commit between statements)
+    const writer = sh('psql', ['-X', '-q', '-h', server.host, '-p', String(server.port), '-U', server.user, '-d', BUSY, '-c',
+      `do $$ begin loop insert into events default values; commit; perform pg_sleep(0.001); exit when exists (select from stop_writer); end loop; end $$;`]);
+    const rowsNow = async () => Number(await cluster.psql(BUSY, 'select count(*) from events'));
+    try {
+      while ((await rowsNow()) < 100) await new Promise((r) => setTimeout(r, 20)); // the writer is writing
+      const b = await takeBackup(opts(runner(), await newDir(), { db: target(BUSY) }));
+      const during = b.manifest.rowCounts['public.events']!;
+      expect(await rowsNow()).toBeGreaterThan(during); // writes went on after the snapshot
+      expect(await restoredCounts(b.dumpPath, 'custom')).toEqual(b.manifest.rowCounts);
+      expect(b.manifest.rowCountsFrom).toBe('dump-snapshot');
+    } finally {
+      await cluster.psql(BUSY, 'insert into stop_writer values (1)');
+      await writer;
+    }
+  });
+
+  it('a database with 4,000 tables: 4,000 exact counts in the manifest (streamed, not a 64 KiB tail)', async () => {
+    const b = await takeBackup(opts(ssh, await newDir(), { db: target(MANY) }));
+    const expected = Object.fromEntries(Array.from({ length: 4000 }, (_, i) => [`public.a_table_with_a_rather_long_name_number_${i + 1}`, (i + 1) % 7]));
+    expect(Object.keys(b.manifest.rowCounts)).toHaveLength(4000);
+    expect(b.manifest.rowCounts).toEqual(expected);
   });
 });
 

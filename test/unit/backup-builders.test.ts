@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseRowCounts, pg, ROW_COUNTS_SQL } from '../../tasks/lib/commands/pg.ts';
+import { DUMP_OPTIONS, parseRowCounts, parseSnapshotLine, pg, pgRestore, ROW_COUNTS_SQL, SNAPSHOT_SQL, USER_TABLES_SQL } from '../../tasks/lib/commands/pg.ts';
 import { display } from '../../tasks/lib/commands/shell.ts';
-import { backupPlan } from '../../tasks/lib/backup/dump.ts';
+import { backupPlan, SNAPSHOT_PLACEHOLDER } from '../../tasks/lib/backup/dump.ts';
 import { backupBaseName, compactTimestamp, dumpExtension, manifestPathFor, tagForFileName } from '../../tasks/lib/backup/names.ts';
 
 const db = { name: 'harena', host: '127.0.0.1', port: 5432, user: 'harena' };
@@ -11,7 +11,9 @@ const PW = 'IFS= read -r PGPASSWORD && export PGPASSWORD && ';
 describe('pg backup builders (exact strings)', () => {
   it('dump: custom and plain, to stdout, never prompting; the password on stdin only', () => {
     expect(pg.dump(db, 'custom').script).toBe(`pg_dump -Fc --no-password ${CONN}`);
-    expect(pg.dump(db, 'plain').script).toBe(`pg_dump -Fp --no-password ${CONN}`);
+    // plain SQL drops what it creates first, so psql can restore it into a database that holds data
+    expect(pg.dump(db, 'plain').script).toBe(`pg_dump -Fp --clean --if-exists --no-password ${CONN}`);
+    expect(DUMP_OPTIONS).toEqual({ custom: ['-Fc'], plain: ['-Fp', '--clean', '--if-exists'] });
     const c = pg.dump(db, 'custom', "pa ss'wd");
     expect(c.script).toBe(`${PW}pg_dump -Fc --no-password ${CONN}`);
     expect(c.stdin).toBe("pa ss'wd\n");
@@ -20,6 +22,28 @@ describe('pg backup builders (exact strings)', () => {
     // a full dump is never run "for real" by --dry-run
     expect(c.readOnly).toBeUndefined();
     expect(pg.dump({ ...db, name: "it's; rm -rf /" }, 'custom').script).toBe(`pg_dump -Fc --no-password -h 127.0.0.1 -p 5432 -U harena -d 'it'\\''s; rm -rf /'`);
+  });
+
+  it('dump in an exported snapshot; the session that exports it and counts in it reads its SQL on stdin', () => {
+    expect(pg.dump(db, 'custom', undefined, '00000003-0000001B-1').script).toBe(`pg_dump -Fc --snapshot=00000003-0000001B-1 --no-password ${CONN}`);
+    expect(pg.dump(db, 'plain', 'pw1', 'x y').script).toBe(`${PW}pg_dump -Fp --clean --if-exists --snapshot='x y' --no-password ${CONN}`);
+    expect(pg.snapshotSession(db).script).toBe(`psql -X -w -q -At -v ON_ERROR_STOP=1 ${CONN}`);
+    const s = pg.snapshotSession(db, 'pw1');
+    expect([s.script, s.stdin, s.redact, s.readOnly]).toEqual([`${PW}psql -X -w -q -At -v ON_ERROR_STOP=1 ${CONN}`, 'pw1\n', ['pw1'], undefined]);
+    expect(SNAPSHOT_SQL).toEqual({
+      open: "begin isolation level repeatable read, read only;\nselect 'snapshot' || E'\\t' || pg_export_snapshot() || E'\\t' || current_setting('server_version');\n",
+      counts: `${ROW_COUNTS_SQL};\n`,
+      close: 'commit;\n',
+    });
+    expect(parseSnapshotLine('snapshot\t00000003-0000001B-1\t15.18 (Debian 15.18-0+deb12u1)')).toEqual({ snapshot: '00000003-0000001B-1', serverVersion: '15.18 (Debian 15.18-0+deb12u1)' });
+    expect(parseSnapshotLine('snapshot\t$(id)\t15')).toBeNull();
+    expect(parseSnapshotLine('public.a\t3')).toBeNull();
+  });
+
+  it('restore: pg_restore --clean in one transaction; plain SQL through psql in one transaction, stopping at the first error', () => {
+    expect(pgRestore.restore(db, '/s/r.dump').script).toBe(`pg_restore -w --clean --if-exists --single-transaction --no-owner --no-acl --exit-on-error ${CONN} /s/r.dump`);
+    expect(pgRestore.restorePlain(db, '/s/r.sql', 'pw1').script).toBe(`${PW}psql -X -w -q -v ON_ERROR_STOP=1 --single-transaction ${CONN} -f /s/r.sql`);
+    expect(pgRestore.upload('/s/a b.dump').script).toBe(`umask 077 && cat > '/s/a b.dump'`);
   });
 
   it('serverVersion, size, readDump', () => {
@@ -45,6 +69,17 @@ describe('pg backup builders (exact strings)', () => {
     expect(pg.rowCounts(db).readOnly).toBe(true);
   });
 
+  it('userTables: how many user tables and the first three names, from the catalog only', () => {
+    expect(USER_TABLES_SQL).toBe(
+      `select count(*) || E'\\t' || coalesce(string_agg(t, ', ' order by t) filter (where i <= 3), '') ` +
+        `from (select n.nspname || '.' || c.relname as t, row_number() over (order by n.nspname, c.relname) as i ` +
+        `from pg_class c join pg_namespace n on n.oid = c.relnamespace ` +
+        `where c.relkind in ('r', 'p') and n.nspname <> 'information_schema' and n.nspname !~ '^pg_' ) x`,
+    );
+    expect(pg.userTables(db).script).toBe(`psql -X -w -v ON_ERROR_STOP=1 ${CONN} -Atc '${USER_TABLES_SQL.replace(/'/g, `'\\''`)}'`);
+    expect(pg.userTables(db).readOnly).toBe(true);
+  });
+
   it('parseRowCounts splits at the last tab; anything else in a name is kept', () => {
     expect(parseRowCounts('Odd Schema.We\'ird tab\t2\npublic.a\t1000\npublic.empty\t0\n')).toEqual({
       "Odd Schema.We'ird tab": 2,
@@ -54,6 +89,7 @@ describe('pg backup builders (exact strings)', () => {
     expect(parseRowCounts('')).toEqual({});
     expect(() => parseRowCounts('public.a\n')).toThrow('unexpected row count line: "public.a"');
     expect(() => parseRowCounts('public.a\tmany\n')).toThrow('unexpected row count line');
+    expect(() => parseRowCounts('public.a\t-1\n')).toThrow('unexpected row count line');
   });
 });
 
@@ -72,11 +108,13 @@ describe('backup file names', () => {
 });
 
 describe('backupPlan (what --dry-run shows)', () => {
-  it('the dump, version and counts on the host; the full read here (custom format only)', () => {
+  it('the snapshot session and the dump in its snapshot on the host; the full read here (custom format only)', () => {
     const at = new Date('2025-11-21T21:13:05Z');
     const p = backupPlan({ db, password: 'pw1', format: 'custom', dir: '/srv/backups/staging', fromTag: 'v1', toTag: 'v2', now: at });
     expect(p.dumpPath).toBe('/srv/backups/staging/20251121T211305Z_v1_to_v2.dump');
-    expect(p.onHost.map((c) => c.script)).toEqual([pg.dump(db, 'custom', 'pw1').script, pg.serverVersion(db, 'pw1').script, pg.rowCounts(db, 'pw1').script]);
+    expect(p.onHost.map((c) => c.script)).toEqual([pg.snapshotSession(db, 'pw1').script, `${PW}pg_dump -Fc --snapshot='<snapshot>' --no-password ${CONN}`]);
+    expect(SNAPSHOT_PLACEHOLDER).toBe('<snapshot>');
+    expect(p.sessionReads).toEqual([SNAPSHOT_SQL.open, SNAPSHOT_SQL.counts, SNAPSHOT_SQL.close]);
     expect(p.here.map((c) => c.script)).toEqual(['pg_restore -f /dev/null /srv/backups/staging/20251121T211305Z_v1_to_v2.dump']);
     expect(backupPlan({ db, format: 'plain', dir: '/b', fromTag: null, toTag: 'v2', now: at }).here).toEqual([]);
   });

@@ -111,10 +111,10 @@ describe('pruneBackups', () => {
     expect(await files()).toEqual(['b1.dump', 'b1.json', 'hand-made.dump', 'z_to_w.dump.partial']);
   });
 
-  it('a pair whose dump is already gone loses its manifest too', async () => {
+  it('a manifest whose dump is already gone is removed too (nothing protects it)', async () => {
     await make([true, true]);
     await rm(join(dir, 'b1.dump'));
-    expect(names((await pruneBackups(dir, 1)).removed)).toEqual(['b1.dump']);
+    expect(names((await pruneBackups(dir, 1)).orphans)).toEqual(['b1.dump']);
     expect(await files()).toEqual(['b2.dump', 'b2.json']);
   });
 

@@ -15,7 +15,8 @@ import { readHistory } from '../state/history.ts';
 import { currentAndPrevious } from '../state/queries.ts';
 import { readManifest, VERIFIED_BY, writeManifest, type BackupManifest } from './manifest.ts';
 import { manifestPathFor } from './names.ts';
-import { listBackups, newestVerified, type BackupEntry } from './retention.ts';
+import { newestVerified, NEWEST_VERIFIED, type Protection } from './protection.ts';
+import { listBackups, presence, type BackupEntry } from './retention.ts';
 import type { VerifyResult } from './integrity.ts';
 
 export interface BackupRow {
@@ -34,11 +35,14 @@ export interface BackupRow {
   readonly verified: { readonly at: string; readonly ok: boolean; readonly agoMs: number; readonly problems?: readonly string[] } | null;
   readonly tables: number;
   readonly rows: number;
-  /** The newest backup whose verification passed: prune never removes it. */
+  /** The dump file is there (false: only its manifest is left; `backup list` says MISSING). */
+  readonly present: boolean;
+  /** Prune never removes it (protection.ts): the reasons, or none. */
   readonly protected: boolean;
+  readonly protectedBy: readonly string[];
 }
 
-export function backupRow(e: BackupEntry, nowMs: number, present: boolean, isProtected: boolean): BackupRow {
+export function backupRow(e: BackupEntry, nowMs: number, present: boolean, reasons: readonly string[]): BackupRow {
   const m = e.manifest;
   const v = m.verified;
   return {
@@ -56,16 +60,23 @@ export function backupRow(e: BackupEntry, nowMs: number, present: boolean, isPro
     verified: v ? { at: v.at, ok: v.ok, agoMs: Math.max(0, nowMs - Date.parse(v.at)), ...(v.problems ? { problems: v.problems } : {}) } : null,
     tables: Object.keys(m.rowCounts).length,
     rows: Object.values(m.rowCounts).reduce((a, b) => a + b, 0),
-    protected: isProtected,
+    present,
+    protected: reasons.length > 0,
+    protectedBy: reasons,
   };
 }
 
-/** Every backup in the environment's folder as a row, newest first. */
-export async function backupRows(dir: string, nowMs = Date.now()): Promise<BackupRow[]> {
+/**
+ * Every backup in the environment's folder as a row, newest first, marked with its protection
+ * (readProtection: from the history on the host). Without it (the history could not be read),
+ * only the newest verified dump is known to be protected.
+ */
+export async function backupRows(dir: string, nowMs = Date.now(), protection: Protection | null = null): Promise<BackupRow[]> {
   const entries = await listBackups(dir);
-  const keep = newestVerified(entries);
-  const present = await Promise.all(entries.map((e) => stat(e.dumpPath).then((s) => s.isFile(), () => false)));
-  return entries.map((e, i) => backupRow(e, nowMs, present[i]!, e === keep));
+  const present = await presence(entries);
+  const newest = protection ? undefined : newestVerified(entries, present);
+  const reasons = (e: BackupEntry) => (protection ? (protection.get(e.dumpPath) ?? []) : e === newest ? [NEWEST_VERIFIED] : []);
+  return entries.map((e) => backupRow(e, nowMs, present(e), reasons(e)));
 }
 
 
@@ -74,7 +85,7 @@ export function verifiedText(v: BackupRow['verified']): string {
   return `${v.ok ? 'ok' : 'FAILED'}, ${ageText(v.agoMs)} ago`;
 }
 
-/** The `backup list` table (newest first). */
+/** The `backup list` table (newest first); `*` marks a protected dump (the reasons follow the table: protectionLines). */
 export function renderBackupTable(rows: readonly BackupRow[]): string[] {
   const head = ['FILE', 'SIZE', 'AGE', 'TAGS', 'ROWS', 'VERIFIED'];
   const body = rows.map((r) => [
@@ -88,6 +99,15 @@ export function renderBackupTable(rows: readonly BackupRow[]): string[] {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => `  ${cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}`;
   return [line(head), ...body.map(line)];
+}
+
+/** Under the table: each protected dump and why prune never removes it. */
+export function protectionLines(rows: readonly BackupRow[]): string[] {
+  const marked = rows.filter((r) => r.protected);
+  if (!marked.length) return [];
+  const lines = ['  * protected, prune never removes them:'];
+  for (const r of marked) for (const why of r.protectedBy) lines.push(`    ${r.file}${r.present ? '' : ' (MISSING)'}: ${why}`);
+  return lines;
 }
 
 /**

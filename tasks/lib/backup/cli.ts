@@ -3,16 +3,18 @@ import path from 'node:path';
 import { flag, str, type ParsedArgs } from '../cli/args.ts';
 import { chooseEnvironment, loadEnvironment, secret, type LoadedEnvironment } from '../config/load.ts';
 import { newRunId } from '../base/run.ts';
-import { ExitCode, UsageError } from '../base/errors.ts';
-import { ageText } from '../base/format.ts';
+import { CutoverError, ExitCode, UsageError } from '../base/errors.ts';
+import { ageText, sizeText } from '../base/format.ts';
 import { runnerFor } from '../runners/for-host.ts';
+import type { Runner } from '../runners/types.ts';
 import { prepareSandbox } from '../sandbox.ts';
-import { stateDirOf } from '../state/paths.ts';
+import { historyFileIn, stateDirOf } from '../state/paths.ts';
 import { onInterrupt } from '../kernel/interrupt.ts';
-import { backupRows, dumpRunnerFor, firstHost, liveTag, recordVerification, renderBackupTable, resolveBackup, type BackupRow } from './catalog.ts';
-import { sizeText } from '../base/format.ts';
+import { backupRows, dumpRunnerFor, firstHost, liveTag, protectionLines, recordVerification, renderBackupTable, resolveBackup, type BackupRow } from './catalog.ts';
 import { takeBackup } from './dump.ts';
-import { listBackups, pruneBackups, pruneSelection, type BackupEntry } from './retention.ts';
+import { readProtection } from './prune-after-run.ts';
+import type { Protection } from './protection.ts';
+import { listBackups, presence, pruneBackups, pruneSelection, type BackupEntry } from './retention.ts';
 import { verifyBackup } from './integrity.ts';
 
 const ACTIONS = ['list', 'create', 'verify', 'prune'] as const;
@@ -44,9 +46,11 @@ export async function backupTask(args: ParsedArgs): Promise<ExitCode> {
   const out = (doc: unknown) => json && process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   switch (action) {
     case 'list': {
-      const rows = await backupRows(env.backupDir);
-      listText(env, rows).forEach((l) => io.say(l));
-      out({ action, env: env.name, dir: env.backupDir, keep: env.config.backups.keep, backups: rows });
+      const chain = await protectionOf(env);
+      const rows = await backupRows(env.backupDir, Date.now(), chain.ok ? chain.protection : null);
+      listText(env, rows, chain).forEach((l) => io.say(l));
+      const history = chain.ok ? { ok: true, where: chain.where } : { ok: false, where: chain.where, problem: chain.problem };
+      out({ action, env: env.name, dir: env.backupDir, keep: env.config.backups.keep, history, backups: rows });
       return ExitCode.ok;
     }
     case 'create':
@@ -58,11 +62,34 @@ export async function backupTask(args: ParsedArgs): Promise<ExitCode> {
   }
 }
 
-function listText(env: LoadedEnvironment, rows: readonly BackupRow[]): string[] {
+type Chain = { ok: true; where: string; protection: Protection } | { ok: false; where: string; problem: string };
+
+/**
+ * What prune must never remove, from the history on the first host (the rollback chain). Read-only:
+ * the sandbox is not started for it (a sandbox that is not there has no history).
+ */
+async function protectionOf(env: LoadedEnvironment): Promise<Chain> {
+  const file = historyFileIn(stateDirOf(env.config.app));
+  let where = `the first host:${file}`;
+  let runner: Runner | null = null;
+  try {
+    const { resolveHosts } = await import('../aws/hosts.ts');
+    const host = firstHost(await resolveHosts(env));
+    where = `${host.name}:${file}`;
+    runner = runnerFor(env, host);
+    return { ok: true, where, protection: await readProtection(env, runner) };
+  } catch (err) {
+    return { ok: false, where, problem: (err as Error).message.split('\n')[0]! };
+  } finally {
+    await runner?.close();
+  }
+}
+
+function listText(env: LoadedEnvironment, rows: readonly BackupRow[], chain: Chain): string[] {
   if (!rows.length) return [`No backups of ${env.name} in ${env.backupDir}. Take one: npx tsx tasks/backup.ts create --env ${env.name}`];
-  const lines = [`Backups of ${env.name} in ${env.backupDir}: ${rows.length}, newest first (keep: ${env.config.backups.keep})`, ...renderBackupTable(rows)];
-  const p = rows.find((r) => r.protected);
-  lines.push(p ? `  * newest verified backup: prune never removes it` : '  no verified backup: run npx tsx tasks/backup.ts verify --all');
+  const lines = [`Backups of ${env.name} in ${env.backupDir}: ${rows.length}, newest first (keep: ${env.config.backups.keep})`, ...renderBackupTable(rows), ...protectionLines(rows)];
+  if (!rows.some((r) => r.protectedBy.length && r.present && r.verified?.ok)) lines.push('  no verified backup: run npx tsx tasks/backup.ts verify --all');
+  if (!chain.ok) lines.push(`  the history on ${chain.where} could not be read (${chain.problem}): the dumps rollback --restore-db needs are not marked, and prune refuses to run`);
   return lines;
 }
 
@@ -146,18 +173,28 @@ async function verify(env: LoadedEnvironment, io: Io, out: (doc: unknown) => voi
 async function prune(env: LoadedEnvironment, io: Io, out: (doc: unknown) => void, dryRun: boolean): Promise<ExitCode> {
   const keep = env.config.backups.keep;
   const now = Date.now();
-  const sel = dryRun ? pruneSelection(await listBackups(env.backupDir), keep) : await pruneBackups(env.backupDir, keep);
-  const rows = await backupRows(env.backupDir, now);
-  const protectedFile = rows.find((r) => r.protected)?.file ?? null;
+  const chain = await protectionOf(env);
+  if (!chain.ok)
+    throw new CutoverError(`cannot read the history on ${chain.where} (${chain.problem}): without it prune cannot know which dumps rollback --restore-db still needs. Nothing was removed.`);
+  const protect = chain.protection;
+  const entries = await listBackups(env.backupDir);
+  const present = await presence(entries); // before anything is removed
+  const pruned = dryRun ? null : await pruneBackups(env.backupDir, keep, { protect });
+  const sel = pruned ?? pruneSelection(entries, keep, { protect, present });
+  const partials = (pruned?.partials ?? []).map((p) => path.basename(p));
   const name = (e: BackupEntry) => e.manifest.file;
   const verb = dryRun ? 'would remove' : 'removed';
-  io.say(`${dryRun ? 'Dry run: ' : ''}keep ${keep} newest${protectedFile ? ` and the newest verified (${protectedFile})` : ''}: ${verb} ${sel.removed.length}, kept ${sel.kept.length}`);
+  io.say(`${dryRun ? 'Dry run: ' : ''}keep ${keep} newest and every protected dump: ${verb} ${sel.removed.length}, kept ${sel.kept.length}`);
   for (const e of sel.removed) io.say(`  ${verb} ${name(e)} (${ageText(now - Date.parse(e.manifest.createdAt))} old)`);
-  const kept = sel.kept.map(name);
-  const olderProtected = protectedFile !== null && kept.indexOf(protectedFile) >= keep;
-  if (olderProtected) io.say(`  kept ${protectedFile} although it is older than the newest ${keep}: it is the newest verified backup`);
-  const partials = 'partials' in sel ? (sel.partials as readonly string[]).map((p) => path.basename(p)) : [];
+  for (const e of sel.orphans) io.say(`  ${verb} the manifest ${path.basename(e.manifestPath)}: its dump ${name(e)} is missing`);
+  for (const e of sel.keptForProtection) io.say(`  kept ${name(e)}${present(e) ? '' : ' (its dump is MISSING)'}: ${(protect.get(e.dumpPath) ?? []).join('; ')}`);
   for (const p of partials) io.say(`  removed the leftover ${p} (a dump that never finished)`);
-  out({ action: 'prune', env: env.name, dryRun, keep, removed: sel.removed.map(name), kept, newestVerified: protectedFile, partials });
+  const newestVerified = [...protect.entries()].find(([, why]) => why.some((w) => w.startsWith('the newest verified')))?.[0];
+  out({
+    action: 'prune', env: env.name, dryRun, keep,
+    removed: sel.removed.map(name), kept: sel.kept.map(name), orphans: sel.orphans.map(name),
+    protected: Object.fromEntries([...protect.entries()].map(([p, why]) => [path.basename(p), why])),
+    newestVerified: newestVerified ? path.basename(newestVerified) : null, partials,
+  });
   return ExitCode.ok;
 }

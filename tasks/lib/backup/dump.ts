@@ -1,22 +1,26 @@
 /**
  * Take a backup: pg_dump runs wherever the runner runs it (an app host over SSH, the dump streamed
  * back through the channel; or this machine), and its standard output is streamed into
- * `<dir>/<name>.partial` (0600) while sha256 and size are computed. Only a pg_dump that exited 0
+ * `<dir>/<name>.partial` (0600) while sha256 and size are computed. pg_dump reads the snapshot a
+ * psql session exported and keeps open (snapshot.ts), and that session counts every table's rows
+ * in the same snapshot: the manifest's counts are exactly the dump's. Only a pg_dump that exited 0
  * is renamed to its final name; then it is read completely (verifyBackup) and the manifest is
  * written beside it. A failed dump leaves no file behind and throws BackupFailedError.
  */
 import { chmod, mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { display, type Command } from '../commands/shell.ts';
-import { parseRowCounts, pg, type DumpFormat, type PgTarget } from '../commands/pg.ts';
+import { DUMP_OPTIONS, pg, SNAPSHOT_SQL, type DumpFormat, type PgTarget } from '../commands/pg.ts';
 import { ExitCode } from '../base/errors.ts';
 import { lastLines } from '../runners/run.ts';
 import type { ExecResult, Runner } from '../runners/types.ts';
+import { CountError, how } from './counts.ts';
 import { BackupFailedError } from './errors.ts';
 import { HashingFileSink } from './file-sink.ts';
 import { VERIFIED_BY, writeManifest, type BackupManifest } from './manifest.ts';
 import { backupBaseName, dumpExtension, manifestPathFor, MANIFEST_EXT, PARTIAL_SUFFIX } from './names.ts';
 import { verifyBackup, type VerifyOptions, type VerifyResult } from './integrity.ts';
+import { openSnapshotSession, type SnapshotSession } from './snapshot.ts';
 
 export interface TakeBackupOptions {
   readonly runner: Runner;
@@ -50,16 +54,25 @@ export interface Backup {
   readonly verification: VerifyResult | null;
 }
 
-/** What takeBackup would run, for --dry-run: the commands on the host, then the check here. */
+/** Stands for the snapshot id in a --dry-run listing (the session exports the real one when it runs). */
+export const SNAPSHOT_PLACEHOLDER = '<snapshot>';
+
+/**
+ * What takeBackup would run, for --dry-run: the commands on the host (the first, the snapshot
+ * session, reads `sessionReads` on its standard input, in that order), then the check here.
+ * takeBackup itself needs a real runner: it writes the dump and its manifest.
+ */
 export function backupPlan(o: Pick<TakeBackupOptions, 'db' | 'password' | 'format' | 'dir' | 'fromTag' | 'toTag' | 'now'>): {
   dumpPath: string;
   onHost: Command[];
+  sessionReads: string[];
   here: Command[];
 } {
   const dumpPath = path.join(o.dir, backupBaseName(o.now ?? new Date(), o.fromTag, o.toTag) + dumpExtension(o.format));
   return {
     dumpPath,
-    onHost: [pg.dump(o.db, o.format, o.password), pg.serverVersion(o.db, o.password), pg.rowCounts(o.db, o.password)],
+    onHost: [pg.snapshotSession(o.db, o.password), pg.dump(o.db, o.format, o.password, SNAPSHOT_PLACEHOLDER)],
+    sessionReads: [SNAPSHOT_SQL.open, SNAPSHOT_SQL.counts, SNAPSHOT_SQL.close],
     here: o.format === 'custom' ? [pg.readDump(dumpPath)] : [],
   };
 }
@@ -90,37 +103,57 @@ export async function takeBackup(o: TakeBackupOptions): Promise<Backup> {
   const stop = new AbortController();
   const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
   const sink = new HashingFileSink(fh, { onFailure: () => stop.abort(), onProgress: o.onProgress });
-  const dumpCmd = pg.dump(o.db, o.format, o.password);
-  const started = performance.now();
-  let durationMs = 0;
   let timedOut = false;
   // our own timer, not the runner's timeoutMs: stopping through `signal` is what reportsAfterAbort watches
   const timer = o.timeoutMs ? setTimeout(() => ((timedOut = true), stop.abort()), o.timeoutMs) : undefined;
+  const settle = (run: Promise<ExecResult>) => reportsAfterAbort(run, signal, host);
+  const fail = async (what: string, cmd: string | null, tail: string): Promise<never> => {
+    clearTimeout(timer);
+    if (!sink.writableFinished) sink.destroy(); // the runner threw before ending it, or it never ran
+    await waitClosed(sink);
+    await rm(partial, { force: true });
+    throw new BackupFailedError({ host, what, command: cmd ?? undefined, stderrTail: tail, next: NEXT_DUMP, exitCode: exitCode() });
+  };
+  const countFailure = (err: unknown) => {
+    if (!(err instanceof CountError)) return fail((err as Error).message, null, '');
+    const stopped = timedOut ? ` (timed out after ${o.timeoutMs} ms)` : '';
+    return fail(`${err.message}${stopped}`, err.command, err.result ? lastLines(err.result.stderr, 20) : '');
+  };
 
-  // version and row counts run beside the dump (their own SSH channels): they cost no wall time
-  const [dumped, meta] = await Promise.allSettled([
-    reportsAfterAbort(o.runner.exec(dumpCmd, { sink, signal }), signal, host).finally(() => {
-      durationMs = Math.round(performance.now() - started);
-      clearTimeout(timer);
-    }),
-    metadata(o.runner, o.db, o.password, signal),
-  ]);
-  if (!sink.writableFinished) sink.destroy(); // the runner threw before ending it
+  let session: SnapshotSession;
+  try {
+    session = await openSnapshotSession(o.runner, o.db, o.password, signal, settle);
+  } catch (err) {
+    return countFailure(err);
+  }
+  const dumpCmd = pg.dump(o.db, o.format, o.password, session.snapshot);
+  const shown = display(dumpCmd, [o.password ?? '']);
+  const started = performance.now();
+  const dumped = await settle(o.runner.exec(dumpCmd, { sink, signal })).then(
+    (r) => ({ r: timedOut ? { ...r, error: `timed out after ${o.timeoutMs} ms` } : r }),
+    (e: unknown) => ({ e: e as Error }),
+  );
+  const durationMs = Math.round(performance.now() - started);
+  if (!sink.writableFinished) sink.destroy();
   await waitClosed(sink);
 
-  const fail = async (what: string, cmd: Command | null, tail: string): Promise<never> => {
-    await rm(partial, { force: true });
-    throw new BackupFailedError({ host, what, command: cmd ? display(cmd, [o.password ?? '']) : undefined, stderrTail: tail, next: NEXT_DUMP, exitCode: exitCode() });
-  };
-  if (dumped.status === 'rejected') return fail(`pg_dump could not run: ${(dumped.reason as Error).message}`, dumpCmd, '');
-  const r = timedOut ? { ...dumped.value, error: `timed out after ${o.timeoutMs} ms` } : dumped.value;
-  if (sink.failure) return fail(`cannot write the dump to ${partial}: ${sink.failure.message}`, dumpCmd, lastLines(r.stderr, 20));
-  if (r.code !== 0) return fail(`pg_dump ${how(r)}`, dumpCmd, lastLines(r.stderr, 20));
-  if (sink.lateOutput) return fail('the runner closed the dump file before all of the output arrived', dumpCmd, lastLines(r.stderr, 20));
-  if (meta.status === 'rejected') {
-    const e = meta.reason as Error & { cmd?: Command; result?: ExecResult };
-    return fail(e.message, e.cmd ?? null, e.result ? lastLines(e.result.stderr, 20) : '');
+  const dumpProblem =
+    'e' in dumped ? `pg_dump could not run: ${dumped.e.message}`
+    : sink.failure ? `cannot write the dump to ${partial}: ${sink.failure.message}`
+    : dumped.r.code !== 0 ? `pg_dump ${how(dumped.r)}`
+    : sink.lateOutput ? 'the runner closed the dump file before all of the output arrived'
+    : null;
+  if (dumpProblem !== null) {
+    await session.abandon();
+    return fail(dumpProblem, shown, 'r' in dumped ? lastLines(dumped.r.stderr, 20) : '');
   }
+  let rowCounts: Record<string, number>;
+  try {
+    rowCounts = await session.finish();
+  } catch (err) {
+    return countFailure(err);
+  }
+  clearTimeout(timer);
 
   await rename(partial, dumpPath);
   const manifest: BackupManifest = {
@@ -131,8 +164,9 @@ export async function takeBackup(o: TakeBackupOptions): Promise<Backup> {
     host,
     dbAddress: `${o.db.host}:${o.db.port}`,
     dbUser: o.db.user,
-    serverVersion: meta.value.serverVersion,
+    serverVersion: session.serverVersion,
     format: o.format,
+    dumpOptions: [...DUMP_OPTIONS[o.format]],
     sizeBytes: sink.bytes,
     sha256: sink.digest(),
     durationMs,
@@ -140,7 +174,8 @@ export async function takeBackup(o: TakeBackupOptions): Promise<Backup> {
     toTag: o.toTag,
     runId: o.runId,
     createdAt: at.toISOString(),
-    rowCounts: meta.value.rowCounts,
+    rowCounts,
+    rowCountsFrom: 'dump-snapshot',
     verified: null,
   };
   if (o.verify === false) {
@@ -176,27 +211,6 @@ export async function takeBackup(o: TakeBackupOptions): Promise<Backup> {
   return { dumpPath, manifestPath, manifest: final, verification };
 }
 
-interface Meta {
-  serverVersion: string;
-  rowCounts: Record<string, number>;
-}
-
-async function metadata(runner: Runner, db: PgTarget, password: string | undefined, signal: AbortSignal): Promise<Meta> {
-  const version = await runOrExplain(runner, pg.serverVersion(db, password), 'psql could not read the server version', signal);
-  const counts = await runOrExplain(runner, pg.rowCounts(db, password), 'psql could not count the rows of each table', signal);
-  try {
-    return { serverVersion: version.stdout.trim(), rowCounts: parseRowCounts(counts.stdout) };
-  } catch (err) {
-    throw Object.assign(new Error(`cannot read the row counts: ${(err as Error).message}`), { cmd: pg.rowCounts(db, password) });
-  }
-}
-
-async function runOrExplain(runner: Runner, cmd: Command, what: string, signal: AbortSignal): Promise<ExecResult> {
-  const r = await runner.exec(cmd, { signal });
-  if (r.code !== 0) throw Object.assign(new Error(`${what}: it ${how(r)}`), { cmd, result: r });
-  return r;
-}
-
 /** How long a runner may take to report a command it was told to stop. */
 const ABORT_GRACE_MS = 3000;
 
@@ -222,11 +236,6 @@ function reportsAfterAbort(run: Promise<ExecResult>, signal: AbortSignal, host: 
       (e: unknown) => (done(), reject(e)),
     );
   });
-}
-
-function how(r: ExecResult): string {
-  if (r.code !== null) return `exited ${r.code}`;
-  return `was stopped (${r.error ?? (r.signal ? `killed by ${r.signal}` : 'no exit code')})`;
 }
 
 /** The first name free for the dump, its manifest and their partials (a second backup in the same second gets `-2`). */

@@ -23,6 +23,11 @@ export const BackupManifest = z
     dbUser: z.string(),
     serverVersion: z.string(),
     format: z.enum(['custom', 'plain']),
+    /**
+     * pg_dump's options besides the connection (DUMP_OPTIONS: plain SQL with `--clean --if-exists`).
+     * Absent in manifests written before it was recorded: such plain dumps have no DROP statements.
+     */
+    dumpOptions: z.array(z.string()).optional(),
     sizeBytes: z.number().int().nonnegative(),
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
     durationMs: z.number().int().nonnegative(),
@@ -30,14 +35,27 @@ export const BackupManifest = z
     toTag: z.string(),
     runId: z.string(),
     createdAt: z.iso.datetime(),
-    /** Exact `count(*)` per `schema.table`, counted while the dump runs, in its own transaction (not the dump's snapshot). */
+    /** Exact `count(*)` per `schema.table`. */
     rowCounts: z.record(z.string(), z.number().int().nonnegative()),
+    /**
+     * 'dump-snapshot': counted in the snapshot pg_dump read, so they are exactly the dump's rows.
+     * Absent in older manifests: counted beside the dump in a transaction of their own (on a busy
+     * database they may differ from the dump by the rows written in between).
+     */
+    rowCountsFrom: z.literal('dump-snapshot').optional(),
     verified: z
       .object({ at: z.iso.datetime(), by: z.enum([VERIFIED_BY.custom, VERIFIED_BY.plain]), ok: z.boolean(), problems: z.array(z.string()).optional() })
       .nullable(),
   })
   .strict();
 export type BackupManifest = z.infer<typeof BackupManifest>;
+
+/** A backup in a folder: its dump (which may be missing) and its manifest. */
+export interface BackupEntry {
+  readonly dumpPath: string;
+  readonly manifestPath: string;
+  readonly manifest: BackupManifest;
+}
 
 /** Writes `<path>.partial` (mode 0600, synced), then renames it: a reader never sees half a manifest. */
 export async function writeManifest(path: string, manifest: BackupManifest): Promise<void> {

@@ -23,16 +23,52 @@ function connArgs(db: PgTarget): Fragment {
 export type DumpFormat = 'custom' | 'plain';
 
 /**
- * Exact row count of every user table (ordinary and partitioned), one `schema.table<TAB>count`
- * line each, in one statement: query_to_xml runs a `count(*)` per table (n_live_tup is an estimate).
- * `pg_*` schemas are the system's (pg_catalog, pg_toast, other sessions' pg_temp_N).
+ * pg_dump's options per format. Plain SQL drops every object it creates first (`--clean
+ * --if-exists`), so psql can restore it into a database that still holds them; a custom-format
+ * dump gets the same from pg_restore --clean at restore time. Recorded in each manifest.
+ */
+export const DUMP_OPTIONS: Readonly<Record<DumpFormat, readonly string[]>> = { custom: ['-Fc'], plain: ['-Fp', '--clean', '--if-exists'] };
+
+/** The user tables (ordinary and partitioned): not the system's (`pg_*` schemas: pg_catalog, pg_toast, other sessions' pg_temp_N). */
+const USER_TABLES =
+  `from pg_class c join pg_namespace n on n.oid = c.relnamespace ` +
+  `where c.relkind in ('r', 'p') and n.nspname <> 'information_schema' and n.nspname !~ '^pg_' `;
+
+/**
+ * Exact row count of every user table, one `schema.table<TAB>count` line each, in one statement:
+ * query_to_xml runs a `count(*)` per table (n_live_tup is an estimate).
  */
 export const ROW_COUNTS_SQL =
   `select n.nspname || '.' || c.relname || E'\\t' || ` +
   `(xpath('/row/c/text()', query_to_xml(format('select count(*) as c from %I.%I', n.nspname, c.relname), false, true, '')))[1]::text ` +
-  `from pg_class c join pg_namespace n on n.oid = c.relnamespace ` +
-  `where c.relkind in ('r', 'p') and n.nspname <> 'information_schema' and n.nspname !~ '^pg_' ` +
+  USER_TABLES +
   `order by n.nspname, c.relname`;
+
+/** One line: how many user tables, a tab, the first three names (`3<TAB>public.a, public.b, public.c`). Reads the catalog only. */
+export const USER_TABLES_SQL =
+  `select count(*) || E'\\t' || coalesce(string_agg(t, ', ' order by t) filter (where i <= 3), '') ` +
+  `from (select n.nspname || '.' || c.relname as t, row_number() over (order by n.nspname, c.relname) as i ` +
+  USER_TABLES +
+  `) x`;
+
+/**
+ * What the snapshot session reads, in this order. `open` starts a read-only REPEATABLE READ
+ * transaction and answers one line, `snapshot<TAB><id><TAB><server version>`; `counts` answers
+ * one `schema.table<TAB>count` line per table, in that transaction's snapshot; `close` ends it.
+ */
+export const SNAPSHOT_SQL = {
+  open:
+    'begin isolation level repeatable read, read only;\n' +
+    "select 'snapshot' || E'\\t' || pg_export_snapshot() || E'\\t' || current_setting('server_version');\n",
+  counts: `${ROW_COUNTS_SQL};\n`,
+  close: 'commit;\n',
+} as const;
+
+/** `snapshot<TAB>00000003-0000001B-1<TAB>15.18 (Debian ...)` -> its parts, or null when the line is not that. */
+export function parseSnapshotLine(line: string): { snapshot: string; serverVersion: string } | null {
+  const m = /^snapshot\t([0-9A-F]+-[0-9A-F]+-[0-9]+)\t(.+)$/.exec(line);
+  return m ? { snapshot: m[1]!, serverVersion: m[2]! } : null;
+}
 
 export const pg = {
   /** The server version as PostgreSQL reports it, e.g. `15.18 (Debian 15.18-0+deb12u1)`; doubles as "does the database answer?". */
@@ -47,6 +83,12 @@ export const pg = {
     return command(sh`${prefix}psql -X -w -v ON_ERROR_STOP=1 ${connArgs(db)} -Atc ${'select pg_database_size(current_database())'}`, { ...extra, readOnly: true });
   },
 
+  /** How many user tables there are, and the first names (USER_TABLES_SQL): cheap, the catalog only. */
+  userTables: (db: PgTarget, password?: string): Command => {
+    const { prefix, extra } = passwordInput(password);
+    return command(sh`${prefix}psql -X -w -v ON_ERROR_STOP=1 ${connArgs(db)} -Atc ${USER_TABLES_SQL}`, { ...extra, readOnly: true });
+  },
+
   /** Exact per-table row counts in a read-only transaction (see ROW_COUNTS_SQL and parseRowCounts). */
   rowCounts: (db: PgTarget, password?: string): Command => {
     const { prefix, extra } = passwordInput(password);
@@ -57,32 +99,51 @@ export const pg = {
   },
 
   /**
-   * The whole database on standard output, for the runner to stream into a local file.
+   * The whole database on standard output, for the runner to stream into a local file. With
+   * `snapshot`, pg_dump reads the data as that exported snapshot sees it (see snapshotSession).
    * Not marked readOnly although it changes nothing: dry-run must not run a full dump.
    */
-  dump: (db: PgTarget, format: DumpFormat, password?: string): Command => {
+  dump: (db: PgTarget, format: DumpFormat, password?: string, snapshot?: string): Command => {
     const { prefix, extra } = passwordInput(password);
-    return command(sh`${prefix}pg_dump ${raw(format === 'custom' ? '-Fc' : '-Fp')} --no-password ${connArgs(db)}`, extra);
+    const at = snapshot === undefined ? raw('') : sh`--snapshot=${snapshot} `;
+    return command(sh`${prefix}pg_dump ${DUMP_OPTIONS[format]} ${at}--no-password ${connArgs(db)}`, extra);
+  },
+
+  /**
+   * A psql session that reads its SQL from standard input, which the caller keeps open: it writes
+   * SNAPSHOT_SQL.open and .counts at once, reads the snapshot id from the first line of output,
+   * runs pg_dump with it, and writes SNAPSHOT_SQL.close only after pg_dump ended. The counts are
+   * then exactly the rows the dump holds. The password (when there is one) is the first line in.
+   */
+  snapshotSession: (db: PgTarget, password?: string): Command => {
+    const { prefix, extra } = passwordInput(password);
+    return command(sh`${prefix}psql -X -w -q -At -v ON_ERROR_STOP=1 ${connArgs(db)}`, extra);
   },
 
   /** Reads a custom-format dump completely (`--list` reads only the table of contents and misses truncation). */
   readDump: (file: string): Command => command(sh`pg_restore -f /dev/null ${file}`, { readOnly: true }),
 };
 
-/** `schema.table<TAB>count` lines -> { 'schema.table': count }. The tab is the last one: names may hold anything else. */
+/** One `schema.table<TAB>count` line -> [name, count]. The tab is the last one: names may hold anything else. */
+export function parseRowCountLine(line: string): [string, number] {
+  const tab = line.lastIndexOf('\t');
+  const n = Number(line.slice(tab + 1));
+  if (tab < 0 || !/^\d+$/.test(line.slice(tab + 1)) || !Number.isSafeInteger(n)) throw new Error(`unexpected row count line: ${JSON.stringify(line)}`);
+  return [line.slice(0, tab), n];
+}
+
+/** `schema.table<TAB>count` lines -> { 'schema.table': count } (a whole output; streams use backup/counts.ts). */
 export function parseRowCounts(stdout: string): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const line of stdout.split('\n')) {
     if (!line) continue;
-    const tab = line.lastIndexOf('\t');
-    const n = Number(line.slice(tab + 1));
-    if (tab < 0 || !Number.isSafeInteger(n)) throw new Error(`unexpected row count line: ${JSON.stringify(line)}`);
-    counts[line.slice(0, tab)] = n;
+    const [name, n] = parseRowCountLine(line);
+    counts[name] = n;
   }
   return counts;
 }
 
-/** Restore that can be repeated, all or nothing (FACTS.md): one transaction, stop at the first error. */
+/** Restore that can be repeated, all or nothing: one transaction, existing objects dropped first, stop at the first error (`-j` cannot be combined with it). */
 export const RESTORE_FLAGS = ['--clean', '--if-exists', '--single-transaction', '--no-owner', '--no-acl', '--exit-on-error'] as const;
 
 export const pgRestore = {

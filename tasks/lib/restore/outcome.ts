@@ -1,5 +1,4 @@
 /** How a restore ended, and what that means for the exit code, the history and the report. Pure. */
-import { compareRowCounts } from '../backup/restore.ts';
 import { ExitCode } from '../base/errors.ts';
 import type { Result } from '../state/records.ts';
 
@@ -39,16 +38,5 @@ export const VERDICT: Record<RestoreOutcome, string> = {
   interrupted: 'interrupted',
 };
 
-export type DataState = 'as-before' | 'as-backup' | 'unknown';
-
-/**
- * After a failed or interrupted restore: which state the row counts counted now match. The safety
- * backup's counts are the database just before the restore; the backup's are its target. When both
- * are equal, the data is in that one state either way ('as-before').
- */
-export function dataState(now: Readonly<Record<string, number>> | null, before: Readonly<Record<string, number>>, backup: Readonly<Record<string, number>>): DataState {
-  if (now === null) return 'unknown';
-  if (compareRowCounts(before, now).length === 0) return 'as-before';
-  if (compareRowCounts(backup, now).length === 0) return 'as-backup';
-  return 'unknown';
-}
+// which data a database holds after a failed restore: decided with the rest of the restore's data part
+export { dataState, type DataState } from '../backup/counts.ts';

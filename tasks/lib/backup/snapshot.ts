@@ -1,0 +1,80 @@
+/**
+ * The dump's snapshot, and the row counts inside it. One psql session (pg.snapshotSession) opens a
+ * read-only REPEATABLE READ transaction and exports its snapshot; pg_dump then runs with
+ * `--snapshot=<id>`, so the dump and the counts see exactly the same rows however busy the
+ * database is. The session reads its SQL from a pipe this side keeps open (an SSH channel's
+ * standard input, or a local child's), so the transaction lives until the dump has ended; the
+ * counts are parsed as they stream in (RowCountSink), whatever their number.
+ */
+import { PassThrough } from 'node:stream';
+import { pg, SNAPSHOT_SQL, type PgTarget } from '../commands/pg.ts';
+import { display } from '../commands/shell.ts';
+import type { ExecResult, Runner } from '../runners/types.ts';
+import { CountError, how, RowCountSink } from './counts.ts';
+
+export interface SnapshotSession {
+  /** The exported snapshot's id, for `pg_dump --snapshot`. */
+  readonly snapshot: string;
+  /** The server's version as it reports it, e.g. `15.18 (Debian 15.18-0+deb12u1)`. */
+  readonly serverVersion: string;
+  /** After pg_dump ended well: ends the transaction and returns every table's count. Throws CountError. */
+  finish(): Promise<Record<string, number>>;
+  /** After pg_dump failed: ends the session without waiting for its counts (the transaction rolls back). */
+  abandon(): Promise<void>;
+}
+
+/**
+ * Opens the session and waits for its snapshot line; the counting starts at once (in the
+ * snapshot, beside the dump). Throws CountError when psql cannot connect or answers otherwise.
+ * `settle` wraps the session's run (the caller's guard for runners that are slow to report an abort).
+ */
+export async function openSnapshotSession(
+  runner: Runner,
+  db: PgTarget,
+  password: string | undefined,
+  signal: AbortSignal,
+  settle: (run: Promise<ExecResult>) => Promise<ExecResult> = (r) => r,
+): Promise<SnapshotSession> {
+  const cmd = pg.snapshotSession(db, password);
+  const shown = display(cmd);
+  const input = new PassThrough();
+  const sink = new RowCountSink({ header: true });
+  let exited = false;
+  const done = settle(runner.exec(cmd, { stdinStream: input, sink, signal })).finally(() => (exited = true));
+  done.catch(() => undefined); // awaited below, on every path
+  input.write((cmd.stdin ?? '') + SNAPSHOT_SQL.open + SNAPSHOT_SQL.counts);
+  // the pipe is ended only by finish/abandon, never while psql may still read: writes after it exited go nowhere
+  const end = (text = '') => (exited ? input.destroy() : input.end(text));
+
+  // the host and stderr's tail are said by whoever reports it (BackupFailedError)
+  const failed = (r: ExecResult | null, err: unknown, what: string) => new CountError(`psql ${what}: ${r ? `it ${how(r)}` : (err as Error).message}`, shown, r);
+
+  const first = await Promise.race([sink.header.then((h) => ({ h }), () => ({ h: null })), done.then(() => ({ h: null }), () => ({ h: null }))]);
+  if (!first.h) {
+    end();
+    const r = await done.catch((e: unknown) => e);
+    if (!(r && typeof r === 'object' && 'code' in r)) throw failed(null, r, 'could not open the dump\'s snapshot');
+    throw failed(r as ExecResult, null, sink.problem ? `answered something else than a snapshot (${sink.problem})` : 'could not open the dump\'s snapshot');
+  }
+  const { snapshot, serverVersion } = first.h;
+  return {
+    snapshot,
+    serverVersion,
+    async finish() {
+      end(SNAPSHOT_SQL.close);
+      let r: ExecResult;
+      try {
+        r = await done;
+      } catch (err) {
+        throw failed(null, err, 'could not count the rows in the dump\'s snapshot');
+      }
+      if (r.code !== 0) throw failed(r, null, 'could not count the rows in the dump\'s snapshot');
+      if (sink.problem) throw new CountError(`cannot read the row counts: ${sink.problem}`, shown, r);
+      return sink.counts;
+    },
+    async abandon() {
+      end();
+      await done.catch(() => undefined);
+    },
+  };
+}
