@@ -1,5 +1,6 @@
 /** npx tsx tasks/backup.ts list|create|verify|prune — the database backups of an environment. */
 import { COMMON_OPTIONS, type TaskSpec } from './lib/cli/args.ts';
+import { CHANGE_OPTIONS } from './lib/cli/change-options.ts';
 import { main } from './lib/cli/main.ts';
 
 const spec: TaskSpec = {
@@ -19,7 +20,9 @@ const spec: TaskSpec = {
   options: {
     env: COMMON_OPTIONS.env,
     all: { type: 'boolean', help: 'verify: every backup, not only the newest' },
-    'dry-run': { type: 'boolean', help: 'prune: show what would be removed and remove nothing' },
+    'dry-run': { type: 'boolean', help: 'create: the plan and the commands that would run; prune: what would be removed. Nothing changes' },
+    'force-unlock': { ...CHANGE_OPTIONS['force-unlock'], help: 'create: take the deploy lock from a dead or stale run; the reason is recorded in the history' },
+    renderer: CHANGE_OPTIONS.renderer,
     json: COMMON_OPTIONS.json,
     help: COMMON_OPTIONS.help,
   },
@@ -33,9 +36,17 @@ const spec: TaskSpec = {
   notes: [
     'Here: list and prune exit 0; create exits 0 with a verified backup, 2 when none could be taken; verify exits 0 when every',
     'dump checked is intact, 1 when one is not (the manifest records it: restore and prune treat it as unverified), 2 on bad input.',
-    'create does not take the deploy lock (a dump only reads) and does not prune. Nothing here changes a host: list and prune read',
-    'the history on the first host (prune refuses, exit 2, when it cannot); create runs pg_dump where database.dumpOn says.',
+    'create runs like every changing task: it takes the deploy lock (refused, exit 2, while a deploy or canary holds it), records the',
+    'run in the history, and prunes only after the dump verified. list and prune read the history on the state host (prune refuses,',
+    'exit 2, when it cannot); nothing here changes a host.',
   ],
 };
 
-await main(spec, async () => (await import('./lib/backup/cli.ts')).backupTask);
+await main(spec, async () => {
+  const [{ backupTask, checkArgs }, { runChanging }, { createTask }] = await Promise.all([
+    import('./lib/backup-task/run.ts'),
+    import('./lib/kernel/run.ts'),
+    import('./lib/backup-task/create.ts'),
+  ]);
+  return (args) => (checkArgs(args) === 'create' ? runChanging(args, createTask) : backupTask(args));
+});

@@ -4,11 +4,9 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { liveStack } from '../../tasks/lib/backup/chain.ts';
 import { writeManifest, type BackupManifest } from '../../tasks/lib/backup/manifest.ts';
 import { NEWEST_VERIFIED, protectedDumps } from '../../tasks/lib/backup/protection.ts';
 import { listBackups, presence, pruneBackups, pruneSelection, type BackupEntry } from '../../tasks/lib/backup/retention.ts';
-import { currentAndPrevious } from '../../tasks/lib/state/queries.ts';
 import type { HistoryEvent } from '../../tasks/lib/state/records.ts';
 
 let n = 0;
@@ -55,23 +53,6 @@ const protectionIn = async (events: HistoryEvent[], restoring: string[] = []) =>
   const entries = await listBackups(dir);
   return protectedDumps({ events, entries, present: await presence(entries), restoring });
 };
-
-describe('liveStack (the chain rollback steps back through)', () => {
-  it('agrees with currentAndPrevious on its top two, whatever the history', () => {
-    const histories: HistoryEvent[][] = [
-      [],
-      deploy('r1', null, 'v1', null),
-      [...deploy('r1', null, 'v1', null), ...deploy('r2', 'v1', 'v2', 'd2.dump'), ...deploy('r3', 'v2', 'v3', 'd3.dump', 'rolled-back')],
-      [...deploy('r1', null, 'v1', null), ...deploy('r2', 'v1', 'v2', null), ...deploy('r3', 'v2', 'v3', null), ...rollback('r4', 'v3', 'v2'), ...rollback('r5', 'v2', 'v1')],
-      [...deploy('r1', 'v0', 'v1', null), ...rollback('r2', 'v1', 'v0'), ...deploy('r3', 'v0', 'v1', null)],
-    ];
-    for (const h of histories) {
-      const stack = liveStack(h);
-      const live = currentAndPrevious(h);
-      expect([stack.at(-1)?.live ?? null, stack.at(-2)?.live ?? null, stack.at(-1)?.runId ?? null]).toEqual([live.current, live.previous, live.currentRun?.runId ?? null]);
-    }
-  });
-});
 
 describe('the dump rollback --restore-db needs survives retention (keep: 5)', () => {
   // deploy v3.2.7 with pre-deploy dump D, then deploys that failed and rolled back, and backups

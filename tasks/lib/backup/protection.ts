@@ -1,7 +1,7 @@
 /**
  * Which dumps retention must never delete, and why. Pure: from the history's events and the
  * backups in the folder. A dump is protected when
- * - it is the pre-deploy dump of a deployment on the rollback chain (chain.ts): `rollback
+ * - it is the pre-deploy dump of a deployment on the rollback chain (state/queries.ts liveStack): `rollback
  *   --restore-db` can still step back over that deployment and restore it;
  * - a run is about to restore it;
  * - it is the newest dump whose last full read passed, and its file is there (one known-good
@@ -9,8 +9,7 @@
  */
 import path from 'node:path';
 import type { HistoryEvent } from '../state/records.ts';
-import type { Deployment } from '../state/queries.ts';
-import { liveStack } from './chain.ts';
+import { liveStack, type Deployment } from '../state/queries.ts';
 import type { BackupEntry } from './manifest.ts';
 
 /** dumpPath -> why it is protected (one line per reason, in the order above). */
@@ -32,9 +31,9 @@ export const NEWEST_VERIFIED = 'the newest verified dump: one dump known to rest
 export function protectedDumps(input: ProtectionInput): Map<string, string[]> {
   const out = new Map<string, string[]>();
   const add = (e: BackupEntry, why: string) => out.set(e.dumpPath, [...(out.get(e.dumpPath) ?? []), why]);
-  for (const d of liveStack(input.events)) {
-    const e = dumpOfDeployment(d, input.entries);
-    if (e) add(e, chainReason(d));
+  for (const { run } of liveStack(input.events)) {
+    const e = run && dumpOfDeployment(run, input.entries); // the bottom entry (live before cutover's first run) took no dump
+    if (e) add(e, chainReason(run));
   }
   const restoring = new Set((input.restoring ?? []).map((p) => path.resolve(p)));
   for (const e of input.entries) if (restoring.has(path.resolve(e.dumpPath))) add(e, 'a run is about to restore it');

@@ -48,5 +48,6 @@ export async function backupStep(c: RunCtx, task: Task<RunCtx>, what = 'Backup')
     onProgress: (bytes) => (task.output = mbText(bytes)),
   });
   c.backup = { file: b.dumpPath, sha256: b.manifest.sha256, size: b.manifest.sizeBytes };
+  c.backupTaken = b;
   task.title = `${what}: ${path.basename(b.dumpPath)} (${(b.manifest.sizeBytes / 1e6).toFixed(2)} MB, verified)`;
 }

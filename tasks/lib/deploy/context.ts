@@ -1,4 +1,5 @@
 /** The one typed context of a deploy or rollback run, filled step by step. */
+import type { Backup } from '../backup/dump.ts';
 import type { Deployed } from '../base/run.ts';
 import type { Host } from '../config/schema.ts';
 import type { KernelCtx } from '../kernel/procedure.ts';
@@ -66,6 +67,8 @@ export interface RunCtx extends KernelCtx {
   /** true when --hosts/--tag left some of the environment's hosts out. */
   readonly filtered: boolean;
   backup?: BackupRef;
+  /** The dump this run took, whole (rollback --restore-db restores after it, as its safety backup). */
+  backupTaken?: Backup;
   backupSkipped?: string;
   /** Every SSM command this run sent, per host: for on-call to find it in the AWS console. */
   ssmCommands: SsmCommandRecord[];

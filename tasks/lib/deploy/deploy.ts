@@ -1,7 +1,7 @@
 /** deploy <tag>: the procedure the kernel runs (preflight and plan, the work, the undo, retention after success). */
 import path from 'node:path';
 import { backupPlan } from '../backup/dump.ts';
-import { pruneBackups } from '../backup/retention.ts';
+import { pruneAfterRun } from '../backup/prune-after-run.ts';
 import { label } from '../base/run.ts';
 import { git } from '../commands/git.ts';
 import { releasePaths } from '../commands/releases.ts';
@@ -72,7 +72,6 @@ export const deployProcedure: Procedure<RunCtx> = {
   // retention only once the run succeeded: a failed run may still need every dump there is
   async afterSuccess(ctx) {
     if (!ctx.backup) return [];
-    const pruned = await pruneBackups(ctx.env.backupDir, ctx.env.config.backups.keep);
-    return pruned.removed.length ? [`pruned ${pruned.removed.length} old backup(s) (keep: ${ctx.env.config.backups.keep})`] : [];
+    return [...(await pruneAfterRun(ctx.env, ctx.state.runner)).notes];
   },
 };

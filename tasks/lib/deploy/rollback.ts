@@ -7,10 +7,11 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { readManifest } from '../backup/manifest.ts';
-import { manifestPathFor } from '../backup/names.ts';
+import { dumpOfDeployment } from '../backup/protection.ts';
+import { pruneAfterRun } from '../backup/prune-after-run.ts';
+import { runRestore } from '../backup/restore-run.ts';
 import { listBackups } from '../backup/retention.ts';
-import { restoreDatabase } from '../backup/restore.ts';
+import { checkRestoreSource, type RestoreSource } from '../backup/source.ts';
 import { CutoverError, ExitCode, UsageError } from '../base/errors.ts';
 import { label } from '../base/run.ts';
 import { RESTORE_FLAGS } from '../commands/pg.ts';
@@ -65,34 +66,27 @@ export async function chooseRollback(ctx: RunCtx, o: RollbackRequest): Promise<R
   }
   if (o.restoreDb === undefined) return { tag };
   if (o.restoreDb !== true) return { tag, restoreFrom: path.resolve(o.restoreDb) };
-  // the dump taken by the run that made the current tag live: the data as it was before it
+  // the dump taken by the run that made the current tag live: the data as it was before it (found
+  // in this machine's backup folder by file name: the history may hold another machine's path)
   const undone = live.currentRun;
-  const file = undone?.backupFile ?? (await listBackups(env.backupDir)).find((b) => b.manifest.toTag === live.current)?.dumpPath;
+  const file = undone ? dumpOfDeployment(undone, await listBackups(env.backupDir))?.dumpPath : undefined;
   if (!file) throw new UsageError(`no backup is recorded for the deploy of ${live.current ?? 'the current tag'}; name one: --restore-db backups/${env.name}/<file>.dump (list them: npx tsx tasks/backup.ts list --env ${env.name})`);
   return { tag, restoreFrom: file };
 }
 
-/** The restore source, checked completely before anything live changes: its manifest, its environment and database. */
-async function checkRestoreSource(ctx: RunCtx, dumpPath: string): Promise<string[]> {
-  const db = ctx.env.config.database;
-  if (!db) throw new UsageError(`--restore-db: ${ctx.env.file} has no database`);
-  const m = await readManifest(manifestPathFor(dumpPath));
-  if (!m.ok) throw new UsageError(`--restore-db ${dumpPath}: ${m.problem}. Nothing was changed.`);
-  if (m.manifest.envName !== ctx.env.name)
-    throw new UsageError(`--restore-db ${dumpPath} is a backup of environment ${m.manifest.envName}, not ${ctx.env.name}: a rollback refuses to cross environments. Nothing was changed.`);
-  if (m.manifest.database !== db.name) throw new UsageError(`--restore-db ${dumpPath} is a backup of database ${m.manifest.database}, but ${ctx.env.file} names ${db.name}. Nothing was changed.`);
-  const { verifyBackup } = await import('../backup/integrity.ts');
-  const check = await verifyBackup(dumpPath, m.manifest, { signal: ctx.signal });
-  if (!check.ok) throw new UsageError(`--restore-db ${dumpPath} cannot be restored: ${check.problems.map((p) => p.message).join('; ')}. Nothing was changed.`);
+/** The restore source, checked completely before anything live changes: the plan's lines. */
+function restoreSourceLines(source: RestoreSource): string[] {
+  const m = source.manifest;
   return [
-    `  database: a safety backup of ${m.manifest.database} now, then ${m.manifest.database} is REPLACED by ${path.relative(process.cwd(), dumpPath)}`,
-    `    (taken ${m.manifest.createdAt} before ${m.manifest.fromTag ?? '?'} -> ${m.manifest.toTag}; read completely just now, sha256 matches; pg_restore ${RESTORE_FLAGS.join(' ')}; row counts compared after)`,
+    `  database: a safety backup of ${m.database} now, then ${m.database} is REPLACED by ${path.relative(process.cwd(), source.dumpPath)}`,
+    `    (taken ${m.createdAt} before ${m.fromTag ?? '?'} -> ${m.toTag}; read completely just now, sha256 matches; pg_restore ${RESTORE_FLAGS.join(' ')}; row counts compared after)`,
     `    data written since then is lost (it stays in the safety backup)`,
   ];
 }
 
 export function rollbackProcedure(request: RollbackRequest): Procedure<RunCtx> {
   let choice: RollbackChoice | null = null;
+  let source: RestoreSource | null = null;
   return {
     ...movingParts,
     task: 'rollback',
@@ -104,7 +98,11 @@ export function rollbackProcedure(request: RollbackRequest): Procedure<RunCtx> {
       const lines = ['', `Plan: roll ${ctx.env.name} back to ${ctx.tag} (${ctx.env.file}), run ${ctx.runId} by ${ctx.who}`];
       for (const h of ctx.hosts) lines.push(`  ${h.host.name} (${h.host.address}): ${label(h.from)} -> ${ctx.tag}`);
       if (ctx.env.config.app.strategy === 'releases') lines.push(`  releases: switch current back to ${ctx.tag}'s release folder (no reinstall when it is still there)`);
-      if (choice.restoreFrom) lines.push(...(await checkRestoreSource(ctx, choice.restoreFrom)));
+      if (choice.restoreFrom) {
+        // this environment's, this database's, read completely: before anything live changes
+        source = await checkRestoreSource(ctx.env, choice.restoreFrom, { signal: ctx.signal, target: { runner: backupRunner(ctx), password: secret(ctx.env, ctx.env.config.database?.password) } });
+        lines.push(...restoreSourceLines(source));
+      }
       else
         lines.push(
           '  database: NOT touched. This is a code-only rollback: migrations applied since do stay (the old code runs on the newer schema).',
@@ -132,8 +130,14 @@ export function rollbackProcedure(request: RollbackRequest): Procedure<RunCtx> {
           if (!choice!.restoreFrom) return void task.skip('No backup: code-only rollback, the database is not touched');
           await backupStep(c, task, 'Safety backup');
         },
-        beforeRestart: choice!.restoreFrom ? [restoreTask(choice!.restoreFrom)] : [],
+        beforeRestart: source ? [restoreTask(source)] : [],
       }),
+
+    // retention only after the rollback verified; never the dump it restored
+    async afterSuccess(ctx) {
+      if (!ctx.backup) return [];
+      return [...(await pruneAfterRun(ctx.env, ctx.state.runner, source ? { restoring: source.dumpPath } : {})).notes];
+    },
 
     // no automatic undo of a rollback: a failure stops and says where each host is (exit 3)
     async recover(ctx) {
@@ -142,33 +146,37 @@ export function rollbackProcedure(request: RollbackRequest): Procedure<RunCtx> {
   };
 }
 
-function restoreTask(dumpPath: string) {
+function restoreTask(source: RestoreSource) {
+  const file = path.basename(source.dumpPath);
   return {
-    title: `Restore the database from ${path.basename(dumpPath)}`,
+    title: `Restore the database from ${file}`,
     task: timed('restore-db', async (c: RunCtx, task: Task<RunCtx>) => {
       const db = c.env.config.database!;
+      const runner = backupRunner(c);
       if (c.dry) {
-        c.dry.add(backupRunner(c).host.name, `pg_restore ${RESTORE_FLAGS.join(' ')} of ${path.relative(process.cwd(), dumpPath)} (uploaded first), then the row counts compared with its manifest`);
+        c.dry.add(runner.host.name, `pg_restore ${RESTORE_FLAGS.join(' ')} of ${path.relative(process.cwd(), source.dumpPath)} (uploaded first), then the row counts compared with its manifest`);
         return;
       }
-      const m = await readManifest(manifestPathFor(dumpPath));
-      if (!m.ok) throw new CutoverError(`cannot restore ${dumpPath}: ${m.problem}`, ExitCode.refused);
       for (const h of c.hosts) if (h.stage === 'untouched') h.stage = 'code-changed'; // the data is live too
-      const r = await restoreDatabase({
-        runner: backupRunner(c),
-        db,
-        password: secret(c.env, db.password),
-        dumpPath,
-        manifest: m.manifest,
-        // where the dump is uploaded for pg_restore: the host's state folder, or here when pg_restore runs here
+      const r = await runRestore({
+        runner, db, password: secret(c.env, db.password), source, backupDir: c.env.backupDir, envName: c.env.name,
+        liveTag: c.hosts[0]!.from.tag ?? null, runId: c.runId,
+        // where the dump is uploaded for pg_restore: the state folder on the host, or here when pg_restore runs here
         scratchDir: db.dumpOn === 'local' ? os.tmpdir() : c.state.dir,
-        runId: c.runId,
-        signal: c.signal,
-        secrets: secretValues(c.env),
+        signal: c.signal, secrets: secretValues(c.env),
+        // the safety backup this run took before anything live changed
+        ...(c.backupTaken ? { safety: c.backupTaken } : {}),
+        onProgress: (p) => (task.output = c.redact(p.message)),
       });
-      if (r.mismatches.length) throw new CutoverError(`restored, but the row counts differ from the backup's: ${r.mismatches.join('; ')}`, ExitCode.needsHuman);
-      task.title = `Database restored from ${path.basename(dumpPath)}: ${Object.keys(r.rowCounts).length} tables, row counts equal to the backup's`;
-      c.notes.push(`database restored from ${dumpPath}`);
+      c.steps.push(...r.steps);
+      c.notes.push(...r.notes);
+      if (r.outcome === 'restored') {
+        task.title = `Database restored from ${file}: ${Object.keys(r.countsAfter ?? {}).length} tables, row counts equal to the backup's`;
+        c.notes.push(`database restored from ${source.dumpPath}`);
+        return;
+      }
+      const state = { 'as-before': 'the database is as it was before', 'as-backup': `the database holds the data of ${file}`, unknown: 'the state of the database is UNKNOWN' }[r.dataState];
+      throw new CutoverError(`the database restore ended ${r.outcome}: ${state}${r.error ? ` (${r.error})` : ''}; the safety backup: ${r.safety ? path.relative(process.cwd(), r.safety.dumpPath) : 'none'}`, ExitCode.needsHuman);
     }),
   };
 }

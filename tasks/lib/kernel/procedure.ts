@@ -94,7 +94,8 @@ export interface Procedure<C extends KernelCtx> {
   summary(ctx: C, r: RunResult): string;
   json(ctx: C, r: RunResult): unknown;
   report(ctx: C, r: RunResult, summary: string): ReportInput;
-  startEvent(ctx: C): NotifyEvent;
+  /** null: no start notification (a routine backup). */
+  startEvent(ctx: C): NotifyEvent | null;
   /** null: nothing to say (a dry run, a refusal before anything changed). */
   endEvent(ctx: C, r: RunResult): NotifyEvent | null;
 }

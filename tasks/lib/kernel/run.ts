@@ -178,7 +178,8 @@ async function lifecycle<C extends KernelCtx>(ctx: C, proc: Procedure<C>, o: Lif
   }
   rememberStateHost(ctx.env, ctx.state.host);
   const { notify } = await import('../notify/webhook.ts');
-  const startSent = notify(ctx.env, proc.startEvent(ctx), { signal: ctx.signal }); // never delays the work
+  const start = proc.startEvent(ctx);
+  const startSent = start ? notify(ctx.env, start, { signal: ctx.signal }) : Promise.resolve({ sent: false, durationMs: 0 } as { sent: boolean; warning?: string }); // never delays the work
 
   let outcome: Outcome = 'needs-attention';
   let error: string | undefined;

@@ -1,6 +1,6 @@
 /** What every report holds: the JSON record is this (redacted), the Markdown is rendered from it. */
 
-export type ReportKind = 'deploy' | 'rollback' | 'restore' | 'verify';
+export type ReportKind = 'deploy' | 'rollback' | 'restore' | 'backup' | 'canary' | 'verify';
 
 export interface ReportStep {
   readonly name: string;

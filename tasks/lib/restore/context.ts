@@ -1,6 +1,6 @@
 /** The one context of a restore run, filled step by step. */
 import type { Backup } from '../backup/dump.ts';
-import type { BackupEntry } from '../backup/retention.ts';
+import type { RestoreSource } from '../backup/source.ts';
 import type { PgTarget } from '../commands/pg.ts';
 import type { KernelCtx } from '../kernel/procedure.ts';
 import type { Runner } from '../runners/types.ts';
@@ -20,7 +20,7 @@ export interface RestoreCtx extends KernelCtx {
 
   // read in preflight
   /** The backup being restored (read completely and checked before anything else). */
-  source: BackupEntry | null;
+  source: RestoreSource | null;
   liveTag: string | null;
   /** Row counts just before the confirmation (shown in the plan). */
   countsBefore: Readonly<Record<string, number>>;

@@ -7,27 +7,24 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { dumpRunnerFor, liveTag, resolveBackup } from '../backup/catalog.ts';
-import { backupPlan, takeBackup } from '../backup/dump.ts';
-import { verifyBackup } from '../backup/integrity.ts';
-import { restoreDatabase } from '../backup/restore.ts';
+import { dumpRunnerFor, liveTag } from '../backup/catalog.ts';
+import { countRows } from '../backup/counts.ts';
+import { backupPlan } from '../backup/dump.ts';
+import { pruneAfterRun } from '../backup/prune-after-run.ts';
+import { runRestore } from '../backup/restore-run.ts';
+import { checkRestoreSource } from '../backup/source.ts';
 import { CutoverError, ExitCode, UsageError } from '../base/errors.ts';
-import { sizeText } from '../base/format.ts';
 import { flag, type ParsedArgs } from '../cli/args.ts';
-import { parseRowCounts, pg, RESTORE_FLAGS } from '../commands/pg.ts';
+import { RESTORE_FLAGS } from '../commands/pg.ts';
 import { secret, secretValues } from '../config/load.ts';
 import { confirmByTyping, requireTerminalOrYes } from '../kernel/confirm.ts';
 import { timed } from '../kernel/listr.ts';
 import type { KernelCtx, Outcome, Procedure, RunHosts } from '../kernel/procedure.ts';
 import type { ChangingTask } from '../kernel/run.ts';
-import { run as runCmd } from '../runners/run.ts';
 import type { RestoreCtx } from './context.ts';
-import { dataState, EXIT, RESULT, type RestoreOutcome } from './outcome.ts';
+import { EXIT, RESULT, type RestoreOutcome } from './outcome.ts';
 import { planLines } from './plan.ts';
 import { endEvent, reportInput, restoreOutcome, startEvent, summaryLines } from './summary.ts';
-
-/** How long the row count after a failed restore may wait (it queues behind a restore still holding its locks). */
-const RECOUNT_TIMEOUT_MS = 60_000;
 
 const KERNEL_OUTCOME: Record<RestoreOutcome, Outcome> = {
   restored: 'done',
@@ -38,38 +35,24 @@ const KERNEL_OUTCOME: Record<RestoreOutcome, Outcome> = {
   interrupted: 'interrupted',
 };
 
-/** Row counts now, without the run's signal (it may be aborted already); null when they cannot be read. */
-async function recount(ctx: RestoreCtx): Promise<Record<string, number> | null> {
-  try {
-    const r = await ctx.runner.exec(pg.rowCounts(ctx.db, ctx.password), { timeoutMs: RECOUNT_TIMEOUT_MS });
-    return r.code === 0 ? parseRowCounts(r.stdout) : null;
-  } catch {
-    return null;
-  }
-}
-
 const restoreProcedure: Procedure<RestoreCtx> = {
   task: 'restore',
   lockTag: () => null,
 
   async preflight(ctx) {
-    const source = await resolveBackup(ctx.env, ctx.arg);
-    const m = source.manifest;
-    if (m.envName !== ctx.env.name) throw new UsageError(`${m.file} is a backup of environment ${m.envName}, not ${ctx.env.name}: restore refuses to cross environments. Nothing was changed.`);
-    if (m.database !== ctx.db.name) throw new UsageError(`${m.file} is a backup of database ${m.database}, but ${ctx.env.file} names ${ctx.db.name}. Nothing was changed.`);
-    ctx.print(`Reading ${m.file} completely (sha256 against its manifest, pg_restore to /dev/null)...`);
-    const check = await verifyBackup(source.dumpPath, m, { signal: ctx.signal });
-    if (!check.ok) throw new CutoverError(`${source.dumpPath} cannot be restored: ${check.problems.map((p) => p.message).join('; ')}. Nothing was changed.`, ExitCode.refused);
+    ctx.print(`Reading ${ctx.arg} completely (sha256 against its manifest, pg_restore to /dev/null)...`);
+    // this environment's, this database's, intact, and able to go into the database as it is now
+    const source = await checkRestoreSource(ctx.env, ctx.arg, { signal: ctx.signal, target: { runner: ctx.runner, password: ctx.password } });
     ctx.source = source;
     const [counted, tag] = await Promise.all([
-      runCmd(ctx.runner, pg.rowCounts(ctx.db, ctx.password), { signal: ctx.signal, secrets: secretValues(ctx.env) }).catch((err: Error) => {
+      countRows(ctx.runner, ctx.db, ctx.password, { signal: ctx.signal }).catch((err: Error) => {
         throw new CutoverError(`cannot count the rows of ${ctx.db.name} now: ${err.message}\nNothing was changed.`, ExitCode.refused);
       }),
       liveTag(ctx.state.runner, ctx.state.dir),
     ]);
-    ctx.countsBefore = parseRowCounts(counted.stdout);
+    ctx.countsBefore = counted;
     ctx.liveTag = tag;
-    return planLines({ envName: ctx.env.name, dumpPath: source.dumpPath, manifest: m, database: ctx.db, restoreOn: ctx.runner.host.name, liveTag: tag, nowCounts: ctx.countsBefore, nowMs: Date.now() });
+    return planLines({ envName: ctx.env.name, dumpPath: source.dumpPath, manifest: source.manifest, database: ctx.db, restoreOn: ctx.runner.host.name, liveTag: tag, nowCounts: counted, nowMs: Date.now() });
   },
 
   async confirm(ctx) {
@@ -80,58 +63,46 @@ const restoreProcedure: Procedure<RestoreCtx> = {
 
   work: (ctx) => [
     {
-      title: `Safety backup of ${ctx.db.name} as it is now`,
-      task: timed('safety backup', async (c: RestoreCtx, task) => {
-        const common = { db: c.db, password: c.password, format: c.db.format, dir: c.env.backupDir, fromTag: c.liveTag, toTag: c.liveTag ?? 'manual' };
-        if (c.dry) {
-          for (const cmd of backupPlan(common).onHost) c.dry.command(c.runner.host.name, cmd);
-          return;
-        }
-        c.safety = await takeBackup({ ...common, runner: c.runner, envName: c.env.name, runId: c.runId, signal: c.signal });
-        task.title = `Safety backup: ${path.relative(process.cwd(), c.safety.dumpPath)} (${sizeText(c.safety.manifest.sizeBytes)}, verified)`;
-      }),
-    },
-    {
-      title: `Restore ${ctx.db.name} from ${ctx.source?.manifest.file ?? ctx.arg} in one transaction`,
+      title: `Restore ${ctx.db.name} from ${ctx.source?.manifest.file ?? ctx.arg} in one transaction, after a safety backup`,
       task: timed('restore', async (c: RestoreCtx, task) => {
         const source = c.source!;
         if (c.dry) {
+          const p = backupPlan({ db: c.db, password: c.password, format: c.db.format, dir: c.env.backupDir, fromTag: c.liveTag, toTag: c.liveTag ?? 'manual' });
+          for (const cmd of p.onHost) c.dry.command(c.runner.host.name, cmd);
           c.dry.add(c.runner.host.name, `pg_restore ${RESTORE_FLAGS.join(' ')} of ${path.relative(process.cwd(), source.dumpPath)} (uploaded to ${c.scratchDir} first), then the row counts compared with its manifest`);
           return;
         }
-        c.restoreStarted = true;
-        // Ctrl-C does not cut the transaction off: a killed runner leaves pg_restore running on the host
-        // (it would commit unseen). The restore is waited for, so the state reported is the real one.
-        const waitNote = () => (task.output = `the restore is one transaction: waiting for it to end, so the state of ${c.db.name} is known (Ctrl-C again quits at once, state unknown)`);
-        c.signal.addEventListener('abort', waitNote, { once: true });
-        try {
-          const r = await restoreDatabase({ runner: c.runner, db: c.db, password: c.password, dumpPath: source.dumpPath, manifest: source.manifest, scratchDir: c.scratchDir, runId: c.runId, secrets: secretValues(c.env) });
-          c.countsAfter = r.rowCounts;
-          c.mismatches = [...r.mismatches];
-          c.dataState = r.mismatches.length ? 'unknown' : 'as-backup';
-          c.result = c.signal.aborted ? 'interrupted' : r.mismatches.length ? 'counts-differ' : 'restored';
-          task.title = r.mismatches.length
-            ? `Restored ${c.db.name}, but the row counts of ${r.mismatches.length} table(s) differ from the backup's`
-            : `Restored ${c.db.name}: the row counts of its ${Object.keys(r.rowCounts).length} tables equal the backup's`;
-        } finally {
-          c.signal.removeEventListener('abort', waitNote);
+        const r = await runRestore({
+          runner: c.runner, db: c.db, password: c.password, source, backupDir: c.env.backupDir, envName: c.env.name, liveTag: c.liveTag,
+          runId: c.runId, scratchDir: c.scratchDir, signal: c.signal, secrets: secretValues(c.env),
+          onProgress: (p) => {
+            if (p.step === 'restore') c.restoreStarted = true;
+            task.output = c.redact(p.message);
+          },
+        });
+        c.steps.push(...r.steps);
+        c.notes.push(...r.notes);
+        c.safety = r.safety;
+        c.restoreStarted = r.restoreStarted;
+        c.countsAfter = r.countsAfter;
+        c.mismatches = [...r.mismatches];
+        c.dataState = r.dataState;
+        c.result = r.outcome;
+        if (r.safety) task.output = `safety backup: ${path.relative(process.cwd(), r.safety.dumpPath)}`;
+        if (r.outcome === 'restored') {
+          task.title = `Restored ${c.db.name}: the row counts of its ${Object.keys(r.countsAfter ?? {}).length} tables equal the backup's`;
+          return;
         }
+        // anything else is not a success: the kernel's failure path (no retention), the state said by the summary
+        if (r.outcome === 'counts-differ') throw new Error(`restored (committed), but the row counts of ${r.mismatches.length} table(s) differ from the backup's`);
+        throw new Error(r.outcome === 'interrupted' ? 'interrupted' : (r.error ?? `the restore ended ${r.outcome}`));
       }),
     },
   ],
 
+  // the data's state was decided by the restore itself (runRestore counts again after a failure)
   async recover(ctx) {
-    // the claim "left as it was" is checked, not assumed: count again and compare with the safety backup
-    if (!ctx.restoreStarted || !ctx.safety) {
-      ctx.result = 'refused';
-      return 'refused';
-    }
-    const t0 = performance.now();
-    ctx.countsAfter = await recount(ctx);
-    ctx.steps.push({ name: 'count rows after the failure', durationMs: Math.round(performance.now() - t0), ok: ctx.countsAfter !== null });
-    ctx.dataState = dataState(ctx.countsAfter, ctx.safety.manifest.rowCounts, ctx.source!.manifest.rowCounts);
-    ctx.result = ctx.signal.aborted ? 'interrupted' : ({ 'as-before': 'failed-unchanged', 'as-backup': 'restored', unknown: 'uncertain' } as const)[ctx.dataState];
-    return KERNEL_OUTCOME[ctx.result];
+    return KERNEL_OUTCOME[ctx.result ?? 'refused'];
   },
 
   changedAnything: (ctx) => ctx.restoreStarted,
@@ -140,6 +111,11 @@ const restoreProcedure: Procedure<RestoreCtx> = {
   finished: (ctx, outcome) => {
     const o = ctx.result ?? (outcome === 'interrupted' ? 'interrupted' : 'refused');
     return { result: RESULT[o], live: null, ...(ctx.safety ? { backupFile: ctx.safety.dumpPath } : {}) };
+  },
+
+  // retention after a good restore: never the dump just restored, nor one the rollback chain needs
+  async afterSuccess(ctx) {
+    return [...(await pruneAfterRun(ctx.env, ctx.state.runner, { restoring: ctx.source!.dumpPath })).notes];
   },
 
   exitCode: (ctx, outcome) => EXIT[ctx.result ?? (outcome === 'interrupted' ? 'interrupted' : outcome === 'done' ? 'restored' : 'refused')],

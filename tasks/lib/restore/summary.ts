@@ -52,7 +52,7 @@ export function summaryLines(run: RestoreRun, r: RunResult): string[] {
   const code = EXIT[outcome];
   const lines = [`restore of ${run.env.name}: ${headline(run, outcome)} (exit ${code}), run ${run.runId}`];
   if (run.mismatches.length) lines.push(...run.mismatches.map((x) => `  ${x}`));
-  if (r.error && outcome !== 'restored') lines.push(`  error: ${r.error.split('\n').slice(0, 6).join('\n    ')}`);
+  if (r.error && outcome !== 'restored' && outcome !== 'interrupted') lines.push(`  error: ${r.error.split('\n').slice(0, 6).join('\n    ')}`);
   if (run.safety) lines.push(`  safety backup: ${rel(run.safety.dumpPath)}`);
   const risky = outcome === 'uncertain' || outcome === 'counts-differ' || (outcome === 'interrupted' && run.dataState === 'unknown');
   if (risky) lines.push(`  what to do: check ${run.db.name} (who is writing to it?); ${undoHint(run) || 'no safety backup was taken'}`);

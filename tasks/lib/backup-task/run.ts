@@ -1,21 +1,19 @@
-/** The body of tasks/backup.ts: list, create, verify, prune. Returns the exit code. */
+/** The body of tasks/backup.ts list, verify and prune (create is a kernel procedure: create.ts). Returns the exit code. */
 import path from 'node:path';
 import { flag, str, type ParsedArgs } from '../cli/args.ts';
-import { chooseEnvironment, loadEnvironment, secret, type LoadedEnvironment } from '../config/load.ts';
-import { newRunId } from '../base/run.ts';
+import { chooseEnvironment, loadEnvironment, type LoadedEnvironment } from '../config/load.ts';
 import { CutoverError, ExitCode, UsageError } from '../base/errors.ts';
 import { ageText, sizeText } from '../base/format.ts';
 import { runnerFor } from '../runners/for-host.ts';
 import type { Runner } from '../runners/types.ts';
-import { prepareSandbox } from '../sandbox.ts';
+import { chooseStateHost } from '../kernel/state-host.ts';
 import { historyFileIn, stateDirOf } from '../state/paths.ts';
 import { onInterrupt } from '../kernel/interrupt.ts';
-import { backupRows, dumpRunnerFor, firstHost, liveTag, protectionLines, recordVerification, renderBackupTable, resolveBackup, type BackupRow } from './catalog.ts';
-import { takeBackup } from './dump.ts';
-import { readProtection } from './prune-after-run.ts';
-import type { Protection } from './protection.ts';
-import { listBackups, presence, pruneBackups, pruneSelection, type BackupEntry } from './retention.ts';
-import { verifyBackup } from './integrity.ts';
+import { backupRows, protectionLines, recordVerification, renderBackupTable, resolveBackup, type BackupRow } from '../backup/catalog.ts';
+import { readProtection } from '../backup/prune-after-run.ts';
+import type { Protection } from '../backup/protection.ts';
+import { listBackups, presence, pruneBackups, pruneSelection, type BackupEntry } from '../backup/retention.ts';
+import { verifyBackup } from '../backup/integrity.ts';
 
 const ACTIONS = ['list', 'create', 'verify', 'prune'] as const;
 type Action = (typeof ACTIONS)[number];
@@ -34,7 +32,8 @@ export function checkArgs(args: ParsedArgs): Action {
   if (args.positionals[1] !== undefined && a !== 'verify') throw new UsageError(`${a} takes no backup argument (got ${JSON.stringify(args.positionals[1])})`);
   if (flag(args, 'all') && a !== 'verify') throw new UsageError(`--all is for verify only`);
   if (flag(args, 'all') && args.positionals[1] !== undefined) throw new UsageError(`verify: give a backup or --all, not both`);
-  if (flag(args, 'dry-run') && a !== 'prune') throw new UsageError(`--dry-run is for prune only`);
+  if (flag(args, 'dry-run') && a !== 'prune' && a !== 'create') throw new UsageError(`--dry-run is for create and prune only`);
+  for (const f of ['force-unlock', 'renderer']) if (args.values[f] !== undefined && a !== 'create') throw new UsageError(`--${f} is for create only`);
   return a;
 }
 
@@ -54,7 +53,7 @@ export async function backupTask(args: ParsedArgs): Promise<ExitCode> {
       return ExitCode.ok;
     }
     case 'create':
-      return create(env, io, out);
+      throw new Error('backup create runs through the kernel (tasks/backup.ts, create.ts)');
     case 'verify':
       return verify(env, io, out, args.positionals[1], flag(args, 'all'));
     case 'prune':
@@ -65,16 +64,16 @@ export async function backupTask(args: ParsedArgs): Promise<ExitCode> {
 type Chain = { ok: true; where: string; protection: Protection } | { ok: false; where: string; problem: string };
 
 /**
- * What prune must never remove, from the history on the first host (the rollback chain). Read-only:
+ * What prune must never remove, from the history on the state host (the rollback chain). Read-only:
  * the sandbox is not started for it (a sandbox that is not there has no history).
  */
 async function protectionOf(env: LoadedEnvironment): Promise<Chain> {
   const file = historyFileIn(stateDirOf(env.config.app));
-  let where = `the first host:${file}`;
+  let where = `the state host:${file}`;
   let runner: Runner | null = null;
   try {
     const { resolveHosts } = await import('../aws/hosts.ts');
-    const host = firstHost(await resolveHosts(env));
+    const host = chooseStateHost(env, await resolveHosts(env));
     where = `${host.name}:${file}`;
     runner = runnerFor(env, host);
     return { ok: true, where, protection: await readProtection(env, runner) };
@@ -91,44 +90,6 @@ function listText(env: LoadedEnvironment, rows: readonly BackupRow[], chain: Cha
   if (!rows.some((r) => r.protectedBy.length && r.present && r.verified?.ok)) lines.push('  no verified backup: run npx tsx tasks/backup.ts verify --all');
   if (!chain.ok) lines.push(`  the history on ${chain.where} could not be read (${chain.problem}): the dumps rollback --restore-db needs are not marked, and prune refuses to run`);
   return lines;
-}
-
-async function create(env: LoadedEnvironment, io: Io, out: (doc: unknown) => void): Promise<ExitCode> {
-  const db = env.config.database;
-  if (!db) throw new UsageError(`${env.file} has no database: there is nothing to back up`);
-  if (env.config.sandbox) await prepareSandbox(env);
-  const { resolveHosts } = await import('../aws/hosts.ts');
-  const host = firstHost(await resolveHosts(env));
-  const primary = runnerFor(env, host);
-  const runner = dumpRunnerFor(env, primary);
-  const interrupt = onInterrupt(io.say);
-  try {
-    const tag = await liveTag(primary, stateDirOf(env.config.app));
-    const runId = newRunId();
-    io.say(`Backing up ${db.name} (${db.host}:${db.port}) with pg_dump on ${runner.host.name}; live tag: ${tag ?? '(none recorded)'}`);
-    const b = await takeBackup({
-      runner,
-      db,
-      password: secret(env, db.password),
-      format: db.format,
-      dir: env.backupDir,
-      envName: env.name,
-      fromTag: tag,
-      toTag: tag ?? 'manual', // a backup outside a deploy: the tag it was taken under
-      runId,
-      signal: interrupt.signal,
-    });
-    const m = b.manifest;
-    io.say(`Backup taken and verified: ${b.dumpPath}`);
-    io.say(`  ${sizeText(m.sizeBytes)}, sha256 ${m.sha256}, ${Object.values(m.rowCounts).reduce((a, n) => a + n, 0)} rows in ${Object.keys(m.rowCounts).length} tables, dump ${m.durationMs} ms`);
-    const count = (await listBackups(env.backupDir)).length;
-    if (count > env.config.backups.keep) io.say(`  ${count} backups now, keep is ${env.config.backups.keep}: npx tsx tasks/backup.ts prune --env ${env.name}`);
-    out({ action: 'create', env: env.name, runId, dumpPath: b.dumpPath, manifestPath: b.manifestPath, manifest: m });
-    return ExitCode.ok;
-  } finally {
-    interrupt.dispose();
-    await Promise.all([primary.close(), runner === primary ? undefined : runner.close()]);
-  }
 }
 
 async function verify(env: LoadedEnvironment, io: Io, out: (doc: unknown) => void, arg: string | undefined, all: boolean): Promise<ExitCode> {
