@@ -46,6 +46,7 @@ describe('status', () => {
         'web-1  10.0.0.1  v2                    api: active (running)               200, version v2, 3.0 ms                       free',
         'web-2  10.0.0.2  v1 (history says v2)  api: failed                         no answer: connection refused (ECONNREFUSED)  -',
         'web-3  10.0.0.3  ?                     unreachable: web-3: cannot connect  no answer: no answer within 2000 ms           -',
+        'hosts on different tags: v2 on web-1; v1 on web-2 (a deploy limited with --hosts/--tag, or one that stopped part-way): deploy the same tag to the others, or roll these back',
         'releases kept on web-1: 20260105T100000Z_v1, 20260106T100000Z_v2 (current)',
         'releases kept on web-2: 20260105T100000Z_v1 (current)',
         '',
