@@ -124,7 +124,9 @@ describe('backup create, list, verify, prune', () => {
     expect(path.basename(manual)).toMatch(/^\d{8}T\d{6}Z_none_to_manual\.dump$/);
     expect(r.json.manifest).toMatchObject({ envName: 'sbx', database: f.database, host: 'host1', fromTag: null, toTag: 'manual', runId: r.json.runId, rowCounts: { 'public.messages': 0, 'public.schema_migrations': 1 } });
     expect(r.json.manifest.verified).toMatchObject({ by: 'pg_restore -f /dev/null', ok: true });
-    expect(r.stderr).toContain(`with pg_dump on host1; live tag: (none recorded)\nBackup taken and verified: ${manual}\n`);
+    expect(r.stderr).toContain('with pg_dump on host1; live tag: (none recorded)\n');
+    expect(r.stderr).toContain(`backup of sbx: BACKUP TAKEN AND VERIFIED (exit 0), run ${r.json.runId}\n  ${path.relative(f.dir, manual)}: `);
+    expect((await history()).slice(-2)).toMatchObject([{ type: 'started', task: 'backup' }, { type: 'finished', task: 'backup', result: 'deployed', live: null, backupFile: manual }]);
   });
 
   it('create after a deploy records the live tag; list shows newest first with size, age, tags, rows, last verified', async () => {
@@ -312,7 +314,7 @@ describe('restore', () => {
       expect(noTty.stderr).toBe('cutover: restore replaces a database and asks you to type its name, but there is no terminal to ask in: run it in a terminal, or pass --yes. Nothing was changed.\n');
       expect(corrupted.stderr).toContain(`cutover: ${bad} cannot be restored: sha256 of ${bad} is `);
       expect(corrupted.stderr).toContain('. Nothing was changed.\n');
-      expect(other.stderr).toBe(`cutover: ${path.basename(foreign)} is a backup of environment production, not sbx: restore refuses to cross environments. Nothing was changed.\n`);
+      expect(other.stderr).toBe(`cutover: ${path.basename(foreign)} is a backup of environment production, not sbx: a restore never crosses environments. Nothing was changed.\n`);
       expect(locked.stderr).toContain(`The deploy lock (host1:${STATE}/lock.json) is held by `);
       expect(locked.stderr).toContain('(run someone-else: deploy v1.1.0 to sbx');
     } finally {
@@ -377,7 +379,7 @@ describe('restore', () => {
     const back = await f.task(['restore', safety, '--yes']);
     expect(back.code, back.stdout + back.stderr).toBe(0);
     expect(await counts()).toEqual(before);
-    for (const ext of ['.dump', '.json']) rmSync(lying.replace('.dump', ext));
+    for (const ext of ['.dump', '.json']) rmSync(lying.replace('.dump', ext), { force: true }); // the restore that put it back pruned it (keep: 3)
   });
 });
 
@@ -413,7 +415,7 @@ describe('restore interrupted', () => {
     let released = false;
     const r = await f.task(['restore', c.json.dumpPath, '--yes', '--json'], {
       onOutput: (child, out) => {
-        if (!sent && /Restore \S+ from \S+ in one transaction/.test(out)) {
+        if (!sent && /restoring \S+ from \S+ in one transaction/.test(out)) {
           sent = true;
           child.kill('SIGINT');
         }

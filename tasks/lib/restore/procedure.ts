@@ -18,7 +18,7 @@ import { flag, type ParsedArgs } from '../cli/args.ts';
 import { RESTORE_FLAGS } from '../commands/pg.ts';
 import { secret, secretValues } from '../config/load.ts';
 import { confirmByTyping, requireTerminalOrYes } from '../kernel/confirm.ts';
-import { timed } from '../kernel/listr.ts';
+import type { Task } from '../kernel/listr.ts';
 import type { KernelCtx, Outcome, Procedure, RunHosts } from '../kernel/procedure.ts';
 import type { ChangingTask } from '../kernel/run.ts';
 import type { RestoreCtx } from './context.ts';
@@ -63,8 +63,10 @@ const restoreProcedure: Procedure<RestoreCtx> = {
 
   work: (ctx) => [
     {
-      title: `Restore ${ctx.db.name} from ${ctx.source?.manifest.file ?? ctx.arg} in one transaction, after a safety backup`,
-      task: timed('restore', async (c: RestoreCtx, task) => {
+      title: `Safety backup of ${ctx.db.name}, then the restore from ${ctx.source?.manifest.file ?? ctx.arg}`,
+      // not timed(): runRestore records its own steps (safety backup, restore, counts)
+      task: async (c: RestoreCtx, task: Task<RestoreCtx>) => {
+        c.signal.throwIfAborted();
         const source = c.source!;
         if (c.dry) {
           const p = backupPlan({ db: c.db, password: c.password, format: c.db.format, dir: c.env.backupDir, fromTag: c.liveTag, toTag: c.liveTag ?? 'manual' });
@@ -95,8 +97,8 @@ const restoreProcedure: Procedure<RestoreCtx> = {
         }
         // anything else is not a success: the kernel's failure path (no retention), the state said by the summary
         if (r.outcome === 'counts-differ') throw new Error(`restored (committed), but the row counts of ${r.mismatches.length} table(s) differ from the backup's`);
-        throw new Error(r.outcome === 'interrupted' ? 'interrupted' : (r.error ?? `the restore ended ${r.outcome}`));
-      }),
+        throw new Error(r.outcome === 'interrupted' ? 'interrupted' : c.redact(r.error ?? `the restore ended ${r.outcome}`));
+      },
     },
   ],
 
