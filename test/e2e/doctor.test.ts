@@ -35,12 +35,12 @@ describe('doctor', () => {
     expect(r.code).toBe(0);
     expect(r.json.ok).toBe(true);
     const host2 = r.json.checks.filter((c: { host: string }) => c.host === 'host2');
-    expect(host2.map((c: { check: string; result: string }) => `${c.check}:${c.result}`)).toEqual([
+    expect(host2.map((c: { check: string; verdict: string }) => `${c.check}:${c.verdict}`)).toEqual([
       'ssh settings:ok', 'connect:ok', 'commands:ok', 'app path:ok', 'service demo-chat:ok',
     ]);
     // where each SSH value came from
     const h2 = f.fleet.hosts[1]!;
-    expect(host2[0].detail).toBe(
+    expect(host2[0].why).toBe(
       `address ${h2.address} [environment (hosts[].address)]; port ${h2.port} [environment (hosts[].port)]; user root [environment (hosts[].user)]; ` +
         `key *** [environment (ssh.privateKey)]; jump none [default (direct)]; known_hosts ${f.fleet.knownHostsPath} [environment (ssh.knownHosts)]`,
     );

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git } from '../../tasks/lib/commands/git.ts';
 import { Environment } from '../../tasks/lib/config/schema.ts';
 import type { LoadedEnvironment } from '../../tasks/lib/config/load.ts';
-import { readDeployed as inspectDeployed } from '../../tasks/lib/inspect.ts';
+import { deployedFacts as inspectDeployed } from '../../tasks/lib/probes/host-facts.ts';
 import { LocalRunner } from '../../tasks/lib/runners/local.ts';
 import { readDeployed as verifyDeployed } from '../../tasks/lib/verify/host-checks.ts';
 
@@ -66,8 +66,8 @@ describe('revisions read from a host', () => {
   });
 
   it('the builders take the commit id, never the host tag, and git writes no file', async () => {
-    expect(() => git.changedFiles(repo, `--output=${bait()}`, 'v2', 'migrations')).toThrow('not a full commit id (40 hexadecimal digits) nor a release tag');
-    expect(() => git.log(repo, `--output=${bait()}`, 'v2')).toThrow('not a full commit id (40 hexadecimal digits) nor a release tag');
+    expect(() => git.changedFiles(repo, `--output=${bait()}`, 'v2', 'migrations')).toThrow('not a full commit id (40 hexadecimal digits)');
+    expect(() => git.log(repo, `--output=${bait()}`, 'v2')).toThrow('not a full commit id (40 hexadecimal digits)');
     expect(() => git.checkout(repo, `--output=${bait()}`, false)).toThrow('not a full commit id');
     expect(() => git.checkout(repo, `--output=${bait()}`)).toThrow('starts with "-"');
     const r = runner();

@@ -26,11 +26,11 @@ describe('status', () => {
       history: { ok: true, where: 'web-1:/srv/.cutover/app/history.jsonl', current: 'v2', previous: 'v1', rollbackTarget: 'v1', skipped: 0 },
       hosts: [
         {
-          name: 'web-1', address: '10.0.0.1', deployed: { ok: true, tag: 'v2', commit: 'c2', release: '20260106T100000Z_v2' },
+          name: 'web-1', address: '10.0.0.1', deployed: { ok: true, tag: 'v2', commit: 'c2', release: '20260106T100000Z_v2', dirty: [] },
           releases: ['20260105T100000Z_v1', '20260106T100000Z_v2'],
           services: [{ name: 'api', ok: true, state: 'active (running)' }], health: { status: 200, version: 'v2', latencyMs: 3 }, lock: null,
         },
-        { name: 'web-2', address: '10.0.0.2', deployed: { ok: true, tag: 'v1', commit: 'c1', release: '20260105T100000Z_v1' }, releases: ['20260105T100000Z_v1'], services: [{ name: 'api', ok: false, state: 'failed' }], health: { status: null, latencyMs: 1, error: 'connection refused (ECONNREFUSED)' } },
+        { name: 'web-2', address: '10.0.0.2', deployed: { ok: true, tag: 'v1', commit: 'c1', release: '20260105T100000Z_v1', dirty: [] }, releases: ['20260105T100000Z_v1'], services: [{ name: 'api', ok: false, state: 'failed' }], health: { status: null, latencyMs: 1, error: 'connection refused (ECONNREFUSED)' } },
         { name: 'web-3', address: '10.0.0.3', unreachable: 'web-3: cannot connect', services: [], health: { status: null, latencyMs: 2000, error: 'no answer within 2000 ms' } },
       ],
       deployments: [deploymentLine(run({ backupFile: '/b/x.dump' })), deploymentLine(run({ runId: 'r0', from: null, to: 'v1', live: 'v1', result: 'deployed', skipBackupReason: 'first' }))],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hostReads, parseKeyValues } from '../../tasks/lib/verify/commands.ts';
+import { hostReads, parseKeyValues } from '../../tasks/lib/commands/host-reads.ts';
 import { ageText, durationText, kibText } from '../../tasks/lib/base/format.ts';
 import { formatDependencies, parseDependencies, parseDf, parseSystemctlShow, parseSystemdTimestamp } from '../../tasks/lib/verify/parse.ts';
 
@@ -55,7 +55,7 @@ describe('parsers of what hosts answer', () => {
     expect(hostReads.deployed('/srv/app').script).toBe(
       ['d=/srv/app', 'c=$(git -C "$d" rev-parse --verify HEAD) || exit 1', 't=$(git -C "$d" describe --tags --exact-match HEAD 2>/dev/null)', `printf 'commit=%s\\ntag=%s\\n' "$c" "$t"`].join('\n'),
     );
-    expect(hostReads.deployed('/srv/app/current', '/srv/app/current').script.split('\n').at(-1)).toBe(`printf 'release=%s\\n' "$(basename "$(readlink /srv/app/current)")"`);
+    expect(hostReads.deployed('/srv/app/current', { currentLink: '/srv/app/current' }).script.split('\n').at(-1)).toBe(`printf 'release=%s\\n' "$(basename "$(readlink /srv/app/current)")"`);
     expect(parseKeyValues('commit=abc\ntag=\nrelease=r=1\n')).toEqual({ commit: 'abc', tag: '', release: 'r=1' });
   });
 });

@@ -38,7 +38,7 @@ describe('service rows from systemctl show', () => {
 });
 
 describe('the version row: deployed tag against the running version', () => {
-  const on = (tag: string | null): DeployedRead => ({ ok: true, tag, commit: '0123456789abcdef0123', release: null });
+  const on = (tag: string | null): DeployedRead => ({ ok: true, tag, commit: '0123456789abcdef0123', release: null, dirty: [] });
   const health = (version: string): HealthAnswer => ({ out: answer(200, ''), url: 'u', version: { ok: true, version } });
 
   it('equal: ok; different: FAIL saying what it means', () => {

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { writePrivateFile } from '../fs/private-file.ts';
+import { writePrivateFile } from '../base/private-file.ts';
 import { PARTIAL_SUFFIX } from './names.ts';
 
 export const VERIFIED_BY = { custom: 'pg_restore -f /dev/null', plain: 'pg_dump completion comment' } as const;

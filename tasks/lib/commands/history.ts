@@ -18,6 +18,9 @@ ${appendEventLine}`,
     );
   },
 
+  /** Exit 0 when the state folder holds a history, 1 when not. */
+  exists: (stateDir: string): Command => command(sh`${statePreamble(stateDir, false)}\ntest -s "$h"`, { readOnly: true }),
+
   /** The whole file; nothing (exit 0) when there is no history yet. */
   read: (stateDir: string): Command => command(sh`${statePreamble(stateDir, false)}\nif [ -e "$h" ]; then cat -- "$h"; fi`, { readOnly: true }),
 };

@@ -8,8 +8,12 @@
  * Output protocol: `held <host now, epoch s> <lock mtime, epoch s>` then the record's text, or
  * `free`, `absent`, `released`, `renewed`, `not-owner` (then a `held` block), `forced`.
  */
-import type { LockRecord } from '../state/records.ts';
 import { command, raw, sh, type Command, type Fragment } from './shell.ts';
+
+/** A lock record as these commands need it: it names its run; the rest travels as JSON. */
+export interface LockRecordText {
+  readonly runId: string;
+}
 
 /** Exit code of acquire/force when someone else holds the lock (sysexits EX_TEMPFAIL). */
 export const LOCK_HELD_EXIT = 75;
@@ -43,7 +47,7 @@ const runIdText = (runId: string): string => `"runId":${JSON.stringify(runId)}`;
 /** Which lock operations exist, as commands; see the header for their output. */
 export const lock = {
   /** Exit 0: taken. Exit 75: held (the holder is printed). */
-  acquire: (stateDir: string, record: LockRecord): Command =>
+  acquire: (stateDir: string, record: LockRecordText): Command =>
     command(
       sh`${statePreamble(stateDir, true)}
 ${newTemp}
@@ -74,7 +78,7 @@ exit 1`,
    * `record`, appending `eventLine` to the history first. Exit 75 with `held ...`/`free` when the
    * lock changed meanwhile.
    */
-  force: (stateDir: string, record: LockRecord, seenRaw: string, eventLine: string): Command =>
+  force: (stateDir: string, record: LockRecordText, seenRaw: string, eventLine: string): Command =>
     command(
       sh`${statePreamble(stateDir, true)}
 ${takeMutex}

@@ -11,7 +11,7 @@ import { pg } from '../commands/pg.ts';
 import { command, sh } from '../commands/shell.ts';
 import { secret } from '../config/load.ts';
 import { CutoverError, ExitCode, HostKeyError, HostUnreachableError } from '../base/errors.ts';
-import { inspectHost, workTreeOf } from '../inspect.ts';
+import { inspectHost, workTreeOf } from '../probes/host-facts.ts';
 import { lastLines } from '../runners/run.ts';
 import { mbText } from '../base/format.ts';
 import { label } from '../base/run.ts';

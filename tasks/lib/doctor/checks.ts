@@ -1,22 +1,17 @@
 /** doctor's rows for one host, from what inspectHost read. Read-only. */
+import { row as checkRow, type CheckRow, type Verdict } from '../base/check.ts';
 import type { Host } from '../config/schema.ts';
 import { pg } from '../commands/pg.ts';
 import { secret, type LoadedEnvironment } from '../config/load.ts';
 import { label } from '../base/run.ts';
 import { HostKeyError, HostUnreachableError } from '../base/errors.ts';
-import { inspectHost, workTreeOf, type HostFacts } from '../inspect.ts';
+import { inspectHost, workTreeOf, type HostFacts } from '../probes/host-facts.ts';
 import { lastLines } from '../runners/run.ts';
 import type { Runner } from '../runners/types.ts';
 import { settingsFor } from '../runners/for-host.ts';
 import type { Sourced, SshSettings } from '../runners/ssh-settings.ts';
 
-export type Verdict = 'ok' | 'warn' | 'fail' | 'skip';
-export interface CheckRow {
-  readonly host: string;
-  readonly check: string;
-  readonly result: Verdict;
-  readonly detail: string;
-}
+export type { CheckRow, Verdict } from '../base/check.ts';
 
 const HINTS: Record<string, string> = {
   pg_dump: 'install the PostgreSQL client (Debian: apt-get install postgresql-client)',
@@ -44,7 +39,7 @@ export function sshSettingsText(s: SshSettings): string {
 }
 
 export async function checkHost(env: LoadedEnvironment, host: Host, runner: Runner): Promise<CheckRow[]> {
-  const row = (check: string, result: Verdict, detail: string): CheckRow => ({ host: host.name, check, result, detail });
+  const row = (check: string, verdict: Verdict, why: string): CheckRow => checkRow(host.name, check, verdict, why);
   const settings: CheckRow[] = [];
   if (host.transport === 'ssh') {
     try {
@@ -91,6 +86,6 @@ export async function checkDatabase(env: LoadedEnvironment, hostName: string, ru
   const r = await runner.exec(pg.serverVersion(db, secret(env, db.password)));
   const where = `${db.user}@${db.host}:${db.port}/${db.name}`;
   return r.code === 0
-    ? { host: hostName, check: 'database', result: 'ok', detail: `${where} answers (PostgreSQL ${r.stdout.trim()})` }
-    : { host: hostName, check: 'database', result: 'fail', detail: `${where} does not answer: ${lastLines(r.stderr, 2) || `exit ${r.code}`}` };
+    ? checkRow(hostName, 'database', 'ok', `${where} answers (PostgreSQL ${r.stdout.trim()})`)
+    : checkRow(hostName, 'database', 'fail', `${where} does not answer: ${lastLines(r.stderr, 2) || `exit ${r.code}`}`);
 }

@@ -12,8 +12,9 @@ import { resolveHosts } from '../aws/hosts.ts';
 import { runnerFor } from '../runners/for-host.ts';
 import { filterHosts, hostFilterFrom } from '../cli/host-filter.ts';
 import { THIS_MACHINE, type Runner } from '../runners/types.ts';
-import { prepareSandbox } from '../sandbox.ts';
-import { checkDatabase, checkHost, type CheckRow } from './checks.ts';
+import { prepareSandbox } from '../kernel/sandbox.ts';
+import { row as checkRow, type CheckRow } from '../base/check.ts';
+import { checkDatabase, checkHost } from './checks.ts';
 import { renderTable } from './table.ts';
 
 
@@ -22,7 +23,7 @@ export async function doctor(args: ParsedArgs): Promise<ExitCode> {
   const env = await loadEnvironment(chooseEnvironment(str(args, 'env'), process.env));
   const hosts = filterHosts(await resolveHosts(env), filter, env.file);
   const rows: CheckRow[] = [
-    { host: THIS_MACHINE, check: 'environment', result: 'ok', detail: `${env.file} is valid (${hosts.length} host(s), ${env.config.services.length} service(s))` },
+    checkRow(THIS_MACHINE, 'environment', 'ok', `${env.file} is valid (${hosts.length} host(s), ${env.config.services.length} service(s))`),
   ];
   if (env.config.sandbox) rows.push(...(await prepareSandbox(env)));
   const runners = new Map<string, Runner>(hosts.map((h) => [h.name, runnerFor(env, h)]));
@@ -33,16 +34,16 @@ export async function doctor(args: ParsedArgs): Promise<ExitCode> {
     rows.push(...(await checkEc2(env, hosts)));
     if (env.config.database) {
       const first = hosts[0]!;
-      const reachable = !perHost[0]!.some((r) => r.check === 'connect' && r.result === 'fail') && perHost[0]!.length > 1;
+      const reachable = !perHost[0]!.some((r) => r.check === 'connect' && r.verdict === 'fail') && perHost[0]!.length > 1;
       if (env.config.database.dumpOn === 'local') rows.push(await checkDatabase(env, THIS_MACHINE, thisMachine()));
       else if (reachable) rows.push(await checkDatabase(env, first.name, runners.get(first.name)!));
-      else rows.push({ host: first.name, check: 'database', result: 'skip', detail: 'host unreachable' });
+      else rows.push(checkRow(first.name, 'database', 'skip', 'host unreachable'));
     }
   } finally {
     await Promise.all([...runners.values()].map((r) => r.close()));
   }
-  const safe = rows.map((r) => ({ ...r, detail: redact(r.detail, secretValues(env)) }));
-  const failed = safe.filter((r) => r.result === 'fail');
+  const safe = rows.map((r) => ({ ...r, why: redact(r.why, secretValues(env)) }));
+  const failed = safe.filter((r) => r.verdict === 'fail');
   if (flag(args, 'json')) {
     process.stdout.write(`${JSON.stringify({ environment: env.name, ok: failed.length === 0, checks: safe }, null, 2)}\n`);
   } else {
@@ -59,7 +60,7 @@ export async function doctor(args: ParsedArgs): Promise<ExitCode> {
 /** What this machine needs: pg_restore to verify dumps, a writable backup folder. */
 async function checkThisMachine(env: LoadedEnvironment): Promise<CheckRow[]> {
   const rows: CheckRow[] = [];
-  const row = (check: string, result: CheckRow['result'], detail: string) => rows.push({ host: THIS_MACHINE, check, result, detail });
+  const row = (check: string, verdict: CheckRow['verdict'], why: string) => rows.push(checkRow(THIS_MACHINE, check, verdict, why));
   if (env.config.database) {
     const need = env.config.database.dumpOn === 'local' ? ['pg_restore', 'pg_dump'] : ['pg_restore'];
     const found = parseWhich((await thisMachine().exec(whichCommands(need))).stdout);
@@ -84,6 +85,6 @@ async function checkEc2(env: LoadedEnvironment, hosts: readonly Host[]): Promise
   const [{ ec2Preflight }, { awsSettings }] = await Promise.all([import('../aws/ec2-preflight.ts'), import('../aws/settings.ts')]);
   const ssm = env.config.services.some((s) => s.restart === 'ssm');
   const problems = await ec2Preflight(awsSettings(env), targets, { ssm }).catch((err: Error) => [err.message]);
-  if (!problems.length) return [{ host: THIS_MACHINE, check: 'ec2', result: 'ok', detail: `${targets.length} instance(s) running, checks ok${ssm ? ', SSM agents online' : ''}` }];
-  return problems.map((p) => ({ host: targets.find((t) => p.startsWith(`${t.hostName} `))?.hostName ?? THIS_MACHINE, check: 'ec2', result: 'fail' as const, detail: p }));
+  if (!problems.length) return [checkRow(THIS_MACHINE, 'ec2', 'ok', `${targets.length} instance(s) running, checks ok${ssm ? ', SSM agents online' : ''}`)];
+  return problems.map((p) => checkRow(targets.find((t) => p.startsWith(`${t.hostName} `))?.hostName ?? THIS_MACHINE, 'ec2', 'fail', p));
 }

@@ -20,7 +20,7 @@ import type { Host } from '../config/schema.ts';
 import { redactDeep, redactText } from '../reports/redact.ts';
 import { runnerFor } from '../runners/for-host.ts';
 import type { Runner } from '../runners/types.ts';
-import { prepareSandbox } from '../sandbox.ts';
+import { prepareSandbox } from './sandbox.ts';
 import { appendHistory } from '../state/history.ts';
 import { newLockRecord, whoAmI } from '../state/lock.ts';
 import { stateDirOf } from '../state/paths.ts';
@@ -82,7 +82,7 @@ export async function runChanging<C extends KernelCtx>(args: ParsedArgs, spec: C
   const secrets = secretValues(env);
   const redact = (t: string) => redactText(t, secrets);
   const print = (t: string) => (flags.json ? process.stderr : process.stdout).write(`${redact(t)}\n`);
-  if (env.config.sandbox) for (const row of await prepareSandbox(env)) if (row.result !== 'ok') print(`note: ${row.detail}`);
+  if (env.config.sandbox) for (const row of await prepareSandbox(env)) if (row.verdict !== 'ok') print(`note: ${row.why}`);
   mkdirSync(env.backupDir, { recursive: true, mode: 0o700 });
 
   const interrupt = onInterrupt(print, 'stopping, cleaning up, releasing the lock');

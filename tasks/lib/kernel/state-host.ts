@@ -8,11 +8,11 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../base/errors.ts';
-import { command, sh } from '../commands/shell.ts';
+import { history } from '../commands/history.ts';
 import type { LoadedEnvironment } from '../config/load.ts';
 import type { Host } from '../config/schema.ts';
 import type { Runner } from '../runners/types.ts';
-import { historyFileIn, stateDirOf } from '../state/paths.ts';
+import { stateDirOf } from '../state/paths.ts';
 
 export const STATE_HOST_FILE = 'state-host.json';
 
@@ -67,9 +67,6 @@ export function rememberStateHost(env: LoadedEnvironment, h: Host): void {
   writeFileSync(rememberedPath(env), `${JSON.stringify(v)}\n`, { mode: 0o600 });
 }
 
-/** Exit 0 when the state folder holds a history, 1 when not. */
-export const hasHistoryCommand = (stateDir: string) => command(sh`test -s ${historyFileIn(stateDir)}`, { readOnly: true });
-
 function moveHint(env: LoadedEnvironment, from: string, to: Host): string {
   const dir = stateDirOf(env.config.app);
   return (
@@ -98,7 +95,7 @@ export async function checkStateHost(env: LoadedEnvironment, chosen: Host, all: 
     );
   }
   const dir = stateDirOf(env.config.app);
-  const has = async (r: Runner) => (await r.exec(hasHistoryCommand(dir), { signal, timeoutMs: 30_000 })).code === 0;
+  const has = async (r: Runner) => (await r.exec(history.exists(dir), { signal, timeoutMs: 30_000 })).code === 0;
   const chosenRunner = all.find((x) => x.host === chosen)?.runner;
   if (!chosenRunner || (await has(chosenRunner))) return;
   const others = all.filter((x) => x.host !== chosen);

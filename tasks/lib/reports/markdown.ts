@@ -18,7 +18,7 @@ function table(head: readonly string[], align: readonly ('l' | 'r')[], rows: rea
   return [`| ${head.join(' | ')} |`, `| ${align.map((a) => (a === 'r' ? '---:' : '---')).join(' | ')} |`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)];
 }
 
-const VERDICT_MARK: Record<ReportCheck['verdict'], string> = { ok: '✅ ok', warn: '⚠️ warn', fail: '❌ fail' };
+const VERDICT_MARK: Record<ReportCheck['verdict'], string> = { ok: '✅ ok', warn: '⚠️ warn', fail: '❌ fail', skip: '➖ skip' };
 const ms = (v: number | null) => (v === null ? null : `${Math.round(v)} ms`);
 
 function backupLines(b: ReportBackup): string[] {

@@ -1,5 +1,7 @@
 /** What every report holds: the JSON record is this (redacted), the Markdown is rendered from it. */
 
+import type { CheckRow } from '../base/check.ts';
+
 export type ReportKind = 'deploy' | 'rollback' | 'restore' | 'backup' | 'canary' | 'verify';
 
 export interface ReportStep {
@@ -8,14 +10,8 @@ export interface ReportStep {
   readonly ok: boolean;
 }
 
-export interface ReportCheck {
-  readonly host: string;
-  readonly check: string;
-  readonly value: string;
-  readonly threshold: string;
-  readonly verdict: 'ok' | 'warn' | 'fail';
-  readonly why: string;
-}
+/** A report's table of checks: the shared check row. */
+export type ReportCheck = CheckRow;
 
 /** Milliseconds; null when there was no sample to take it from. */
 export interface ReportLatency {

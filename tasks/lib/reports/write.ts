@@ -7,7 +7,7 @@ import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { secretValues, type LoadedEnvironment } from '../config/load.ts';
 import { compactTimestamp } from '../backup/names.ts';
-import { writePrivateFile } from '../fs/private-file.ts';
+import { writePrivateFile } from '../base/private-file.ts';
 import { renderMarkdown } from './markdown.ts';
 import { redactDeep, redactText } from './redact.ts';
 import type { ReportInput, ReportPaths, ReportRecord } from './types.ts';

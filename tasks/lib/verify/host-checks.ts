@@ -6,17 +6,16 @@
 import type { EnvironmentConfig, Service } from '../config/schema.ts';
 import { listBackups } from '../backup/retention.ts';
 import { command, raw } from '../commands/shell.ts';
-import { workTreeOf } from '../inspect.ts';
 import type { LoadedEnvironment } from '../config/load.ts';
 import { runJournalScan } from '../probes/journal.ts';
 import { lastLines } from '../runners/run.ts';
 import type { Runner } from '../runners/types.ts';
 import { describeHolder, lockStatus } from '../state/lock.ts';
 import { lockFileIn } from '../state/paths.ts';
-import { hostReads, parseKeyValues } from './commands.ts';
+import { hostReads } from '../commands/host-reads.ts';
 import type { HealthAnswer, Row } from './http-checks.ts';
 import { ageText, durationText, kibText } from '../base/format.ts';
-import { deployedAnswerProblem } from '../base/revisions.ts';
+import { readDeployed as readHostDeployed, type DeployedRead } from '../probes/host-facts.ts';
 import { parseDf, parseSystemctlShow, parseSystemdTimestamp } from './parse.ts';
 
 const SSH_TIMEOUT_MS = 15_000;
@@ -85,18 +84,10 @@ async function customRow(s: Service, c: HostCtx): Promise<Row> {
   return { ...base, verdict: 'fail', value: 'not running', why: failedCommand(`\`${s.commands!.status}\``, r), valueClass: 'not running' };
 }
 
-export type DeployedRead = { readonly ok: true; readonly tag: string | null; readonly commit: string; readonly release: string | null } | { readonly ok: false; readonly problem: string };
+export type { DeployedRead } from '../probes/host-facts.ts';
 
-export async function readDeployed(env: LoadedEnvironment, c: HostCtx): Promise<DeployedRead> {
-  const dir = workTreeOf(env);
-  const releases = env.config.app.strategy === 'releases';
-  const r = await c.runner.exec(hostReads.deployed(dir, releases ? dir : undefined), { timeoutMs: SSH_TIMEOUT_MS, signal: c.signal });
-  if (r.code !== 0) return { ok: false, problem: failedCommand(`reading the working copy ${dir}`, r) };
-  const kv = parseKeyValues(r.stdout);
-  const answer = { tag: kv.tag || null, commit: kv.commit ?? '', release: kv.release || null };
-  // what the host says it runs is input: a tag like `--output=x` is reported, never used
-  const problem = deployedAnswerProblem(dir, answer);
-  return problem ? { ok: false, problem } : { ok: true, ...answer };
+export function readDeployed(env: LoadedEnvironment, c: HostCtx): Promise<DeployedRead> {
+  return readHostDeployed(env, c.runner, { timeoutMs: SSH_TIMEOUT_MS, ...(c.signal ? { signal: c.signal } : {}) });
 }
 
 export function versionRow(versionField: string | undefined, d: DeployedRead, h: HealthAnswer): Row {

@@ -1,5 +1,8 @@
 /** What verify produces: one row per check and host, judged ok / warn / fail. */
 
+import type { CheckRow as Row } from '../base/check.ts';
+
+/** verify never skips a check it runs: ok, warn or fail. */
 export type Verdict = 'ok' | 'warn' | 'fail';
 
 /** Check kinds, as `--check` names them. Hardening probes run only when configured. */
@@ -20,20 +23,11 @@ export const CHECK_KINDS = [
 ] as const;
 export type CheckKind = (typeof CHECK_KINDS)[number];
 
-export interface CheckRow {
-  /** Host name, or THIS_MACHINE for checks of this machine (backups). */
-  readonly host: string;
+/** The shared check row (base/check.ts), with what verify adds: the kind of check, and what --watch compares. */
+export interface CheckRow extends Row {
   /** `connect`: the row of a host SSH could not reach (not a check one can select). */
   readonly kind: CheckKind | 'connect';
-  /** As shown: `health`, `service demo-chat`. Unique per host. */
-  readonly check: string;
   readonly verdict: Verdict;
-  /** What was measured, short: `200, version v1.1.0`, `p95 4 ms`. */
-  readonly value: string;
-  /** What it must be: `200`, `p95 <= 200 ms`. */
-  readonly threshold: string;
-  /** Why this verdict: what was asked, what came back (may hold several lines). */
-  readonly why: string;
   /** The category of `value` that --watch compares between rounds (numbers that wobble are left out). */
   readonly valueClass: string;
 }

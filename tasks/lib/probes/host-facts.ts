@@ -2,17 +2,17 @@
  * What is on a host, read-only: shared by doctor (a table for people) and the deploy preflight
  * (typed facts for the plan). Independent reads run in parallel over the host's one connection.
  */
-import type { Service } from './config/schema.ts';
-import { git } from './commands/git.ts';
-import { parseWhich, whichCommands } from './commands/host.ts';
-import { releasePaths, releases, tagOfRelease } from './commands/releases.ts';
-import { command, raw } from './commands/shell.ts';
-import { systemd } from './commands/systemd.ts';
-import type { LoadedEnvironment } from './config/load.ts';
-import { deployedAnswerProblem } from './base/revisions.ts';
-import type { Deployed } from './base/run.ts';
-import { lastLines } from './runners/run.ts';
-import type { Runner } from './runners/types.ts';
+import type { Service } from '../config/schema.ts';
+import { parseWhich, whichCommands } from '../commands/host.ts';
+import { hostReads } from '../commands/host-reads.ts';
+import { tagOfRelease } from '../commands/releases.ts';
+import { command, raw } from '../commands/shell.ts';
+import { systemd } from '../commands/systemd.ts';
+import type { LoadedEnvironment } from '../config/load.ts';
+import { deployedAnswerProblem } from '../base/revisions.ts';
+import type { Deployed } from '../base/run.ts';
+import { lastLines } from '../runners/run.ts';
+import type { Runner } from '../runners/types.ts';
 
 /** Commands cutover runs on a host, for this environment's configuration. */
 export function requiredCommands(env: LoadedEnvironment): string[] {
@@ -56,7 +56,7 @@ export interface HostFacts {
 export async function inspectHost(env: LoadedEnvironment, runner: Runner): Promise<HostFacts> {
   const needed = requiredCommands(env);
   const found = parseWhich((await runner.exec(whichCommands(needed))).stdout);
-  const [deployed, services] = await Promise.all([readDeployed(env, runner), Promise.all(env.config.services.map((s) => serviceState(s, runner)))]);
+  const [deployed, services] = await Promise.all([deployedFacts(env, runner), Promise.all(env.config.services.map((s) => serviceState(s, runner)))]);
   return {
     missing: needed.filter((n) => !found.get(n)),
     present: needed.filter((n) => found.get(n)),
@@ -65,27 +65,37 @@ export async function inspectHost(env: LoadedEnvironment, runner: Runner): Promi
   };
 }
 
-/** What the host runs, checked: a tag or commit that cannot be used safely becomes `workTreeProblem`. */
-export async function readDeployed(env: LoadedEnvironment, runner: Runner): Promise<Pick<HostFacts, 'deployed' | 'workTreeProblem' | 'dirty'>> {
+/** What a host says it runs, read in one round trip; a tag or commit it answers that is not valid is a problem, never used. */
+export type DeployedRead =
+  | { readonly ok: true; readonly tag: string | null; readonly commit: string; readonly release: string | null; readonly dirty: readonly string[] }
+  | { readonly ok: false; readonly problem: string };
+
+/** The one reader of what a host runs: doctor, the deploy preflight, verify and status all use it. */
+export async function readDeployed(env: LoadedEnvironment, runner: Runner, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<DeployedRead> {
   const dir = workTreeOf(env);
-  const inTree = await runner.exec(git.isWorkTree(dir));
-  if (inTree.code !== 0) {
-    const why = lastLines(inTree.stderr, 1) || `exit ${inTree.code}`;
-    const hint = env.config.app.strategy === 'releases' ? 'no release yet? the first deploy needs one made by hand' : `clone ${env.config.app.repo} there first`;
-    return { workTreeProblem: `${dir} is not a git working copy (${why}); ${hint}`, dirty: [] };
+  const releasesMode = env.config.app.strategy === 'releases';
+  const r = await runner.exec(hostReads.deployed(dir, { ...(releasesMode ? { currentLink: dir } : {}), dirty: !releasesMode }), opts);
+  if (r.code !== 0) {
+    const why = lastLines(r.stderr, 1) || r.error || `exit ${r.code}`;
+    const hint = releasesMode ? 'no release yet? the first deploy needs one made by hand' : `clone ${env.config.app.repo} there first`;
+    return { ok: false, problem: `${dir} is not a git working copy (${why}); ${hint}` };
   }
-  const [tag, head, dirty, current] = await Promise.all([
-    runner.exec(git.currentTag(dir)),
-    runner.exec(git.headCommit(dir)),
-    env.config.app.strategy === 'in-place' ? runner.exec(git.dirtyFiles(dir)) : null,
-    env.config.app.strategy === 'releases' ? runner.exec(releases.readCurrent(releasePaths(env.config.app.path))) : null,
-  ]);
-  const release = current?.stdout.trim() || undefined;
-  const deployed = { tag: tag.code === 0 ? tag.stdout.trim() : release && tagOfRelease(release), commit: head.stdout.trim(), release };
-  const files = dirty ? dirty.stdout.split('\n').filter(Boolean).map((l) => l.slice(3)) : [];
+  const lines = r.stdout.split('\n');
+  const value = (key: string) => lines.find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1) ?? '';
+  const answer = { tag: value('tag') || null, commit: value('commit'), release: value('release') || null };
   // what the host says it runs is input: a tag like `--output=x` is reported, never used
-  const problem = deployedAnswerProblem(dir, deployed);
-  return problem ? { workTreeProblem: problem, dirty: files } : { deployed, dirty: files };
+  const problem = deployedAnswerProblem(dir, answer);
+  if (problem) return { ok: false, problem };
+  return { ok: true, ...answer, dirty: lines.filter((l) => l.startsWith('dirty=')).map((l) => l.slice('dirty='.length)) };
+}
+
+/** What the host runs, checked: a tag or commit that cannot be used safely becomes `workTreeProblem`. */
+export async function deployedFacts(env: LoadedEnvironment, runner: Runner): Promise<Pick<HostFacts, 'deployed' | 'workTreeProblem' | 'dirty'>> {
+  const d = await readDeployed(env, runner);
+  if (!d.ok) return { workTreeProblem: d.problem, dirty: [] };
+  // releases: `current` may point at a release of a tag HEAD does not name exactly
+  const tag = d.tag ?? (d.release ? tagOfRelease(d.release) : undefined);
+  return { deployed: { ...(tag ? { tag } : {}), commit: d.commit, ...(d.release ? { release: d.release } : {}) }, dirty: [...d.dirty] };
 }
 
 async function serviceState(s: Service, runner: Runner): Promise<ServiceState> {

@@ -1,5 +1,5 @@
-/** Read-only commands verify and status run on a host (builders: pure, tested by exact comparison). */
-import { command, sh, type Command } from '../commands/shell.ts';
+/** Read-only commands that say what a host runs (builders: pure, tested by exact comparison). */
+import { command, sh, type Command } from './shell.ts';
 
 /** Properties read per unit; systemd prints nothing for one it does not know (NRestarts before 235). */
 export const SHOW_PROPERTIES = ['Id', 'LoadState', 'ActiveState', 'SubState', 'ActiveEnterTimestamp', 'NRestarts'] as const;
@@ -8,14 +8,19 @@ export const hostReads = {
   /** One `Key=value` block per unit, in the order given. Needs no sudo. */
   serviceShow: (units: readonly string[]): Command => command(sh`systemctl show -p ${SHOW_PROPERTIES.join(',')} -- ${units}`, { readOnly: true }),
 
-  /** `commit=<sha>`, `tag=<exact tag or empty>`, and with a `current` link `release=<folder it points to>`; exit 1 when not a working copy. */
-  deployed: (workTree: string, currentLink?: string): Command =>
+  /**
+   * In one round trip: `commit=<sha>`, `tag=<exact tag or empty>`, with a `current` link
+   * `release=<folder it points to>`, and with `dirty` one `dirty=<path>` line per tracked file
+   * changed by hand. Exit 1 (and git's message) when the folder is not a working copy.
+   */
+  deployed: (workTree: string, o: { currentLink?: string; dirty?: boolean } = {}): Command =>
     command(
       sh`d=${workTree}
-c=$(git -C "$d" rev-parse --verify HEAD) || exit 1
-t=$(git -C "$d" describe --tags --exact-match HEAD 2>/dev/null)
-printf 'commit=%s\\ntag=%s\\n' "$c" "$t"${currentLink ? sh`
-printf 'release=%s\\n' "$(basename "$(readlink ${currentLink})")"` : sh``}`,
+c=$(git -C "$d" rev-parse --verify --end-of-options HEAD) || exit 1
+t=$(git -C "$d" describe --tags --exact-match --end-of-options HEAD 2>/dev/null)
+printf 'commit=%s\\ntag=%s\\n' "$c" "$t"${o.currentLink ? sh`
+printf 'release=%s\\n' "$(basename "$(readlink ${o.currentLink})")"` : sh``}${o.dirty ? sh`
+git -C "$d" status --porcelain --untracked-files=no | cut -c4- | sed 's/^/dirty=/'` : sh``}`,
       { readOnly: true },
     ),
 
