@@ -53,8 +53,9 @@ describe('parsers of what hosts answer', () => {
     });
     expect(hostReads.disk('/srv/my app')).toEqual({ script: "df -P -k -- '/srv/my app'", readOnly: true });
     expect(hostReads.deployed('/srv/app').script).toBe(
-      ['d=/srv/app', 'c=$(git -C "$d" rev-parse --verify HEAD) || exit 1', 't=$(git -C "$d" describe --tags --exact-match HEAD 2>/dev/null)', `printf 'commit=%s\\ntag=%s\\n' "$c" "$t"`].join('\n'),
+      ['d=/srv/app', 'c=$(git -C "$d" rev-parse --verify --end-of-options HEAD) || exit 1', 't=$(git -C "$d" describe --tags --exact-match --end-of-options HEAD 2>/dev/null)', `printf 'commit=%s\\ntag=%s\\n' "$c" "$t"`].join('\n'),
     );
+    expect(hostReads.deployed('/srv/app', { dirty: true }).script.split('\n').at(-1)).toBe(`git -C "$d" status --porcelain --untracked-files=no | cut -c4- | sed 's/^/dirty=/'`);
     expect(hostReads.deployed('/srv/app/current', { currentLink: '/srv/app/current' }).script.split('\n').at(-1)).toBe(`printf 'release=%s\\n' "$(basename "$(readlink /srv/app/current)")"`);
     expect(parseKeyValues('commit=abc\ntag=\nrelease=r=1\n')).toEqual({ commit: 'abc', tag: '', release: 'r=1' });
   });
