@@ -84,7 +84,7 @@ describe('revisions read from a host', () => {
     g('tag', '-d', '--', `--output=${bait()}`);
     const facts = await inspectDeployed(envFor(repo), runner());
     expect(facts).toEqual({ deployed: { tag: 'v1', commit: v1, release: undefined }, dirty: [] });
-    expect(await verifyDeployed(envFor(repo), { runner: runner(), secrets: [], now: () => 0 })).toEqual({ ok: true, tag: 'v1', commit: v1, release: null });
+    expect(await verifyDeployed(envFor(repo), { runner: runner(), secrets: [], now: () => 0 })).toEqual({ ok: true, tag: 'v1', commit: v1, release: null, dirty: [] });
     const back = await runner().exec(git.checkoutCommit(repo, v1));
     expect(back.code).toBe(0);
   });
