@@ -194,7 +194,7 @@ function main() {
       error(`ERROR handler ${key}: ${e?.stack ?? e}`);
     }
     if (draining) headers.connection = 'close';
-    res.writeHead(status, { 'content-type': 'application/json', ...headers });
+    res.writeHead(status, { 'content-type': 'application/json', 'x-app-version': release.version, ...headers });
     res.end(typeof body === 'string' ? body : JSON.stringify(body));
     req.resume(); // discard any unread body (404/405 on a POST)
     const ms = Date.now() - t0;
