@@ -76,9 +76,10 @@ export class Monitor {
     for (const s of sources.values()) if (s.kind === 'records') this.kept.set(s.name, []);
   }
 
-  private judges(): readonly Judge[] {
+  /** Who is judged: as told, else every cohort (with `keys`: every key seen in the window). */
+  private judges(values: WindowValues): readonly Judge[] {
     if (this.opts.judge) return this.opts.judge;
-    return cohortNames(this.opts.cohorts).map((cohort) => ({ cohort }));
+    return cohortNames(this.opts.cohorts, Object.keys(values.cohorts)).map((cohort) => ({ cohort }));
   }
 
   /** A line of a record source (replays and tests feed lines themselves). */
@@ -149,7 +150,7 @@ export class Monitor {
       stats[s.name] = { ...agg.sourceStats(), ...(failed ? { unavailable: failed } : {}) };
     }
     const values: WindowValues = { window, cohorts: mergeCohorts(parts), sources: stats };
-    const results = this.judges().map((j) => {
+    const results = this.judges(values).map((j) => {
       const r = evaluateGateSet({ signals: this.signals, values, cohort: j.cohort, ...(j.baseline !== undefined ? { baseline: j.baseline } : {}), clocks: this.clocks[j.cohort], ...(this.opts.gates ? { gates: this.opts.gates } : {}), now });
       this.clocks[j.cohort] = { ...r.clocks };
       return r;
