@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { benchFleet } from './fleet.ts';
 import { benchHelp, verdictLine } from './help.ts';
+import { benchSignals } from './signals.ts';
 import { benchVerify } from './verify.ts';
 
 const repo = path.resolve(import.meta.dirname, '..');
@@ -24,6 +25,11 @@ if (want('fleet')) {
 }
 if (want('verify')) {
   const r = await benchVerify(repo);
+  process.stdout.write(`${r.text}\n`);
+  verdicts.push(...r.verdicts);
+}
+if (want('signals') || only.includes('signals-long')) {
+  const r = await benchSignals(repo, only.includes('signals-long'));
   process.stdout.write(`${r.text}\n`);
   verdicts.push(...r.verdicts);
 }

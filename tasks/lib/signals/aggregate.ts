@@ -4,7 +4,7 @@
  * metric's window. Optionally also per time bucket (the charts of a report). Pure over its input.
  */
 import type { MetricConfig, RecordSourceConfig } from './config.ts';
-import { fieldsOf, reducerFactory, toNumber, type Reducer, type Row } from './reducers.ts';
+import { fieldsOf, reducerFactory, toNumber, type Reducer, type ReducerPartial, type Row } from './reducers.ts';
 import { FieldScanner, Malformed, timeOf, type FieldValue } from './scan.ts';
 import type { MetricValue, SourceStats, TimeWindow } from './types.ts';
 
@@ -15,6 +15,13 @@ import type { MetricValue, SourceStats, TimeWindow } from './types.ts';
 export type CohortSpec = 'all' | 'keys' | Readonly<Record<string, readonly string[]>>;
 
 export const ALL = 'all';
+
+/** An aggregator's content, structured-cloneable (worker threads). */
+export interface AggregatorPartial {
+  readonly cohorts: [string, ReducerPartial[]][];
+  readonly buckets: [number, [string, ReducerPartial[]][]][];
+  readonly stats: { lines: number; malformed: number; records: number; untimed: number; bytes: number; files: string[]; malformedAt: string[] };
+}
 const MAX_MALFORMED_AT = 10;
 
 /** nginx's variables under the names metrics use: latency in ms, the upstream that answered last. */
@@ -101,7 +108,7 @@ export class RecordAggregator {
       return { name, windowMs, from: window.to - windowMs, make: reducerFactory(m, index, opts.keepValues?.has(name) ?? false) };
     });
     this.from = Math.min(window.from, ...this.plans.map((p) => p.from));
-    this.scanner = new FieldScanner(raw);
+    this.scanner = new FieldScanner(raw, config.timeField);
     // the row the reducers read: wanted paths, each either a raw field (copied) or derived
     this.row = new Array<FieldValue>(wanted.length);
     this.copy = wanted.map((p, i) => ({ at: i, from: this.derived.some((d) => d.at === i) ? -1 : raw.indexOf(p) })).filter((c) => c.from >= 0);
@@ -189,6 +196,41 @@ export class RecordAggregator {
 
   private resultOf(set: ReducerSet, windowMs: (p: MetricPlan) => number): Record<string, MetricValue> {
     return Object.fromEntries(this.plans.map((p, i) => [p.name, set[i]!.result(windowMs(p))]));
+  }
+
+  /** What this aggregator holds, to be merged into another one over the same options (lines read in parallel). */
+  partial(): AggregatorPartial {
+    const sets = (m: Map<string, ReducerSet>) => [...m.entries()].map(([c, set]) => [c, set.map((r) => r.partial())] as [string, ReducerPartial[]]);
+    const s = this.stats;
+    return {
+      cohorts: sets(this.cohortSets),
+      buckets: [...this.buckets.entries()].map(([at, m]) => [at, sets(m)]),
+      stats: { lines: s.lines, malformed: s.malformed, records: s.records, untimed: s.untimed, bytes: s.bytes, files: [...s.files], malformedAt: [...s.malformedAt] },
+    };
+  }
+
+  /** Adds the partial of lines that came after the ones this aggregator saw. */
+  absorb(p: AggregatorPartial): void {
+    const into = (m: Map<string, ReducerSet>, sets: [string, ReducerPartial[]][]) => {
+      for (const [c, parts] of sets) {
+        const set = this.setFor(m, c);
+        parts.forEach((part, i) => set[i]!.merge(part));
+      }
+    };
+    into(this.cohortSets, p.cohorts);
+    for (const [at, sets] of p.buckets) {
+      let m = this.buckets.get(at);
+      if (!m) this.buckets.set(at, (m = new Map()));
+      into(m, sets);
+    }
+    const s = this.stats;
+    s.lines += p.stats.lines;
+    s.malformed += p.stats.malformed;
+    s.records += p.stats.records;
+    s.untimed += p.stats.untimed;
+    s.bytes += p.stats.bytes;
+    p.stats.files.forEach((f) => s.files.add(f));
+    s.malformedAt.push(...p.stats.malformedAt.slice(0, Math.max(0, MAX_MALFORMED_AT - s.malformedAt.length)));
   }
 
   sourceStats(): SourceStats {

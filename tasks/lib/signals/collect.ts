@@ -4,7 +4,10 @@
  * Prometheus for its metrics at the window's end.
  */
 import type { MetricConfig, Signals } from './config.ts';
-import { ALL, RecordAggregator, type CohortSpec } from './aggregate.ts';
+import { ALL, RecordAggregator, type AggregatorOptions, type CohortSpec } from './aggregate.ts';
+import { canReadInParallel, partsFor, readInParallel } from './parallel.ts';
+import { LineSplitter } from './sources/lines.ts';
+import { LocalLogPlace, type LogReader, type ReadReport } from './sources/log-reader.ts';
 import type { OpenPromSource, OpenRecordSource, OpenSource } from './sources/open.ts';
 import { promRange, withCohort } from './sources/prometheus.ts';
 import type { MetricValue, SourceStats, TimeWindow, WindowValues } from './types.ts';
@@ -15,6 +18,11 @@ export interface CollectOptions {
   /** Also values per bucket of this many ms (charts). */
   readonly bucketMs?: number;
   readonly signal?: AbortSignal;
+  /**
+   * true: large stretches of logs on this machine are read by several worker threads (a gain only
+   * when cores are idle: on a busy machine it measured slower). Default: one thread.
+   */
+  readonly parallel?: boolean;
 }
 
 export interface Bucket {
@@ -38,8 +46,8 @@ export function valuesKeptFor(signals: Pick<Signals, 'gates'>): Set<string> {
   return new Set(signals.gates.filter((g) => g.test?.kind === 'mann-whitney').map((g) => g.metric));
 }
 
-export function newAggregator(signals: Pick<Signals, 'metrics' | 'gates'>, s: OpenRecordSource, opts: CollectOptions): RecordAggregator {
-  return new RecordAggregator({
+export function aggregatorOptions(signals: Pick<Signals, 'metrics' | 'gates'>, s: OpenRecordSource, opts: CollectOptions): AggregatorOptions {
+  return {
     source: s.name,
     config: s.config,
     metrics: metricsOf(signals, s.name),
@@ -47,7 +55,26 @@ export function newAggregator(signals: Pick<Signals, 'metrics' | 'gates'>, s: Op
     cohorts: opts.cohorts,
     keepValues: valuesKeptFor(signals),
     ...(opts.bucketMs ? { bucketMs: opts.bucketMs } : {}),
-  });
+  };
+}
+
+export function newAggregator(signals: Pick<Signals, 'metrics' | 'gates'>, s: OpenRecordSource, opts: CollectOptions): RecordAggregator {
+  return new RecordAggregator(aggregatorOptions(signals, s, opts));
+}
+
+/** Reads what is new from one reader into `agg`: large stretches of files on this machine by several threads. */
+async function readInto(reader: LogReader, agg: RecordAggregator, options: AggregatorOptions, opts: CollectOptions): Promise<ReadReport> {
+  const local = reader.place instanceof LocalLogPlace ? reader.place : null;
+  const read = { since: opts.window.from, ...(opts.signal ? { signal: opts.signal } : {}) };
+  if (!local || opts.parallel !== true || !canReadInParallel()) return reader.read((buf, a, b, file, at) => agg.line(buf, a, b, reader.host, file, at), read);
+  return reader.readRanges(async (range) => {
+    const parts = partsFor(range.length);
+    if (parts > 1) return readInParallel(local.pathOf(range.name), reader.host, range, agg, options, parts);
+    const splitter = new LineSplitter((buf, a, b, at) => agg.line(buf, a, b, reader.host, range.name, range.offset + at));
+    await local.read(range.name, range.offset, range.length, splitter, opts.signal);
+    if (!range.newest) splitter.flushPartial();
+    return splitter.consumed;
+  }, read);
 }
 
 /** The cohorts a Prometheus metric is asked for, with their keys. */
@@ -118,11 +145,12 @@ export async function collectOnce(signals: Pick<Signals, 'metrics' | 'gates' | '
         stats[s.name] = r.stats;
         return;
       }
-      const agg = newAggregator(signals, s, opts);
+      const options = aggregatorOptions(signals, s, opts);
+      const agg = new RecordAggregator(options);
       let failed: string | undefined;
       for (const reader of s.readers) {
         try {
-          const r = await reader.read((buf, a, b, file, at) => agg.line(buf, a, b, reader.host, file, at), { since: opts.window.from, signal: opts.signal });
+          const r = await readInto(reader, agg, options, opts);
           r.files.forEach((f) => agg.noteFile(`${reader.host}:${f}`));
         } catch (err) {
           if (opts.signal?.aborted) throw err;

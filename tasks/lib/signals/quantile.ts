@@ -15,15 +15,28 @@ export const SKETCH_METHOD = 'HdrHistogram (3 significant digits, relative error
 interface Histogram {
   recordValue(v: number): void;
   getValueAtPercentile(p: number): number;
+  add(other: Histogram): void;
   readonly totalCount: number;
   destroy(): void;
 }
 
-let hdr: { build(o: object): Histogram } | undefined;
+interface Hdr {
+  build(o: object): Histogram;
+  encodeIntoCompressedBase64(h: Histogram): string;
+  decodeFromCompressedBase64(s: string, bitBucketSize?: 32): Histogram;
+}
+let hdrModule: Hdr | undefined;
+// loaded on first use: a window under the exact limit never needs it
+const hdr = () => (hdrModule ??= createRequire(import.meta.url)('hdr-histogram-js') as Hdr);
 function newHistogram(): Histogram {
-  // loaded on first use: a window under the exact limit never needs it
-  hdr ??= createRequire(import.meta.url)('hdr-histogram-js') as { build(o: object): Histogram };
-  return hdr.build({ bitBucketSize: 32, numberOfSignificantValueDigits: 3, lowestDiscernibleValue: 1, highestTrackableValue: 2, autoResize: true });
+  return hdr().build({ bitBucketSize: 32, numberOfSignificantValueDigits: 3, lowestDiscernibleValue: 1, highestTrackableValue: 2, autoResize: true });
+}
+
+/** What an accumulator holds, to move between threads and merge: the values, or the sketch (encoded). */
+export interface QuantilePartial {
+  readonly values: Float64Array | null;
+  readonly sketch: string | null;
+  readonly negatives: number;
 }
 
 /** Nearest-rank percentile of ascending `sorted` (q in (0,1)): the value at rank ceil(q * N). */
@@ -68,19 +81,17 @@ export class QuantileAccumulator {
   }
 
   private toSketch(v: number): void {
-    this.sketch = newHistogram();
-    for (let i = 0; i < this.n; i++) this.record(this.values[i]!);
-    this.values = new Float64Array(0);
-    this.n = 0;
+    this.toSketchOnly();
     this.record(v);
   }
 
-  /** The q-quantile (0 < q < 1); null with no values. */
+  /** The q-quantile (0 < q < 1), nearest rank; null with no values. Selects in linear time unless already sorted. */
   quantile(q: number): number | null {
     if (this.count === 0) return null;
     if (this.sketch) return this.sketch.getValueAtPercentile(q * 100) / SCALE;
-    const view = this.sortedValues();
-    return nearestRank(view, this.n, q);
+    if (this.sorted) return nearestRank(this.values, this.n, q);
+    const rank = Math.min(this.n, Math.max(1, Math.ceil(q * this.n)));
+    return select(this.values, 0, this.n - 1, rank - 1);
   }
 
   /** The values, ascending (exact mode only): for rank tests. */
@@ -97,10 +108,68 @@ export class QuantileAccumulator {
     return this.sketch ? `${SKETCH_METHOD}${this.negatives ? `; ${this.negatives} negative values left out` : ''}` : 'exact';
   }
 
+  partial(): QuantilePartial {
+    if (this.sketch) return { values: null, sketch: hdr().encodeIntoCompressedBase64(this.sketch), negatives: this.negatives };
+    return { values: this.values.slice(0, this.n), sketch: null, negatives: 0 };
+  }
+
+  /** Adds another accumulator's partial (values one by one: past the limit this one turns into a sketch). */
+  merge(p: QuantilePartial): void {
+    if (p.values) {
+      for (let i = 0; i < p.values.length; i++) this.add(p.values[i]!);
+      return;
+    }
+    if (!this.sketch) this.toSketchOnly();
+    const other = hdr().decodeFromCompressedBase64(p.sketch!, 32);
+    this.sketch!.add(other);
+    other.destroy();
+    this.negatives += p.negatives;
+  }
+
+  private toSketchOnly(): void {
+    this.sketch = newHistogram();
+    for (let i = 0; i < this.n; i++) this.record(this.values[i]!);
+    this.values = new Float64Array(0);
+    this.n = 0;
+  }
+
   dispose(): void {
     this.sketch?.destroy();
     this.sketch = null;
     this.values = new Float64Array(0);
     this.n = 0;
   }
+}
+
+/** The k-th smallest of a[lo..hi] (quickselect, median of three; reorders a). */
+export function select(a: Float64Array, lo: number, hi: number, k: number): number {
+  while (hi > lo) {
+    const mid = (lo + hi) >>> 1;
+    // median of three as the pivot: sorted input stays linear
+    if (a[mid]! < a[lo]!) swap(a, mid, lo);
+    if (a[hi]! < a[lo]!) swap(a, hi, lo);
+    if (a[hi]! < a[mid]!) swap(a, hi, mid);
+    const pivot = a[mid]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) {
+        swap(a, i, j);
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k]!;
+  }
+  return a[k]!;
+}
+
+function swap(a: Float64Array, i: number, j: number): void {
+  const t = a[i]!;
+  a[i] = a[j]!;
+  a[j] = t;
 }

@@ -4,7 +4,7 @@
  * one number they rank, up to the exact limit).
  */
 import type { MetricConfig, Predicate } from './config.ts';
-import { QuantileAccumulator } from './quantile.ts';
+import { QuantileAccumulator, type QuantilePartial } from './quantile.ts';
 import type { FieldValue } from './scan.ts';
 import type { MetricValue } from './types.ts';
 
@@ -15,7 +15,17 @@ export interface Reducer {
   add(row: Row): void;
   /** The value over a window of `windowMs` (rates are per minute of the window). */
   result(windowMs: number): MetricValue;
+  /** What it holds, to merge into another reducer of the same metric (records read in parallel). */
+  partial(): ReducerPartial;
+  /** Adds a partial of records that came after the ones this reducer saw. */
+  merge(p: ReducerPartial): void;
 }
+
+export type ReducerPartial =
+  | { readonly k: 'count'; readonly n: number }
+  | { readonly k: 'share'; readonly n: number; readonly hits: number }
+  | { readonly k: 'values'; readonly n: number; readonly sum: number; readonly acc: QuantilePartial | null }
+  | { readonly k: 'increase'; readonly n: number; readonly first: number | null; readonly last: number | null; readonly grown: number };
 
 /** Numbers, and numbers written as text (nginx writes some fields quoted); NaN for anything else. */
 export function toNumber(v: FieldValue): number {
@@ -83,6 +93,8 @@ export function reducerFactory(m: MetricConfig, index: (path: string) => number,
         return {
           add,
           result: (windowMs) => ({ value: m.kind === 'count' ? n : windowMs > 0 ? (n * 60_000) / windowMs : null, samples: n }),
+          partial: () => ({ k: 'count', n }),
+          merge: (p) => void (n += (p as { n: number }).n),
         };
       };
     case 'share':
@@ -96,7 +108,16 @@ export function reducerFactory(m: MetricConfig, index: (path: string) => number,
           n++;
           if (hit(row)) hits++;
         });
-        return { add, result: () => ({ value: n ? (hits * 100) / n : null, samples: n, hits }) };
+        return {
+          add,
+          result: () => ({ value: n ? (hits * 100) / n : null, samples: n, hits }),
+          partial: () => ({ k: 'share', n, hits }),
+          merge: (p) => {
+            const o = p as { n: number; hits: number };
+            n += o.n;
+            hits += o.hits;
+          },
+        };
       };
     }
     case 'quantile':
@@ -121,23 +142,47 @@ export function reducerFactory(m: MetricConfig, index: (path: string) => number,
             const values = keepValues && acc?.exact ? acc.sortedValues() : undefined;
             return { value, samples: n, ...(acc ? { method: acc.method } : {}), ...(values ? { values } : {}) };
           },
+          partial: () => ({ k: 'values', n, sum, acc: acc ? acc.partial() : null }),
+          merge: (p) => {
+            const o = p as { n: number; sum: number; acc: QuantilePartial | null };
+            n += o.n;
+            sum += o.sum;
+            if (acc && o.acc) acc.merge(o.acc);
+          },
         };
       };
     }
     case 'increase': {
       const at = index(m.field!);
       return () => {
+        let first: number | null = null;
         let last: number | null = null;
         let grown = 0;
         let n = 0;
+        const step = (v: number) => {
+          if (last !== null) grown += v >= last ? v - last : v; // a counter that went down was reset
+          else first = v;
+          last = v;
+        };
         const add = counted((row) => {
           const v = toNumber(row[at]);
           if (Number.isNaN(v)) return;
           n++;
-          if (last !== null) grown += v >= last ? v - last : v; // a counter that went down was reset
-          last = v;
+          step(v);
         });
-        return { add, result: () => ({ value: n >= 2 ? grown : n === 1 ? 0 : null, samples: n }) };
+        return {
+          add,
+          result: () => ({ value: n >= 2 ? grown : n === 1 ? 0 : null, samples: n }),
+          partial: () => ({ k: 'increase', n, first, last, grown }),
+          merge: (p) => {
+            const o = p as { n: number; first: number | null; last: number | null; grown: number };
+            if (o.first === null) return;
+            step(o.first); // the step between the two stretches
+            grown += o.grown;
+            last = o.last;
+            n += o.n;
+          },
+        };
       };
     }
     case 'query':

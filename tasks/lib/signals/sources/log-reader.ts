@@ -44,13 +44,24 @@ export interface ReadReport {
 
 const DAY_MS = 86_400_000;
 
+/** A stretch of one file to read: `length` bytes from `offset`; `newest`: the file may still grow. */
+export interface LogRange {
+  readonly name: string;
+  readonly offset: number;
+  readonly length: number;
+  readonly newest: boolean;
+}
+
+/** Reads a range, hands out its lines, and says how many bytes of complete lines it consumed. */
+export type RangeReader = (r: LogRange) => Promise<number>;
+
 export class LogReader {
   private offsets: Record<string, number>;
 
   constructor(
     readonly host: string,
     readonly logPath: string,
-    private readonly place: LogPlace,
+    readonly place: LogPlace,
     position?: LogPosition,
   ) {
     this.offsets = { ...(position?.offsets ?? {}) };
@@ -64,7 +75,17 @@ export class LogReader {
    * Reads what is new. On the first read (no offsets yet) the files dated from the day before
    * `since` on are read from their start; `since` undefined: only the newest file.
    */
-  async read(onLine: LineCallback, opts: { since?: number; signal?: AbortSignal } = {}): Promise<ReadReport> {
+  read(onLine: LineCallback, opts: { since?: number; signal?: AbortSignal } = {}): Promise<ReadReport> {
+    return this.readRanges(async (r) => {
+      const splitter = new LineSplitter((buf, s, e, at) => onLine(buf, s, e, r.name, r.offset + at));
+      await this.place.read(r.name, r.offset, r.length, splitter, opts.signal);
+      if (!r.newest) splitter.flushPartial(); // a rotated file will not be finished by anyone
+      return splitter.consumed;
+    }, opts);
+  }
+
+  /** The same walk over what is new, with the reading of each range left to `readRange` (parallel readers). */
+  async readRanges(readRange: RangeReader, opts: { since?: number } = {}): Promise<ReadReport> {
     const files = sortFiles(await this.place.list(), this.logPath);
     const fresh = Object.keys(this.offsets).length === 0;
     const first = fresh ? firstFileToRead(files, this.logPath, opts.since) : 0;
@@ -84,12 +105,9 @@ export class LogReader {
       }
       const newest = i === files.length - 1;
       if (f.size > offset) {
-        const from = offset;
-        const splitter = new LineSplitter((buf, s, e, at) => onLine(buf, s, e, f.name, from + at));
-        await this.place.read(f.name, offset, f.size - offset, splitter, opts.signal);
-        if (!newest) splitter.flushPartial(); // a rotated file will not be finished by anyone
-        bytes += splitter.consumed;
-        offset += splitter.consumed;
+        const consumed = await readRange({ name: f.name, offset, length: f.size - offset, newest });
+        bytes += consumed;
+        offset += consumed;
         read.push(f.name);
       }
       next[f.name] = offset;
@@ -123,6 +141,11 @@ function firstFileToRead(files: readonly LogFile[], logPath: string, since: numb
 /** Files on this machine. */
 export class LocalLogPlace implements LogPlace {
   constructor(private readonly logPath: string) {}
+
+  /** The file's path on this machine. */
+  pathOf(name: string): string {
+    return path.join(splitLogPath(this.logPath).dir, name);
+  }
 
   async list(): Promise<LogFile[]> {
     const { dir, prefix, suffix, dated } = splitLogPath(this.logPath);
