@@ -15,6 +15,7 @@ const spec: TaskSpec = {
     watch: { type: 'string', value: 'INTERVAL', help: 'evaluate every INTERVAL (e.g. 1m, 5m) until Ctrl-C, --rounds or the last checkpoint' },
     rounds: { type: 'string', value: 'N', help: 'with --watch: stop after N rounds' },
     checkpoints: { type: 'string', value: 'LIST', help: 'fill the journal at H0 and these times after it (e.g. 1h,4h,8h,24h); implies watching every signals.interval' },
+    journal: { type: 'boolean', help: '--checkpoints with signals.slo.checkpoints (default 1h,4h,8h,24h)' },
     cohort: { type: 'string', value: 'NAME', help: 'judge this cohort of signals.cohorts (default: every record as one cohort, "all")' },
     baseline: { type: 'string', value: 'NAME', help: 'compare --cohort with this cohort (relative gates: +50% errors, +500 ms P95)' },
     file: { type: 'string', value: 'FILE.jsonl', help: 'judge a recorded request log instead of the sources, ticking every interval of its own time' },

@@ -1,7 +1,7 @@
 // The signals' sources against real parts: nginx (Debian) as a weighted load balancer writing its JSON
 // access log, Prometheus (Debian) scraping the demo service's prom-client metrics, and request logs
 // on a sandbox host read over SSH across a daily rotation. Loopback only.
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,9 @@ import { openSources } from '../../tasks/lib/signals/sources/open.ts';
 import { PrometheusClient } from '../../tasks/lib/signals/sources/prometheus.ts';
 import { SshRunner } from '../../tasks/lib/runners/ssh.ts';
 import type { Host } from '../../tasks/lib/config/schema.ts';
-import { startDemoService, type DemoService } from '../support/demo-service.ts';
+import { PROM_CLIENT, startDemoService, type DemoService } from '../support/demo-service.ts';
+import { DEMO_APP_SOURCE } from '../../sandbox/origin.ts';
+import { command, raw } from '../../tasks/lib/commands/shell.ts';
 import { startNginx, type Nginx } from '../support/nginx.ts';
 import { startPrometheus, type Prometheus } from '../support/prometheus.ts';
 import { startSshHosts, type SshFleet } from '../support/sshd.ts';
@@ -136,8 +138,15 @@ describe('Prometheus HTTP API', () => {
 
 describe('request logs on a sandbox host over SSH', () => {
   let fleet: SshFleet;
+  let appPort: number;
   beforeAll(async () => {
-    fleet = await startSshHosts(1, { dir: mkdtempSync(path.join(os.tmpdir(), 'cutover-sig-ssh-')) });
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'cutover-sig-ssh-'));
+    appPort = await freePort();
+    const app = path.join(dir, 'host1', 'app');
+    const unit = { name: 'demo-chat', workingDirectory: app, execStart: `${process.execPath} server.mjs`, environment: { HOST: '127.0.0.1', PORT: String(appPort), DEMO_PROM_CLIENT: PROM_CLIENT, DEMO_LOG_DIR: path.join(dir, 'host1', 'demo-logs') } };
+    fleet = await startSshHosts(1, { dir, units: [unit] });
+    cpSync(DEMO_APP_SOURCE, app, { recursive: true });
+    writeFileSync(path.join(app, 'release.json'), JSON.stringify({ version: 'v1.1.0', mode: 'ok' }));
   });
   afterAll(async () => fleet?.stop());
 
@@ -181,6 +190,28 @@ describe('request logs on a sandbox host over SSH', () => {
       const again = await m.tick(T + 1000 * 1000 + 60_000);
       expect(again.read.requests).toEqual({ lines: 0, bytes: 0 });
     } finally {
+      await runner.close();
+    }
+  });
+
+  it('the demo service started over SSH loads prom-client from the path its unit names, and logs its requests', async () => {
+    const h = fleet.hosts[0]!;
+    const runner = new SshRunner({ name: h.name, address: h.address, port: h.port, user: h.user }, { privateKeyPath: fleet.clientKeyPath, knownHostsPath: fleet.knownHostsPath, hostKeys: 'verify', keepaliveMs: 5000, connectTimeoutMs: 5000 });
+    try {
+      expect((await runner.exec(command(raw('systemctl start demo-chat')))).code).toBe(0);
+      const base = `http://127.0.0.1:${appPort}`;
+      const deadline = Date.now() + 10_000;
+      while (!(await fetch(`${base}/api/v1/health`).then((r) => r.ok, () => false))) {
+        if (Date.now() > deadline) throw new Error('the demo service did not come up over SSH');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect((await chat(base, 1)).status).toBe(200);
+      const metrics = await fetch(`${base}/metrics`);
+      expect(metrics.status).toBe(200);
+      expect(await metrics.text()).toMatch(/^predictions_total\{route="linear_head",version="v1\.1\.0"\} 1$/m);
+      expect(readdirSync(path.join(h.root, 'demo-logs'))).toEqual([`predictions_${new Date().toISOString().slice(0, 10)}.jsonl`]);
+    } finally {
+      await runner.exec(command(raw('systemctl stop demo-chat')));
       await runner.close();
     }
   });

@@ -29,6 +29,8 @@ export interface SloFlags {
   readonly rounds?: number;
   readonly since?: number;
   readonly checkpoints?: readonly number[];
+  /** --journal: the checkpoints of signals.slo. */
+  readonly journal?: boolean;
   readonly cohort?: string;
   readonly baseline?: string;
   readonly file?: string;
@@ -64,6 +66,7 @@ export function sloFlags(args: ParsedArgs, now = Date.now()): SloFlags {
     ...(rounds !== undefined ? { rounds } : {}),
     ...(since !== undefined ? { since } : {}),
     ...(checkpoints ? { checkpoints } : {}),
+    ...(flag(args, 'journal') ? { journal: true } : {}),
     ...(cohort ? { cohort } : {}),
     ...(baseline ? { baseline } : {}),
     ...(str(args, 'file') ? { file: path.resolve(str(args, 'file')!) } : {}),
@@ -88,10 +91,12 @@ export function cohortSpec(signals: Signals, f: Pick<SloFlags, 'cohort' | 'basel
 }
 
 export async function sloTask(args: ParsedArgs): Promise<ExitCode> {
-  const flags = sloFlags(args);
+  let flags = sloFlags(args);
   const env = await loadEnvironment(chooseEnvironment(str(args, 'env'), process.env));
   const base = signalsOf(env);
   const signals: Signals = flags.windowMs ? { ...base, window: flags.windowMs } : base;
+  if (flags.journal && flags.checkpoints) throw new UsageError('give --checkpoints LIST or --journal (the configured checkpoints), not both');
+  if (flags.journal) flags = { ...flags, checkpoints: signals.slo.checkpoints };
   const cohorts = cohortSpec(signals, flags, env.file);
   const judge = { cohort: flags.cohort ?? 'all', ...(flags.baseline ? { baseline: flags.baseline } : {}) };
   const out = (t: string) => process.stdout.write(`${t}\n`);
