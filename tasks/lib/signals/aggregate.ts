@@ -113,9 +113,12 @@ export class RecordAggregator {
     this.row = new Array<FieldValue>(wanted.length);
     this.copy = wanted.map((p, i) => ({ at: i, from: this.derived.some((d) => d.at === i) ? -1 : raw.indexOf(p) })).filter((c) => c.from >= 0);
     this.keyToCohorts = typeof opts.cohorts === 'object' ? invert(opts.cohorts) : null;
+    this.direct = this.derived.length === 0 && wanted.length === raw.length && this.copy.every((c) => c.at === c.from);
   }
 
   private readonly copy: { at: number; from: number }[];
+  /** The scanner's row is the reducers' row (no derived field, same order): no copy. */
+  private readonly direct: boolean;
 
   /** One line of a log: buf[start, end), from `host`, at byte `offset` of `file` (named when malformed). */
   line(buf: Buffer, start: number, end: number, host: string, file: string, offset: number): void {
@@ -131,6 +134,7 @@ export class RecordAggregator {
       if (this.stats.malformedAt.length < MAX_MALFORMED_AT) this.stats.malformedAt.push(`${host}:${file}:${offset}`);
       return;
     }
+    if (this.direct) return this.record(raw, host);
     const row = this.row;
     for (const c of this.copy) row[c.at] = raw[c.from];
     for (const d of this.derived) row[d.at] = d.map(raw[d.from]);

@@ -74,34 +74,38 @@ export class FieldScanner {
 
   /** buf[i] is '{'; returns the index after the matching '}', or -1 when every wanted field was found (stop). */
   private object(buf: Buffer, i: number, end: number, at: Node): number {
-    i = ws(buf, i + 1, end);
+    i++;
+    if (buf[i]! <= 0x20) i = ws(buf, i, end);
     if (buf[i] === 0x7d) return i + 1;
+    const keys = at.keys;
     for (;;) {
       if (this.found === this.wanted) return -1;
       if (buf[i] !== 0x22) throw MALFORMED;
       const keyEnd = stringEnd(buf, i, end);
-      const child = at.keys.length ? findKey(at, buf, i + 1, keyEnd - 1) : undefined;
-      i = ws(buf, keyEnd, end);
+      const child = keys.length ? findKey(at, buf, i + 1, keyEnd - 1) : undefined;
+      i = keyEnd;
+      if (buf[i]! <= 0x20) i = ws(buf, i, end);
       if (buf[i] !== 0x3a) throw MALFORMED;
-      i = ws(buf, i + 1, end);
-      if (child && child.leaf >= 0) {
+      i++;
+      if (buf[i]! <= 0x20) i = ws(buf, i, end);
+      if (child === undefined) i = skipValue(buf, i, end);
+      else if (child.leaf >= 0) {
         const start = i;
         i = skipValue(buf, i, end);
         this.row[child.leaf] = child.time ? (isoBytes(buf, start, i) ?? decode(buf, start, i)) : buf[start] === 0x22 ? cachedString(child, buf, start, i) : decode(buf, start, i);
         this.found++;
         if (child.keys.length && buf[start] === 0x7b && this.object(buf, start, end, child) < 0) return -1;
-      } else if (child && child.keys.length && buf[i] === 0x7b) {
+      } else if (child.keys.length && buf[i] === 0x7b) {
         i = this.object(buf, i, end, child);
         if (i < 0) return -1;
-      } else {
-        i = skipValue(buf, i, end);
-      }
-      i = ws(buf, i, end);
-      if (buf[i] === 0x2c) {
-        i = ws(buf, i + 1, end);
+      } else i = skipValue(buf, i, end);
+      const c = buf[i]! <= 0x20 ? buf[(i = ws(buf, i, end))] : buf[i];
+      if (c === 0x2c) {
+        i++;
+        if (buf[i]! <= 0x20) i = ws(buf, i, end);
         continue;
       }
-      if (buf[i] === 0x7d) return i + 1;
+      if (c === 0x7d) return i + 1;
       throw MALFORMED;
     }
   }
@@ -160,10 +164,15 @@ function skipValue(buf: Buffer, i: number, end: number): number {
   const c = buf[i];
   if (c === 0x22) return stringEnd(buf, i, end);
   if (c === 0x7b || c === 0x5b) return skipContainer(buf, i, end);
-  if (c === 0x74) return literal(buf, i, end, 'true');
+  if (c === 0x74) return lit4(buf, i, end, 0x72, 0x75, 0x65); // true
+  if (c === 0x6e) return lit4(buf, i, end, 0x75, 0x6c, 0x6c); // null
   if (c === 0x66) return literal(buf, i, end, 'false');
-  if (c === 0x6e) return literal(buf, i, end, 'null');
   return numberEnd(buf, i, end);
+}
+
+function lit4(buf: Buffer, i: number, end: number, b: number, c: number, d: number): number {
+  if (i + 4 > end || buf[i + 1] !== b || buf[i + 2] !== c || buf[i + 3] !== d) throw MALFORMED;
+  return i + 4;
 }
 
 function literal(buf: Buffer, i: number, end: number, word: string): number {
