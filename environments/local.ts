@@ -79,7 +79,8 @@ export default defineEnvironment({
       { name: 'p95-latency', metric: 'p95', max: 250, warn: { max: 200 }, for: '15m', minSamples: 20 },
       { name: 'tie-break', metric: 'tie-break', max: 10, warn: { range: [0.5, 5] }, minSamples: 20 },
       { name: 'low-confidence', metric: 'low-confidence', max: 30, warn: { max: 25 }, minSamples: 20 },
-      { name: 'errors', metric: 'errors', max: 5, warn: { maxIncreasePct: 50 }, for: '15m', minSamples: 20, test: { kind: 'fisher' } },
+      // a spike of 5xx fails at once (the canary guide's critical alerts); against a baseline cohort +50% warns
+      { name: 'errors', metric: 'errors', max: 5, warn: { maxIncreasePct: 50 }, minSamples: 20, test: { kind: 'fisher' } },
       ...(promUrl ? [{ name: 'golden-mismatch', metric: 'golden-mismatch', max: 0, severity: 'critical' as const, onUnavailable: 'warn' as const }] : []),
     ],
     traffic: {

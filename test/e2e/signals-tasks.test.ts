@@ -15,7 +15,7 @@ let degraded: DemoService;
 let envDir: string;
 let backups: string;
 
-function envFile(name: string, svc: DemoService, extra = ''): void {
+function envFile(name: string, svc: DemoService, extra = '', sources?: string): void {
   const text = `export default {
   hosts: [{ name: 'demo-1', address: '127.0.0.1', transport: 'local' }],
   app: { path: '/tmp/cutover-signals-e2e-app', repo: '/tmp/none.git' },
@@ -24,7 +24,7 @@ function envFile(name: string, svc: DemoService, extra = ''): void {
   verify: { health: { url: '${svc.url}/api/v1/health' } },
   signals: {
     window: '15m',
-    sources: { requests: { kind: 'jsonl', path: ${JSON.stringify(path.join(svc.logDir, 'predictions_{date}.jsonl'))}, on: 'hosts' } },
+    sources: ${sources ?? `{ requests: { kind: 'jsonl', path: ${JSON.stringify(path.join(svc.logDir, 'predictions_{date}.jsonl'))}, on: 'hosts' } }`},
     metrics: {
       'linear-head': { kind: 'share', source: 'requests', field: 'route', equals: 'linear_head' },
       p95: { kind: 'quantile', source: 'requests', field: 'latency_ms', q: 0.95 },
@@ -129,6 +129,18 @@ describe('signals tasks as processes', () => {
     expect(v.code).toBe(1);
     expect(v.json.decision).toBe('NO-GO');
     expect(v.json.criteria.find((c: { criterion: string }) => c.criterion === 'no answer >= 500').met).toBe(false);
+  });
+
+  it('one slo run judges its clocks on the log\'s own past: a P95 breached for 35 minutes fails at once', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'cutover-sig-history-'));
+    const now = Date.now();
+    const lines = Array.from({ length: 35 * 6 }, (_, i) => JSON.stringify({ timestamp: new Date(now - 35 * 60_000 + i * 10_000).toISOString(), route: 'linear_head', status: 200, latency_ms: 300, prediction: { low_confidence: false } }));
+    writeFileSync(path.join(dir, 'requests.jsonl'), `${lines.join('\n')}\n`);
+    envFile('history', good, '', `{ requests: { kind: 'jsonl', path: ${JSON.stringify(path.join(dir, 'requests.jsonl'))}, on: 'local' } }`);
+    const r = await task('slo', ['--env', 'history', '--json']);
+    expect(r.code).toBe(1);
+    expect(r.json.evaluations.find((e: { gate: string }) => e.gate === 'p95-latency')).toMatchObject({ verdict: 'fail', clock: 'breached 16m of 15m' });
+    expect(r.json.series.length).toBe(17); // one evaluation a minute over the last 16 minutes, and now
   });
 
   it('bad flags and bad config: exit 2 with the bad value named', async () => {

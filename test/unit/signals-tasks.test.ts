@@ -31,6 +31,10 @@ describe('traffic schedule and generator', () => {
     expect(steady.filter((x) => x.at < 120_000).length).toBe(1200);
     expect(slots.filter((x) => x.burst).map((x) => x.at)).toEqual([120_000, 120_000, 120_000, 120_000, 120_000]);
     expect(slots.map((x) => x.at)).toEqual([...slots.map((x) => x.at)].sort((a, b) => a - b));
+    const jittered = new Schedule(0, { perMin: 600, burstSize: 1, jitterMs: 300 }, seededRandom(9));
+    const at = Array.from({ length: 600 }, () => jittered.next()[0]!.at);
+    expect(at).toEqual([...at].sort((a, b) => a - b)); // never before the one before it
+    expect(at.every((t, i) => Math.abs(t - i * 100) <= 300 || t === at[i - 1])).toBe(true);
   });
 
   it('sends on schedule with a controlled clock, bounded by max events, scenarios by weight', async () => {

@@ -172,7 +172,7 @@ export function evaluateGate(input: GateInput): GateOutcome {
     if (elapsed > g.for) return done('fail', `${what}, continuously for ${clockText(elapsed)} (longer than ${clockText(g.for)})${note}`, breached, shown, extra);
     return done('warn', `${what}, for ${clockText(elapsed)} so far: fails if still breached after ${clockText(g.for)}${note}`, breached, shown, extra);
   }
-  const cleared = clock.breachedSince !== null ? `; a breach of ${clockText(now - clock.breachedSince)} cleared` : '';
+  const cleared = clock.breachedSince !== null ? `; cleared a breach that had lasted ${clockText(now - clock.breachedSince)}` : '';
   const reset: ClockState = { ...clock, breachedSince: null };
   if (warns.length > 0) return done('warn', `${warns.map((w) => w.text).join('; ')} (warning threshold)${cleared}${note}`, reset, '', extra);
   return done('pass', `${value} within ${thresholdText(g, unit) || thresholdText(g.warn ?? {}, unit)}${cleared}${note}`, reset, '', extra);

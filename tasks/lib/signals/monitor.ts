@@ -99,6 +99,15 @@ export class Monitor {
 
   /** Reads what is new, then evaluates at `now`. */
   async tick(now: number): Promise<Round> {
+    const { read, failures } = await this.read(now - this.maxWindow, now);
+    return { ...(await this.evaluate(now, failures)), read };
+  }
+
+  /**
+   * Reads what is new into the kept lines (a fresh reader starts at `since`, a day of slack for
+   * file dates); `now` stands for lines without a usable time. What `tick` does before evaluating.
+   */
+  async read(since: number, now: number): Promise<{ read: Record<string, { lines: number; bytes: number }>; failures: Map<string, string> }> {
     const read: Record<string, { lines: number; bytes: number }> = {};
     const failures = new Map<string, string>();
     await Promise.all(
@@ -113,7 +122,7 @@ export class Monitor {
                 lines++;
                 this.ingest(s.name, reader.host, buf, a, b, file, offset, now);
               },
-              { since: now - this.maxWindow, ...(this.opts.signal ? { signal: this.opts.signal } : {}) },
+              { since, ...(this.opts.signal ? { signal: this.opts.signal } : {}) },
             );
             bytes += r.bytes;
           } catch (err) {
@@ -124,7 +133,7 @@ export class Monitor {
         read[s.name] = { lines, bytes };
       }),
     );
-    return { ...(await this.evaluate(now, failures)), read };
+    return { read, failures };
   }
 
   /** Evaluates at `now` over what is kept (no reading): drops what fell out of the window first. */

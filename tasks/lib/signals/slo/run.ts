@@ -2,6 +2,7 @@
  * The body of tasks/slo.ts: the gates over the last window (once), or every interval (--watch)
  * with the journal's checkpoints filled in by itself; a table, GO / NO-GO / INCONCLUSIVE, a report.
  */
+import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { flag, str, type ParsedArgs } from '../../cli/args.ts';
@@ -74,9 +75,12 @@ export function sloFlags(args: ParsedArgs, now = Date.now()): SloFlags {
   };
 }
 
+/** The environment's signals; for the built-in sandbox, it must exist (traffic needs the service, slo its log). */
 export function signalsOf(env: LoadedEnvironment): Signals {
   const s = env.config.signals;
   if (!s) throw new UsageError(`${env.file} has no signals section: add sources, metrics and gates (see docs/signals.md)`);
+  if (env.config.sandbox && !existsSync(path.join(env.config.sandbox.root, 'state.json')))
+    throw new UsageError(`the local sandbox does not exist yet (${env.config.sandbox.root}); create it with: npx tsx tasks/deploy.ts v1.1.0`);
   return s;
 }
 
@@ -124,6 +128,10 @@ export async function sloTask(args: ParsedArgs): Promise<ExitCode> {
     const watching = flags.watchMs !== undefined || flags.checkpoints !== undefined;
     if (!watching) {
       const now = Date.now();
+      // one interval more than the longest clock: a breach older than it can be seen to be longer
+      const longest = Math.max(0, ...signals.gates.map((g) => g.for ?? 0));
+      const history = flags.since === undefined && longest > 0 ? longest + signals.interval : 0;
+      if (history > 0) return await finish(env, signals, { runId, startedAt, ...(await withHistory(signals, sources, cohorts, judge, now, history, ac.signal)) }, flags, out, note);
       const window = { from: flags.since ?? now - signals.window, to: now };
       const bucketMs = Math.max(60_000, Math.ceil((window.to - window.from) / 15 / 60_000) * 60_000);
       const c = await collectOnce(signals, sources, { window, cohorts, bucketMs, signal: ac.signal });
@@ -137,6 +145,32 @@ export async function sloTask(args: ParsedArgs): Promise<ExitCode> {
     process.removeListener('SIGTERM', onSignal);
     await Promise.all([...runners.values()].map((r) => r.close()));
   }
+}
+
+/**
+ * A single run with clocks that mean something: the gates are judged every interval over the last
+ * `history` (the longest `for`), on the log's own past, so "breached for more than 15 minutes" is
+ * known at once instead of after 15 minutes of watching. The last evaluation is the answer.
+ */
+async function withHistory(
+  signals: Signals,
+  sources: ReturnType<typeof openSources>,
+  cohorts: CohortSpec,
+  judge: { cohort: string; baseline?: string },
+  now: number,
+  history: number,
+  signal: AbortSignal,
+): Promise<{ result: GateSetResult; values: WindowValues; journal: JournalRow[]; points: PointInTime[] }> {
+  const monitor = new Monitor(signals, sources, { cohorts, judge: [judge], signal });
+  const { failures } = await monitor.read(now - history - signals.window, now);
+  const points: PointInTime[] = [];
+  let last: Awaited<ReturnType<Monitor['evaluate']>> | null = null;
+  const step = signals.interval;
+  for (let t = now - Math.floor(history / step) * step; t <= now; t += step) {
+    last = await monitor.evaluate(t, failures);
+    points.push(point(t, last.values, judge.cohort));
+  }
+  return { result: last!.results[0]!, values: last!.values, journal: [], points };
 }
 
 function point(at: number, values: WindowValues, cohort: string): PointInTime {

@@ -1,6 +1,6 @@
 /**
  * When each request goes out: a steady rate (events per minute, evenly spaced, each moved by up
- * to ±jitter), plus bursts of `burstSize` every `burstEvery`, all at the burst's time. Pure: the
+ * to ±jitter, never before the one before it), plus bursts of `burstSize` every `burstEvery`, all at the burst's time. Pure: the
  * times are computed from the start, never from when the previous one actually went out, so a
  * slow answer does not slow the rate down.
  */
@@ -19,6 +19,7 @@ export interface Slot {
 export class Schedule {
   private n = 0;
   private burstIndex = 1;
+  private last = -Infinity;
   private readonly gap: number;
 
   constructor(
@@ -39,6 +40,8 @@ export class Schedule {
     }
     this.n++;
     const j = this.opts.jitterMs ? (this.rand() * 2 - 1) * this.opts.jitterMs : 0;
-    return [{ at: Math.max(this.start, steady + j), burst: false }];
+    // in time order: a request moved earlier than the one before it goes right after it
+    this.last = Math.max(this.start, this.last, steady + j);
+    return [{ at: this.last, burst: false }];
   }
 }
