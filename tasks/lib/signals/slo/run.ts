@@ -2,10 +2,9 @@
  * The body of tasks/slo.ts: the gates over the last window (once), or every interval (--watch)
  * with the journal's checkpoints filled in by itself; a table, GO / NO-GO / INCONCLUSIVE, a report.
  */
-import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
-import { flag, str, type ParsedArgs } from '../../cli/args.ts';
+import { str, type ParsedArgs } from '../../cli/args.ts';
 import { chooseEnvironment, loadEnvironment, type LoadedEnvironment } from '../../config/load.ts';
 import { ExitCode, UsageError } from '../../base/errors.ts';
 import { newRunId } from '../../base/run.ts';
@@ -16,83 +15,15 @@ import type { Host } from '../../config/schema.ts';
 import type { Signals } from '../config.ts';
 import type { CohortSpec } from '../aggregate.ts';
 import { collectOnce } from '../collect.ts';
-import { clockText, parseDuration } from '../duration.ts';
+import { clockText } from '../duration.ts';
+import { signalsOf } from '../environment.ts';
+import { cohortSpec, sloFlags, type SloFlags } from './flags.ts';
 import { decision, evaluateGateSet } from '../evaluate.ts';
 import { Monitor, replayFile } from '../monitor.ts';
 import { openSources } from '../sources/open.ts';
 import type { GateSetResult, WindowValues } from '../types.ts';
 import { writeSignalsReport } from '../report/write.ts';
 import { evaluationTable, headline, journalRow, sloMarkdown, sourcesLine, type JournalRow, type PointInTime } from './render.ts';
-
-export interface SloFlags {
-  readonly windowMs?: number;
-  readonly watchMs?: number;
-  readonly rounds?: number;
-  readonly since?: number;
-  readonly checkpoints?: readonly number[];
-  /** --journal: the checkpoints of signals.slo. */
-  readonly journal?: boolean;
-  readonly cohort?: string;
-  readonly baseline?: string;
-  readonly file?: string;
-  readonly json: boolean;
-}
-
-function duration(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const ms = parseDuration(v);
-  if (ms === undefined || ms <= 0) throw new UsageError(`--${name} ${JSON.stringify(v)}: not a duration; write e.g. 30s, 15m, 1h`);
-  return ms;
-}
-
-export function sloFlags(args: ParsedArgs, now = Date.now()): SloFlags {
-  const sinceText = str(args, 'since');
-  let since: number | undefined;
-  if (sinceText !== undefined) {
-    const ago = parseDuration(sinceText);
-    since = ago !== undefined ? now - ago : Date.parse(sinceText);
-    if (Number.isNaN(since)) throw new UsageError(`--since ${JSON.stringify(sinceText)}: a time (2026-12-01T10:00:00Z) or a duration ago (2h)`);
-  }
-  const cp = str(args, 'checkpoints');
-  const checkpoints = cp?.split(',').map((c) => duration('checkpoints', c.trim())!);
-  const roundsText = str(args, 'rounds');
-  const rounds = roundsText === undefined ? undefined : Number(roundsText);
-  if (rounds !== undefined && (!Number.isInteger(rounds) || rounds < 1)) throw new UsageError(`--rounds ${JSON.stringify(roundsText)}: a whole number of at least 1`);
-  const baseline = str(args, 'baseline');
-  const cohort = str(args, 'cohort');
-  if (baseline && !cohort) throw new UsageError('--baseline needs --cohort (the cohort compared with it)');
-  return {
-    windowMs: duration('window', str(args, 'window')),
-    watchMs: duration('watch', str(args, 'watch')),
-    ...(rounds !== undefined ? { rounds } : {}),
-    ...(since !== undefined ? { since } : {}),
-    ...(checkpoints ? { checkpoints } : {}),
-    ...(flag(args, 'journal') ? { journal: true } : {}),
-    ...(cohort ? { cohort } : {}),
-    ...(baseline ? { baseline } : {}),
-    ...(str(args, 'file') ? { file: path.resolve(str(args, 'file')!) } : {}),
-    json: flag(args, 'json'),
-  };
-}
-
-/** The environment's signals; for the built-in sandbox, it must exist (traffic needs the service, slo its log). */
-export function signalsOf(env: LoadedEnvironment): Signals {
-  const s = env.config.signals;
-  if (!s) throw new UsageError(`${env.file} has no signals section: add sources, metrics and gates (see docs/signals.md)`);
-  if (env.config.sandbox && !existsSync(path.join(env.config.sandbox.root, 'state.json')))
-    throw new UsageError(`the local sandbox does not exist yet (${env.config.sandbox.root}); create it with: npx tsx tasks/deploy.ts v1.1.0`);
-  return s;
-}
-
-/** Named cohorts when a cohort is judged; one cohort `all` otherwise. */
-export function cohortSpec(signals: Signals, f: Pick<SloFlags, 'cohort' | 'baseline'>, file: string): CohortSpec {
-  if (!f.cohort) return 'all';
-  for (const c of [f.cohort, f.baseline]) {
-    if (c !== undefined && !signals.cohorts[c])
-      throw new UsageError(`--cohort/--baseline ${c}: not a cohort of ${file} (signals.cohorts: ${Object.keys(signals.cohorts).join(', ') || 'none'})`);
-  }
-  return signals.cohorts;
-}
 
 export async function sloTask(args: ParsedArgs): Promise<ExitCode> {
   let flags = sloFlags(args);
@@ -127,17 +58,12 @@ export async function sloTask(args: ParsedArgs): Promise<ExitCode> {
     const sources = openSources(signals, { hosts, runnerFor: runner, signal: ac.signal });
     const watching = flags.watchMs !== undefined || flags.checkpoints !== undefined;
     if (!watching) {
-      const now = Date.now();
-      // one interval more than the longest clock: a breach older than it can be seen to be longer
-      const longest = Math.max(0, ...signals.gates.map((g) => g.for ?? 0));
-      const history = flags.since === undefined && longest > 0 ? longest + signals.interval : 0;
-      if (history > 0) return await finish(env, signals, { runId, startedAt, ...(await withHistory(signals, sources, cohorts, judge, now, history, ac.signal)) }, flags, out, note);
-      const window = { from: flags.since ?? now - signals.window, to: now };
-      const bucketMs = Math.max(60_000, Math.ceil((window.to - window.from) / 15 / 60_000) * 60_000);
-      const c = await collectOnce(signals, sources, { window, cohorts, bucketMs, signal: ac.signal });
-      const result = evaluateGateSet({ signals, values: c.values, ...judge, now });
-      const points = c.buckets.map((b) => ({ at: b.at, values: Object.fromEntries(Object.entries(b.cohorts[judge.cohort] ?? {}).map(([m, v]) => [m, v.value])) }));
-      return await finish(env, signals, { runId, startedAt, result, values: c.values, journal: [], points }, flags, out, note);
+      try {
+        return await once(env, signals, sources, cohorts, judge, flags, ac.signal, { runId, startedAt }, out, note);
+      } catch (err) {
+        if (ac.signal.aborted) return ExitCode.interrupted;
+        throw err;
+      }
     }
     return await watch(env, signals, sources, cohorts, judge, flags, ac.signal, { runId, startedAt }, out, note);
   } finally {
@@ -145,6 +71,32 @@ export async function sloTask(args: ParsedArgs): Promise<ExitCode> {
     process.removeListener('SIGTERM', onSignal);
     await Promise.all([...runners.values()].map((r) => r.close()));
   }
+}
+
+/** One run: the window (with the clocks judged on the log's past when a gate has `for`). */
+async function once(
+  env: LoadedEnvironment,
+  signals: Signals,
+  sources: ReturnType<typeof openSources>,
+  cohorts: CohortSpec,
+  judge: { cohort: string; baseline?: string },
+  flags: SloFlags,
+  signal: AbortSignal,
+  run: { runId: string; startedAt: string },
+  out: (t: string) => void,
+  note: (t: string) => void,
+): Promise<ExitCode> {
+  const now = Date.now();
+  // one interval more than the longest clock: a breach older than it can be seen to be longer
+  const longest = Math.max(0, ...signals.gates.map((g) => g.for ?? 0));
+  const history = flags.since === undefined && longest > 0 ? longest + signals.interval : 0;
+  if (history > 0) return finish(env, signals, { ...run, ...(await withHistory(signals, sources, cohorts, judge, now, history, signal)) }, flags, out, note);
+  const window = { from: flags.since ?? now - signals.window, to: now };
+  const bucketMs = Math.max(60_000, Math.ceil((window.to - window.from) / 15 / 60_000) * 60_000);
+  const c = await collectOnce(signals, sources, { window, cohorts, bucketMs, signal });
+  const result = evaluateGateSet({ signals, values: c.values, ...judge, now });
+  const points = c.buckets.map((b) => ({ at: b.at, values: Object.fromEntries(Object.entries(b.cohorts[judge.cohort] ?? {}).map(([m, v]) => [m, v.value])) }));
+  return finish(env, signals, { ...run, result, values: c.values, journal: [], points }, flags, out, note);
 }
 
 /**

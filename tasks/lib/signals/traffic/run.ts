@@ -10,7 +10,7 @@ import { probeUrl } from '../../probes/http.ts';
 import { environmentHosts } from '../../verify/hosts.ts';
 import { clockText, parseDuration, parseRatePerMin } from '../duration.ts';
 import { loadDataFile } from '../files.ts';
-import { signalsOf } from '../slo/run.ts';
+import { signalsOf } from '../environment.ts';
 import { mdTable, writeSignalsReport } from '../report/write.ts';
 import { Corpus, seededRandom } from './corpus.ts';
 import { generate, progressLine, type SentRecord, type TrafficSummary } from './generate.ts';

@@ -7,7 +7,7 @@ import { newRunId } from '../../base/run.ts';
 import { probeUrl } from '../../probes/http.ts';
 import { environmentHosts, pickHosts } from '../../verify/hosts.ts';
 import { loadDataFile } from '../files.ts';
-import { signalsOf } from '../slo/run.ts';
+import { signalsOf } from '../environment.ts';
 import { mdTable, writeSignalsReport } from '../report/write.ts';
 import { judgeSuite, QuestionSet, runSuite, type QuestionResult, type SuiteVerdict } from './suite.ts';
 
