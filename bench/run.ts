@@ -6,6 +6,7 @@ import path from 'node:path';
 import { benchFleet } from './fleet.ts';
 import { benchHelp, verdictLine } from './help.ts';
 import { benchRedact } from './redact.ts';
+import { benchSignals } from './signals.ts';
 import { benchVerify } from './verify.ts';
 
 const repo = path.resolve(import.meta.dirname, '..');
@@ -30,6 +31,11 @@ if (want('redact')) {
 }
 if (want('verify')) {
   const r = await benchVerify(repo);
+  process.stdout.write(`${r.text}\n`);
+  verdicts.push(...r.verdicts);
+}
+if (want('signals') || only.includes('signals-long')) {
+  const r = await benchSignals(repo, only.includes('signals-long'));
   process.stdout.write(`${r.text}\n`);
   verdicts.push(...r.verdicts);
 }

@@ -9,7 +9,7 @@ import { $ } from 'zx';
 
 export interface DemoRelease {
   tag: string;
-  mode: 'ok' | 'unhealthy' | 'crash' | 'journal-errors' | 'slow-chat';
+  mode: 'ok' | 'unhealthy' | 'crash' | 'journal-errors' | 'slow-chat' | 'degraded';
   /** file name (NNN_name.sql) → SQL, added in this release; earlier releases' migrations stay */
   migrations?: Record<string, string>;
 }
@@ -21,6 +21,9 @@ export const DEFAULT_RELEASES: DemoRelease[] = [
   { tag: 'v1.0.0', mode: 'ok' },
   { tag: 'v1.1.0', mode: 'ok', migrations: { '002_add_message_channel.sql': "alter table messages add column channel text default 'web';\n" } },
   { tag: 'v1.2.0', mode: 'unhealthy' },
+  // passes deploy verification, then under traffic answers 8% of chats 500 and slows 10% by 300 ms (canary tests).
+  // v1.6.0, not v1.3.0: the test fleets add v1.3.0-v1.5.0 of their own
+  { tag: 'v1.6.0', mode: 'degraded' },
 ];
 
 const MIGRATION_NAME = /^\d{3}_[a-z0-9_]+\.sql$/;

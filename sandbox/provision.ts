@@ -31,6 +31,8 @@ export const NO_POSTGRES =
   'PostgreSQL is not installed (no initdb in /usr/lib/postgresql/<version>/bin nor on PATH), so the sandbox runs without a database: ' +
   'database backups and migrations are skipped. Install it with `apt-get install postgresql` and run again to get them.';
 const HEALTH_TIMEOUT_MS = 15_000;
+/** The demo service loads prom-client from here (its app folder installs nothing). */
+export const PROM_CLIENT = resolve(import.meta.dirname, '../node_modules/prom-client');
 
 const run = promisify(execFile);
 const exists = (p: string) => stat(p).then(() => true, () => false);
@@ -154,7 +156,8 @@ export async function ensureLocalSandbox(opts: { root: string; appPort: number; 
     pg = findPgBinDir() ? await startPostgres(root, pgPort) : null;
     const skipped = pg ? [] : [NO_POSTGRES];
 
-    const unitEnv: Record<string, string> = { HOST: '127.0.0.1', PORT: String(appPort) };
+    // the request log outside the working copy (it stays clean); prom-client from cutover's own node_modules
+    const unitEnv: Record<string, string> = { HOST: '127.0.0.1', PORT: String(appPort), DEMO_LOG_DIR: join(hostRoot, 'logs'), DEMO_PROM_CLIENT: PROM_CLIENT };
     if (pg) unitEnv.DATABASE_URL = `postgres://${pg.user}@127.0.0.1:${pg.port}/${SANDBOX_DATABASE}`;
     await createHostRoot(hostRoot, [
       { name: unit, description: 'demo-chat, the demo service of the cutover sandbox', workingDirectory: appPath, execStart: '/usr/bin/node server.mjs', environment: unitEnv },

@@ -1,13 +1,23 @@
-// demo-chat: the small chat service cutover deploys in its sandbox. Plain Node, no dependencies.
-// Behaviour per release comes from ./release.json: {"version": "v1.1.0", "mode": "ok"|"unhealthy"|"crash"|"journal-errors"|"slow-chat"}
+// demo-chat: the small chat service cutover deploys in its sandbox. Plain Node, no dependencies
+// of its own (Prometheus metrics use the prom-client package DEMO_PROM_CLIENT points at).
+// Behaviour per release comes from ./release.json:
+//   {"version": "v1.1.0", "mode": "ok"|"unhealthy"|"crash"|"journal-errors"|"slow-chat"|"degraded", "degraded"?: {...}}
+// Environment: HOST, PORT, DATABASE_URL, DEMO_LOG_DIR (request log), DEMO_PROM_CLIENT, DEMO_RATE_LIMIT (20/s).
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { connect } from 'node:net';
 import { readFileSync } from 'node:fs';
+import { loadMetrics } from './metrics.mjs';
+import { hash, predict, redactPreview } from './predict.mjs';
+import { createRateLimiter, parseRateLimit } from './rate-limit.mjs';
+import { openRequestLog } from './request-log.mjs';
 
-const MODES = ['ok', 'unhealthy', 'crash', 'journal-errors', 'slow-chat'];
+const MODES = ['ok', 'unhealthy', 'crash', 'journal-errors', 'slow-chat', 'degraded'];
 const MAX_BODY = 64 * 1024;
-const RATE_PER_S = 20;
 const SLOW_CHAT_MS = 1500;
+// degraded: passes deploy verification (health, the first chat requests), then under traffic
+// answers errorRate of chat requests 500 and adds extraLatencyMs to slowShare of them
+const DEGRADED = { errorRate: 0.08, extraLatencyMs: 300, slowShare: 0.1, after: 30 };
 const SHUTDOWN_MS = 1800;
 
 // journald reads a leading <N> as the priority: 3 = err, 4 = warning, no prefix = info
@@ -61,18 +71,8 @@ function tcpReachable({ host, port }, timeoutMs = 1000) {
   });
 }
 
-// token bucket per user_id: RATE_PER_S tokens, refilled continuously
-const buckets = new Map();
-function takeToken(userId, now = Date.now()) {
-  const b = buckets.get(userId) ?? { tokens: RATE_PER_S, at: now };
-  b.tokens = Math.min(RATE_PER_S, b.tokens + ((now - b.at) / 1000) * RATE_PER_S);
-  b.at = now;
-  const ok = b.tokens >= 1;
-  if (ok) b.tokens -= 1;
-  buckets.set(userId, b);
-  if (buckets.size > 10_000) for (const [k, v] of buckets) if (now - v.at > 1000) buckets.delete(k);
-  return ok;
-}
+/** Every k-th of n events where a share `rate` of them is picked, evenly: exactly rate * n over any n. */
+const picked = (k, rate) => Math.floor((k + 1) * rate) > Math.floor(k * rate);
 
 const INTENTS = [
   [/marchand|merchant|chez|netflix|carrefour|sncf/i, 'transaction_search.by_merchant', 'Here are your transactions for that merchant.'],
@@ -80,6 +80,11 @@ const INTENTS = [
   [/d[ée]pens|spent|spend|transaction/i, 'transaction_search.simple', 'Here is a summary of your recent spending.'],
   [/^(hi|hello|bonjour|salut)\b/i, 'greeting', 'Hello! Ask me about your spending.'],
 ];
+const VISUALIZATIONS = {
+  'transaction_search.simple': [{ type: 'kpi_card', title: 'Total' }, { type: 'kpi_card', title: 'Count' }, { type: 'kpi_card', title: 'Average' }],
+  'transaction_search.by_category': [{ type: 'kpi_card', title: 'Total' }, { type: 'pie_chart', title: 'By category' }],
+  'transaction_search.by_merchant': [{ type: 'kpi_card', title: 'Total' }, { type: 'bar_chart', title: 'By merchant' }],
+};
 function answer(message) {
   const hit = INTENTS.find(([re]) => re.test(message));
   return hit ? { intent: hit[1], text: hit[2] } : { intent: 'unknown', text: 'Sorry, I did not understand that question.' };
@@ -110,6 +115,14 @@ function main() {
   const started = Date.now();
   const db = databaseTarget(process.env.DATABASE_URL);
   let draining = false;
+  const limit = parseRateLimit(process.env.DEMO_RATE_LIMIT || '20/s');
+  const limiter = createRateLimiter(limit);
+  const per = limit.windowMs === 1000 ? 'second' : 'minute';
+  const requestLog = openRequestLog(process.env.DEMO_LOG_DIR);
+  const metrics = loadMetrics(process.env.DEMO_PROM_CLIENT, release.version);
+  if (!metrics.available) warn(`demo-chat: no /metrics: ${metrics.why}`);
+  const degraded = { ...DEGRADED, ...(release.degraded ?? {}) };
+  let chats = 0;
 
   const routes = {
     'GET /api/v1/health': async () => {
@@ -134,11 +147,35 @@ function main() {
       if (!validUser || typeof body.message !== 'string' || body.message.trim() === '') {
         return [400, { success: false, error: 'expected {"user_id": <int or string>, "message": "<non-empty string>"}' }];
       }
-      if (!takeToken(String(userId))) return [429, { success: false, error: `rate limit exceeded: max ${RATE_PER_S} requests per second per user` }, { 'retry-after': '1' }];
+      const token = limiter.take(String(userId));
+      if (!token.ok) return [429, { success: false, error: `rate limit exceeded: max ${limit.capacity} requests per ${per} per user` }, { 'retry-after': String(token.retryAfterS) }];
       if (release.mode === 'journal-errors') journalError('chat request');
-      if (release.mode === 'slow-chat') await sleep(SLOW_CHAT_MS);
+      if (release.mode === 'slow-chat') {
+        log(`slow-chat: holding a chat request for ${SLOW_CHAT_MS} ms`);
+        await sleep(SLOW_CHAT_MS);
+      }
+      const p = predict(body.message);
       const { intent, text } = answer(body.message);
-      return [200, { success: true, response_text: text, intent, processing_time_ms: Date.now() - t0 }];
+      let extra = 0;
+      let fail = false;
+      const k = chats++ - degraded.after;
+      if (release.mode === 'degraded' && k >= 0) {
+        fail = picked(k, degraded.errorRate);
+        if (picked(k, degraded.slowShare)) extra = degraded.extraLatencyMs;
+      }
+      await sleep(5 + (hash(body.message) % 40) + extra); // the model's time: 5-44 ms, always the same for one message
+      const chat = { message: body.message, prediction: p, intent };
+      if (fail) {
+        error(`ERROR conversation_service: model backend timed out after ${degraded.extraLatencyMs} ms`);
+        return [500, { success: false, error: 'internal error: model backend timed out' }, {}, chat];
+      }
+      const visualizations = VISUALIZATIONS[intent] ?? [];
+      return [200, { success: true, response_text: text, intent, prediction: p.prediction, visualizations, processing_time_ms: Date.now() - t0 }, {}, chat];
+    },
+    'GET /metrics': async () => {
+      if (!metrics.available) return [503, { error: `metrics unavailable: ${metrics.why}` }];
+      const { contentType, body } = await metrics.text();
+      return [200, body, { 'content-type': contentType }];
     },
   };
 
@@ -146,10 +183,10 @@ function main() {
     const t0 = Date.now();
     const path = (req.url ?? '/').split('?')[0];
     const key = `${req.method} ${path}`;
-    let status = 500, body, headers = {};
+    let status = 500, body, headers = {}, chat;
     try {
       const route = routes[key];
-      if (route) [status, body, headers = {}] = await route(req);
+      if (route) [status, body, headers = {}, chat] = await route(req);
       else if (Object.keys(routes).some((k) => k.endsWith(` ${path}`))) [status, body] = [405, { error: 'method not allowed' }];
       else [status, body] = [404, { error: 'not found' }];
     } catch (e) {
@@ -157,10 +194,19 @@ function main() {
       error(`ERROR handler ${key}: ${e?.stack ?? e}`);
     }
     if (draining) headers.connection = 'close';
-    res.writeHead(status, { 'content-type': 'application/json', ...headers });
-    res.end(JSON.stringify(body));
+    res.writeHead(status, { 'content-type': 'application/json', 'x-app-version': release.version, ...headers });
+    res.end(typeof body === 'string' ? body : JSON.stringify(body));
     req.resume(); // discard any unread body (404/405 on a POST)
-    const line = `${req.method} ${path} ${status} ${Date.now() - t0}ms`;
+    const ms = Date.now() - t0;
+    if (metrics.available && path !== '/metrics') metrics.request(req.method, path, status, ms / 1000);
+    if (chat) {
+      if (metrics.available && status === 200) metrics.prediction(chat.prediction);
+      requestLog.write({
+        timestamp: new Date().toISOString(), request_id: randomBytes(6).toString('hex'), route: chat.prediction.route, status, latency_ms: ms,
+        version: release.version, intent: chat.intent, prediction: chat.prediction.prediction, text_preview: redactPreview(chat.message),
+      });
+    }
+    const line = `${req.method} ${path} ${status} ${ms}ms`;
     (status >= 500 ? error : status >= 400 ? warn : log)(line);
   });
 
@@ -175,7 +221,7 @@ function main() {
     if (draining) return;
     draining = true;
     log(`demo-chat: ${signal} received, draining`);
-    server.close(() => { log('demo-chat: stopped'); process.exit(0); });
+    server.close(() => { requestLog.close(); log('demo-chat: stopped'); process.exit(0); });
     server.closeIdleConnections();
     setTimeout(() => { warn('demo-chat: drain timeout, closing remaining connections'); server.closeAllConnections(); process.exit(0); }, SHUTDOWN_MS).unref();
   };

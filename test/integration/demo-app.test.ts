@@ -6,11 +6,25 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEMO_APP_SOURCE } from '../../sandbox/origin.ts';
 
 const SERVER = join(DEMO_APP_SOURCE, 'server.mjs');
-type Mode = 'ok' | 'unhealthy' | 'crash' | 'journal-errors' | 'slow-chat';
+const PROM_CLIENT = createRequire(import.meta.url).resolve('prom-client').replace(/\/lib\/.*$|\/index\.js$/, '');
+type Mode = 'ok' | 'unhealthy' | 'crash' | 'journal-errors' | 'slow-chat' | 'degraded';
+
+/** Polls `fn` until it returns a truthy value (no fixed sleeps as synchronisation). */
+async function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 interface App { child: ChildProcess; base: string; out: () => string; err: () => string; exited: Promise<number | null> }
 const started: ChildProcess[] = [];
@@ -23,10 +37,10 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
 });
 
-async function launch(mode: Mode, env: Record<string, string> = {}): Promise<{ child: ChildProcess; out: () => string; err: () => string; exited: Promise<number | null> }> {
+async function launch(mode: Mode, env: Record<string, string> = {}, release: Record<string, unknown> = {}): Promise<{ child: ChildProcess; out: () => string; err: () => string; exited: Promise<number | null>; dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'demo-app-'));
   dirs.push(dir);
-  await writeFile(join(dir, 'release.json'), JSON.stringify({ version: 'v9.8.7', mode }));
+  await writeFile(join(dir, 'release.json'), JSON.stringify({ version: 'v9.8.7', mode, ...release }));
   const { DATABASE_URL: _drop, ...base } = process.env;
   const child = spawn('/usr/bin/node', [SERVER], { cwd: dir, env: { ...base, HOST: '127.0.0.1', PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   started.push(child);
@@ -34,11 +48,11 @@ async function launch(mode: Mode, env: Record<string, string> = {}): Promise<{ c
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
   const exited = once(child, 'exit').then(([code]) => code as number | null);
-  return { child, out: () => out, err: () => err, exited };
+  return { child, out: () => out, err: () => err, exited, dir };
 }
 
-async function startApp(mode: Mode, env: Record<string, string> = {}): Promise<App> {
-  const p = await launch(mode, env);
+async function startApp(mode: Mode, env: Record<string, string> = {}, release: Record<string, unknown> = {}): Promise<App & { dir: string }> {
+  const p = await launch(mode, env, release);
   const deadline = Date.now() + 5000;
   for (;;) {
     const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(p.out());
@@ -73,9 +87,9 @@ describe('demo-app server.mjs', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: 'healthy', version: 'v9.8.7', uptime_s: 0 });
     expect((await fetch(`${app.base}/nope`)).status).toBe(404);
-    await new Promise((r) => setTimeout(r, 50));
-    const lines = app.out().trim().split('\n').slice(1).map((l) => l.replace(/ \d+ms$/, ''));
-    expect(lines).toEqual(['GET /api/v1/health 200', '<4>GET /nope 404']);
+    const requests = () => app.out().trim().split('\n').filter((l) => / \d+ms$/.test(l)).map((l) => l.replace(/ \d+ms$/, ''));
+    await until(() => requests().length === 2, 'two request lines');
+    expect(requests()).toEqual(['GET /api/v1/health 200', '<4>GET /nope 404']);
   });
 
   it('health answers 503 unhealthy in mode unhealthy', async () => {
@@ -106,7 +120,7 @@ describe('demo-app server.mjs', () => {
     const res = await chat(app, { user_id: 1, message: 'Mes dépenses chez Carrefour, carte 4970-1234' });
     expect(res.status).toBe(200);
     const body = (await res.json()) as Record<string, unknown>;
-    expect(Object.keys(body).sort()).toEqual(['intent', 'processing_time_ms', 'response_text', 'success']);
+    expect(Object.keys(body).sort()).toEqual(['intent', 'prediction', 'processing_time_ms', 'response_text', 'success', 'visualizations']);
     expect(body).toMatchObject({ success: true, intent: 'transaction_search.by_merchant', response_text: 'Here are your transactions for that merchant.' });
     expect(JSON.stringify(body) + app.out()).not.toContain('4970');
   });
@@ -128,32 +142,32 @@ describe('demo-app server.mjs', () => {
     expect(fits.status).toBe(200);
   });
 
-  it('chat answers 429 beyond 20 requests per second for one user_id, others unaffected', async () => {
-    const app = await startApp('ok');
-    const t0 = performance.now();
-    const statuses = await Promise.all(Array.from({ length: 40 }, () => chat(app, { user_id: 7, message: 'hello' }).then((r) => r.status)));
-    const elapsedS = (performance.now() - t0) / 1000;
-    const ok = statuses.filter((s) => s === 200).length;
-    // the bucket refills 20 tokens/s, so a slow burst may earn a few extra
-    expect(ok).toBeGreaterThanOrEqual(20);
-    expect(ok).toBeLessThanOrEqual(20 + Math.ceil(elapsedS * 20));
-    expect(statuses.filter((s) => s === 429).length).toBe(40 - ok);
-    const limited = await chat(app, { user_id: 7, message: 'hello' });
-    expect([limited.status, limited.headers.get('retry-after')]).toEqual([429, '1']);
+  // the limiter's arithmetic is tested with a controlled clock (test/unit/demo-rate-limit.test.ts); here the server
+  // wiring, with a limit whose refill (one token per 3 s) no busy machine can earn during the burst
+  it('chat answers 429 beyond the limit for one user_id, with Retry-After; others unaffected', async () => {
+    const app = await startApp('ok', { DEMO_RATE_LIMIT: '20/min' });
+    const answers = await Promise.all(Array.from({ length: 40 }, () => chat(app, { user_id: 7, message: 'hello' })));
+    const statuses = answers.map((r) => r.status);
+    expect(statuses.filter((s) => s === 200).length).toBe(20);
+    expect(statuses.filter((s) => s === 429).length).toBe(20);
+    const limited = answers.find((r) => r.status === 429)!;
+    expect(await limited.json()).toEqual({ success: false, error: 'rate limit exceeded: max 20 requests per minute per user' });
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect((await chat(app, { user_id: 8, message: 'hello' })).status).toBe(200);
   });
 
-  it('slow-chat answers chat after at least 1500 ms, health stays fast', async () => {
+  it('slow-chat answers chat after at least 1500 ms; health answers while it is held', async () => {
     const app = await startApp('slow-chat');
     const t0 = performance.now();
-    const res = await chat(app, { user_id: 1, message: 'hello' });
-    const ms = performance.now() - t0;
-    expect(res.status).toBe(200);
-    expect(ms).toBeGreaterThanOrEqual(1500);
-    expect(((await res.json()) as { processing_time_ms: number }).processing_time_ms).toBeGreaterThanOrEqual(1500);
-    const h0 = performance.now();
+    let chatDone = false;
+    const pending = chat(app, { user_id: 1, message: 'hello' }).then((r) => ((chatDone = true), r));
+    await until(() => app.out().includes('slow-chat: holding a chat request'), 'the chat request to be held');
     expect((await fetch(`${app.base}/api/v1/health`)).status).toBe(200);
-    expect(performance.now() - h0).toBeLessThan(500);
+    expect(chatDone).toBe(false);
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(1500);
+    expect(((await res.json()) as { processing_time_ms: number }).processing_time_ms).toBeGreaterThanOrEqual(1500);
   });
 
   it('crash exits 1 before listening, with a Traceback on stderr', async () => {
@@ -168,25 +182,65 @@ describe('demo-app server.mjs', () => {
     const app = await startApp('journal-errors');
     const count = () => app.out().split('\n').filter((l) => l.startsWith('<3>ERROR ')).length;
     const tracebacks = () => app.out().split('\n').filter((l) => l.startsWith('<3>Traceback')).length;
-    await new Promise((r) => setTimeout(r, 50));
+    await until(() => tracebacks() === 1, 'the startup traceback');
     expect([count(), tracebacks()]).toEqual([1, 1]);
     expect((await chat(app, { user_id: 1, message: 'hello' })).status).toBe(200);
     expect((await chat(app, { user_id: 1, message: 'hello' })).status).toBe(200);
     expect((await fetch(`${app.base}/api/v1/health`)).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 50));
+    await until(() => app.out().includes('GET /api/v1/health 200'), 'the health request line');
     expect([count(), tracebacks()]).toEqual([3, 3]);
   });
 
-  it('SIGTERM drains an in-flight request and exits 0 within 2 s', async () => {
+  it('SIGTERM drains an in-flight request and exits 0', async () => {
     const app = await startApp('slow-chat');
     const inflight = chat(app, { user_id: 1, message: 'hello' });
-    await new Promise((r) => setTimeout(r, 100));
-    const t0 = performance.now();
+    await until(() => app.out().includes('slow-chat: holding a chat request'), 'the chat request to be in flight');
     app.child.kill('SIGTERM');
     expect((await inflight).status).toBe(200);
     expect(await app.exited).toBe(0);
-    expect(performance.now() - t0).toBeLessThan(2000);
     expect(app.out()).toContain('demo-chat: SIGTERM received, draining');
+  });
+
+  it('writes one seed-shaped JSONL record per chat request, PII redacted, in a file per UTC day', async () => {
+    const logDir = join(await mkdtemp(join(tmpdir(), 'demo-logs-')), 'logs');
+    dirs.push(logDir);
+    const app = await startApp('ok', { DEMO_LOG_DIR: logDir });
+    expect((await chat(app, { user_id: 3, message: 'Je suis furieux et frustré, écrivez à jean.dupont@example.com ou 06 12 34 56 78' })).status).toBe(200);
+    expect((await chat(app, { user_id: 3, message: '🙂🙂' })).status).toBe(200);
+    const records = (await until(() => {
+      const files = readdirSync(logDir);
+      const text = files.length ? readFileSync(join(logDir, files[0]!), 'utf8') : '';
+      return text.split('\n').filter(Boolean).length === 2 ? { files, rows: text.split('\n').filter(Boolean).map((l) => JSON.parse(l)) } : null;
+    }, 'two records'))!;
+    expect(records.files).toEqual([`predictions_${new Date().toISOString().slice(0, 10)}.jsonl`]);
+    const [a, b] = records.rows;
+    expect(Object.keys(a).sort()).toEqual(['intent', 'latency_ms', 'prediction', 'request_id', 'route', 'status', 'text_preview', 'timestamp', 'version']);
+    expect(a).toMatchObject({ route: 'linear_head', status: 200, version: 'v9.8.7', prediction: { primary: 'anger', low_confidence: true, rule_applied: 'tiebreak_anger_keyword' } });
+    expect(a.text_preview).toBe('Je suis furieux et frustré, écrivez à [EMAIL] ou [PHONE]');
+    expect(b).toMatchObject({ route: 'regex', prediction: { rule_applied: null } });
+  });
+
+  it('exposes Prometheus metrics through the prom-client package DEMO_PROM_CLIENT points at', async () => {
+    const app = await startApp('ok', { DEMO_PROM_CLIENT: PROM_CLIENT });
+    expect((await chat(app, { user_id: 4, message: 'Mes dépenses du mois' })).status).toBe(200);
+    const res = await fetch(`${app.base}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toMatch(/^http_requests_total\{method="POST",path="\/api\/v1\/conversation\/chat",status="200",version="v9\.8\.7"\} 1$/m);
+    expect(text).toMatch(/^predictions_total\{route="linear_head",version="v9\.8\.7"\} 1$/m);
+    expect(text).toMatch(/^golden_mismatch_total\{version="v9\.8\.7"\} 0$/m);
+    const without = await startApp('ok');
+    expect((await fetch(`${without.base}/metrics`)).status).toBe(503);
+  });
+
+  it('degraded passes health and its first chats, then answers exactly 8% of chats 500 and slows 10% by 300 ms', async () => {
+    const app = await startApp('degraded', { DEMO_RATE_LIMIT: '1000/s' }, { degraded: { after: 5 } });
+    expect((await fetch(`${app.base}/api/v1/health`)).status).toBe(200);
+    const first = await Promise.all(Array.from({ length: 5 }, (_, i) => chat(app, { user_id: i + 1, message: 'Mes dépenses' }).then((r) => r.status)));
+    expect(first).toEqual([200, 200, 200, 200, 200]);
+    const rest = await Promise.all(Array.from({ length: 100 }, (_, i) => chat(app, { user_id: i + 1, message: 'Mes dépenses' }).then((r) => r.status)));
+    expect(rest.filter((s) => s === 500).length).toBe(8);
+    expect(app.out().split('\n').filter((l) => l.startsWith('<3>ERROR conversation_service: model backend timed out')).length).toBe(8);
   });
 
   it('release.json with an unknown mode refuses to start', async () => {

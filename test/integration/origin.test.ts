@@ -25,8 +25,9 @@ describe('createOrigin', () => {
     expect(bare).toBe(join(dir, 'origin.git'));
     expect((await git('-C', bare, 'rev-parse', '--is-bare-repository')).trim()).toBe('true');
     expect((await git('-C', bare, 'symbolic-ref', 'HEAD')).trim()).toBe('refs/heads/main');
-    expect((await git('-C', bare, 'rev-parse', 'main')).trim()).toBe((await git('-C', bare, 'rev-parse', 'v1.2.0^{commit}')).trim());
+    expect((await git('-C', bare, 'rev-parse', 'main')).trim()).toBe((await git('-C', bare, 'rev-parse', 'v1.6.0^{commit}')).trim());
     expect((await git('-C', bare, 'log', '--format=%an <%ae>|%s', 'main')).trim().split('\n')).toEqual([
+      'Demo Release Bot <releases@demo-chat.invalid>|Release v1.6.0 (degraded)',
       'Demo Release Bot <releases@demo-chat.invalid>|Release v1.2.0 (unhealthy)',
       'Demo Release Bot <releases@demo-chat.invalid>|Release v1.1.0 (ok)',
       'Demo Release Bot <releases@demo-chat.invalid>|Release v1.0.0 (ok)',
@@ -35,8 +36,8 @@ describe('createOrigin', () => {
 
   it('pushes one annotated tag per default release (ls-remote)', async () => {
     const refs = (await git('ls-remote', '--tags', bare)).trim().split('\n').map((l) => l.split('\t')[1]);
-    expect(refs).toEqual(['refs/tags/v1.0.0', 'refs/tags/v1.0.0^{}', 'refs/tags/v1.1.0', 'refs/tags/v1.1.0^{}', 'refs/tags/v1.2.0', 'refs/tags/v1.2.0^{}']);
-    for (const tag of ['v1.0.0', 'v1.1.0', 'v1.2.0']) expect((await git('-C', bare, 'cat-file', '-t', tag)).trim()).toBe('tag');
+    expect(refs).toEqual(['refs/tags/v1.0.0', 'refs/tags/v1.0.0^{}', 'refs/tags/v1.1.0', 'refs/tags/v1.1.0^{}', 'refs/tags/v1.2.0', 'refs/tags/v1.2.0^{}', 'refs/tags/v1.6.0', 'refs/tags/v1.6.0^{}']);
+    for (const tag of ['v1.0.0', 'v1.1.0', 'v1.2.0', 'v1.6.0']) expect((await git('-C', bare, 'cat-file', '-t', tag)).trim()).toBe('tag');
   });
 
   it("each tag's release.json names that tag and its mode", async () => {
@@ -46,6 +47,7 @@ describe('createOrigin', () => {
       'v1.0.0': { version: 'v1.0.0', mode: 'ok' },
       'v1.1.0': { version: 'v1.1.0', mode: 'ok' },
       'v1.2.0': { version: 'v1.2.0', mode: 'unhealthy' },
+      'v1.6.0': { version: 'v1.6.0', mode: 'degraded' },
     });
   });
 
@@ -60,7 +62,8 @@ describe('createOrigin', () => {
   it('every tag holds the app with executable scripts and no install leftovers', async () => {
     const tree = (await git('-C', bare, 'ls-tree', '-r', 'v1.0.0')).trim().split('\n').map((l) => { const [meta, name] = l.split('\t'); return `${meta?.split(' ')[0]} ${name}`; });
     expect(tree).toEqual([
-      '100644 .gitignore', '100755 install.sh', '100755 migrate.sh', '100644 migrations/001_create_messages.sql', '100644 release.json', '100644 server.mjs',
+      '100644 .gitignore', '100755 install.sh', '100644 metrics.mjs', '100755 migrate.sh', '100644 migrations/001_create_messages.sql', '100644 predict.mjs',
+      '100644 rate-limit.mjs', '100644 release.json', '100644 request-log.mjs', '100644 server.mjs',
     ]);
   });
 

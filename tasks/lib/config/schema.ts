@@ -4,6 +4,7 @@
  * (tasks/lib/config/load.ts) validates them and reports every problem at once.
  */
 import { z } from 'zod';
+import { SignalsConfig } from '../signals/config.ts';
 
 /** A reference to a secret held in the process environment (or .env), never in this file. */
 export const SecretRef = z
@@ -431,6 +432,8 @@ export const Environment = z
     state: StateConfig.default({ lockTtl: 7_200_000 }),
     rollout: RolloutConfig.default({ batchSize: '100%', maxFailures: 0, firstBatchGates: true, pause: 0 }),
     notifications: Notifications.optional(),
+    /** Metric sources, SLO gates, traffic and release validation (docs/signals.md). */
+    signals: SignalsConfig.optional(),
     /** The built-in sandbox: cutover creates it on first use (environments/local.ts only). */
     sandbox: z.object({ root: z.string(), appPort: z.number().int(), pgPort: z.number().int() }).strict().optional(),
   })

@@ -1,0 +1,223 @@
+/**
+ * A request log on one machine, read incrementally: the byte offset reached in each file is
+ * kept (plain JSON, so it can be persisted and resumed elsewhere), every read starts where the
+ * last one stopped, daily files (`predictions_YYYY-MM-DD.jsonl`) are followed across the
+ * rotation, a file that shrank (truncated, replaced) is read again from its start. Only complete
+ * lines are consumed; the unfinished last line waits for the next read.
+ */
+import { closeSync, openSync, readSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Runner } from '../../runners/types.ts';
+import { lastLines } from '../../runners/run.ts';
+import { CutoverError } from '../../base/errors.ts';
+import { display } from '../../commands/shell.ts';
+import { listLogFiles, readLogBytes, splitLogPath } from './commands.ts';
+import { LineSplitter } from './lines.ts';
+
+/** Where the reader got to: file name -> bytes consumed. */
+export interface LogPosition {
+  readonly offsets: Readonly<Record<string, number>>;
+}
+
+export interface LogFile {
+  readonly name: string;
+  readonly size: number;
+}
+
+/** Where the files are: this machine's file system, or a host through its runner. */
+export interface LogPlace {
+  list(): Promise<LogFile[]>;
+  /** Streams `length` bytes from `offset` into the splitter. */
+  read(name: string, offset: number, length: number, into: LineSplitter, signal?: AbortSignal): Promise<void>;
+}
+
+/** A complete line: buf[start, end) (no newline), at byte `offset` of `file`. */
+export type LineCallback = (buf: Buffer, start: number, end: number, file: string, offset: number) => void;
+
+export interface ReadReport {
+  readonly bytes: number;
+  readonly files: readonly string[];
+  /** Files read again from the start because they got smaller than the offset reached. */
+  readonly resets: readonly string[];
+}
+
+const DAY_MS = 86_400_000;
+const CHUNK = 1 << 20;
+const YIELD_EVERY = 16 << 20;
+
+/** A stretch of one file to read: `length` bytes from `offset`; `newest`: the file may still grow. */
+export interface LogRange {
+  readonly name: string;
+  readonly offset: number;
+  readonly length: number;
+  readonly newest: boolean;
+}
+
+/** Reads a range, hands out its lines, and says how many bytes of complete lines it consumed. */
+export type RangeReader = (r: LogRange) => Promise<number>;
+
+export class LogReader {
+  private offsets: Record<string, number>;
+
+  constructor(
+    readonly host: string,
+    readonly logPath: string,
+    readonly place: LogPlace,
+    position?: LogPosition,
+  ) {
+    this.offsets = { ...(position?.offsets ?? {}) };
+  }
+
+  position(): LogPosition {
+    return { offsets: { ...this.offsets } };
+  }
+
+  /**
+   * Reads what is new. On the first read (no offsets yet) the files dated from the day before
+   * `since` on are read from their start; `since` undefined: only the newest file.
+   */
+  read(onLine: LineCallback, opts: { since?: number; signal?: AbortSignal } = {}): Promise<ReadReport> {
+    return this.readRanges(async (r) => {
+      const splitter = new LineSplitter((buf, s, e, at) => onLine(buf, s, e, r.name, r.offset + at));
+      await this.place.read(r.name, r.offset, r.length, splitter, opts.signal);
+      if (!r.newest) splitter.flushPartial(); // a rotated file will not be finished by anyone
+      return splitter.consumed;
+    }, opts);
+  }
+
+  /** The same walk over what is new, with the reading of each range left to `readRange` (parallel readers). */
+  async readRanges(readRange: RangeReader, opts: { since?: number } = {}): Promise<ReadReport> {
+    const files = sortFiles(await this.place.list(), this.logPath);
+    const fresh = Object.keys(this.offsets).length === 0;
+    const first = fresh ? firstFileToRead(files, this.logPath, opts.since) : 0;
+    const known = Object.keys(this.offsets).sort();
+    const oldestKnown = known[0];
+    let bytes = 0;
+    const read: string[] = [];
+    const resets: string[] = [];
+    const next: Record<string, number> = {};
+    for (const [i, f] of files.entries()) {
+      if (fresh && i < first) continue;
+      if (!fresh && oldestKnown !== undefined && f.name < oldestKnown && !(f.name in this.offsets)) continue; // older than where we started
+      let offset = this.offsets[f.name] ?? 0;
+      if (f.size < offset) {
+        resets.push(f.name);
+        offset = 0;
+      }
+      const newest = i === files.length - 1;
+      if (f.size > offset) {
+        const consumed = await readRange({ name: f.name, offset, length: f.size - offset, newest });
+        bytes += consumed;
+        offset += consumed;
+        read.push(f.name);
+      }
+      next[f.name] = offset;
+    }
+    // keep the newest two files' offsets: a late write to yesterday's file is still read
+    this.offsets = Object.fromEntries(Object.entries(next).sort(([a], [b]) => (a < b ? -1 : 1)).slice(-2));
+    return { bytes, files: read, resets };
+  }
+}
+
+function dateOf(name: string, logPath: string): string | null {
+  const { prefix, suffix, dated } = splitLogPath(logPath);
+  if (!dated || !name.startsWith(prefix) || !name.endsWith(suffix)) return null;
+  const d = name.slice(prefix.length, name.length - suffix.length);
+  return /^\d{4}-\d{2}-\d{2}$/.test(d) ? d : null;
+}
+
+/** Oldest first (the date in the name orders them). */
+function sortFiles(files: readonly LogFile[], logPath: string): LogFile[] {
+  return files.filter((f) => !splitLogPath(logPath).dated || dateOf(f.name, logPath) !== null).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+function firstFileToRead(files: readonly LogFile[], logPath: string, since: number | undefined): number {
+  if (files.length === 0) return 0;
+  if (since === undefined) return files.length - 1;
+  const from = new Date(since - DAY_MS).toISOString().slice(0, 10); // a day of slack: the writer's clock may be in another zone
+  const i = files.findIndex((f) => (dateOf(f.name, logPath) ?? '9999') >= from);
+  return i < 0 ? files.length : i;
+}
+
+/** Files on this machine. */
+export class LocalLogPlace implements LogPlace {
+  constructor(private readonly logPath: string) {}
+
+  /** The file's path on this machine. */
+  pathOf(name: string): string {
+    return path.join(splitLogPath(this.logPath).dir, name);
+  }
+
+  async list(): Promise<LogFile[]> {
+    const { dir, prefix, suffix, dated } = splitLogPath(this.logPath);
+    let names: string[];
+    try {
+      names = dated ? (await readdir(dir)).filter((n) => n.startsWith(prefix) && n.endsWith(suffix)) : [prefix];
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const out: LogFile[] = [];
+    for (const name of names) {
+      const s = await stat(path.join(dir, name)).catch(() => null);
+      if (s?.isFile()) out.push({ name, size: s.size });
+    }
+    return out;
+  }
+
+  /**
+   * Synchronous reads into one reused buffer (the splitter copies only an unfinished line), handing
+   * the event loop back every few megabytes: no stream machinery, no waiting between chunks.
+   */
+  async read(name: string, offset: number, length: number, into: LineSplitter, signal?: AbortSignal): Promise<void> {
+    const fd = openSync(this.pathOf(name), 'r');
+    try {
+      const buf = Buffer.allocUnsafe(CHUNK);
+      let done = 0;
+      let sinceYield = 0;
+      while (done < length) {
+        const n = readSync(fd, buf, 0, Math.min(CHUNK, length - done), offset + done);
+        if (n === 0) break; // the file got shorter while being read
+        into.push(buf.subarray(0, n));
+        done += n;
+        if ((sinceYield += n) >= YIELD_EVERY) {
+          sinceYield = 0;
+          await new Promise((r) => setImmediate(r));
+          signal?.throwIfAborted();
+        }
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+/** Files on a host, through its runner (SSH, or bash on this machine). */
+export class RunnerLogPlace implements LogPlace {
+  constructor(
+    private readonly runner: Runner,
+    private readonly logPath: string,
+  ) {}
+
+  async list(): Promise<LogFile[]> {
+    const cmd = listLogFiles(this.logPath);
+    const r = await this.runner.exec(cmd, { timeoutMs: 30_000 });
+    if (r.code !== 0) throw new CutoverError(`${this.runner.host.name}: cannot list ${this.logPath}: \`${display(cmd)}\` ${r.error ?? `exited ${r.code}`}: ${lastLines(r.stderr, 5)}`);
+    return r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        const sp = l.indexOf(' ');
+        return { name: l.slice(sp + 1), size: Number(l.slice(0, sp)) };
+      })
+      .filter((f) => Number.isFinite(f.size));
+  }
+
+  async read(name: string, offset: number, length: number, into: LineSplitter, signal?: AbortSignal): Promise<void> {
+    const { dir } = splitLogPath(this.logPath);
+    const cmd = readLogBytes(`${dir}/${name}`, offset, length);
+    const r = await this.runner.exec(cmd, { sink: into, ...(signal ? { signal } : {}) });
+    if (r.code !== 0) throw new CutoverError(`${this.runner.host.name}: cannot read ${dir}/${name}: ${r.error ?? `exit ${r.code}`}: ${lastLines(r.stderr, 5)}`);
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * A real nginx (Debian package) on loopback for the tests: a load balancer in front of upstreams
+ * with weights, a JSON access log (one object per request, $upstream_addr, $status,
+ * $request_time, $upstream_response_time), reloaded gracefully with new upstreams. Every file is
+ * in its own folder (`nginx -p DIR -c DIR/nginx.conf`); the master is tracked and stopped by pid.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import type { Socket } from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { freePort } from '../../sandbox/postgres.ts';
+import { trackProcess, untrackProcess } from './processes.ts';
+
+const exec = promisify(execFile);
+export const NGINX = '/usr/sbin/nginx';
+
+export interface NginxUpstream {
+  /** host:port */
+  readonly address: string;
+  readonly weight?: number;
+  readonly maxFails?: number;
+  readonly failTimeout?: string;
+  readonly backup?: boolean;
+}
+
+export interface NginxOptions {
+  readonly upstreams: readonly NginxUpstream[];
+  /** Default a new temporary folder. */
+  readonly dir?: string;
+  /** Worker processes (default 1: weighted round robin is then exact over each cycle). */
+  readonly workers?: number;
+  /** Default 127.0.0.1 and a free port. */
+  readonly address?: string;
+  readonly port?: number;
+}
+
+export interface Nginx {
+  readonly url: string;
+  readonly address: string;
+  readonly port: number;
+  readonly dir: string;
+  /** The JSON access log: one object per request (see NGINX_JSON_LOG_FORMAT). */
+  readonly accessLog: string;
+  readonly pid: number;
+  /** Rewrites the upstreams, checks the config (nginx -t), reloads, and waits until the new config answers. */
+  reload(upstreams: readonly NginxUpstream[]): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The JSON access log's fields: what the signals' nginx source reads. */
+export const NGINX_JSON_LOG_FORMAT =
+  `log_format cutover_json escape=json '{"time":"$time_iso8601","msec":"$msec","method":"$request_method","uri":"$uri",` +
+  `"status":$status,"request_time":$request_time,"upstream_addr":"$upstream_addr","upstream_status":"$upstream_status",` +
+  `"upstream_response_time":"$upstream_response_time","bytes":$body_bytes_sent}';`;
+
+const server = (u: NginxUpstream) =>
+  `    server ${u.address}${u.weight !== undefined ? ` weight=${u.weight}` : ''}${u.maxFails !== undefined ? ` max_fails=${u.maxFails}` : ''}` +
+  `${u.failTimeout ? ` fail_timeout=${u.failTimeout}` : ''}${u.backup ? ' backup' : ''};`;
+
+/** The whole nginx.conf (pure): everything nginx writes stays inside `dir`. `generation` answers on /__cutover_lb. */
+export function nginxConfig(o: { dir: string; address: string; port: number; upstreams: readonly NginxUpstream[]; workers: number; generation: number; asRoot: boolean }): string {
+  return [
+    ...(o.asRoot ? ['user root root;'] : []),
+    `worker_processes ${o.workers};`,
+    'daemon off;',
+    `pid ${o.dir}/nginx.pid;`,
+    `error_log ${o.dir}/error.log warn;`,
+    'events { worker_connections 1024; }',
+    'http {',
+    `  ${NGINX_JSON_LOG_FORMAT}`,
+    `  access_log ${o.dir}/access.json cutover_json;`,
+    ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${o.dir}/tmp/${t};`),
+    '  upstream app {',
+    ...o.upstreams.map(server),
+    '  }',
+    '  server {',
+    `    listen ${o.address}:${o.port};`,
+    `    location = /__cutover_lb { access_log off; return 200 "${o.generation}"; }`,
+    '    location / { proxy_pass http://app; proxy_next_upstream off; proxy_set_header Host $host; }',
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+async function poll<T>(fn: () => Promise<T | null>, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => null);
+    if (v !== null) return v;
+    if (Date.now() > deadline) throw new Error(`nginx: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export async function startNginx(opts: NginxOptions): Promise<Nginx> {
+  const dir = path.resolve(opts.dir ?? mkdtempSync(path.join(os.tmpdir(), 'cutover-nginx-')));
+  mkdirSync(path.join(dir, 'tmp'), { recursive: true });
+  const address = opts.address ?? '127.0.0.1';
+  const port = opts.port ?? (await freePort(address));
+  const conf = path.join(dir, 'nginx.conf');
+  const asRoot = process.getuid?.() === 0;
+  let generation = 1;
+  const write = (upstreams: readonly NginxUpstream[]) => writeFileSync(conf, nginxConfig({ dir, address, port, upstreams, workers: opts.workers ?? 1, generation, asRoot }));
+  write(opts.upstreams);
+  await exec(NGINX, ['-t', '-q', '-p', dir, '-c', conf]);
+  const child = spawn(NGINX, ['-p', dir, '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const pid = child.pid!;
+  const url = `http://${address}:${port}`;
+  const answers = (gen: number) => poll(async () => ((await (await fetch(`${url}/__cutover_lb`)).text()) === String(gen) ? true : null), `generation ${gen} to answer${stderr ? ` (${stderr.trim()})` : ''}`);
+  try {
+    await poll(async () => (child.exitCode === null && (await fetch(`${url}/__cutover_lb`)).ok ? true : null), `nginx to listen on ${url}`);
+    trackProcess(pid, { label: `nginx ${url}`, marker: conf, signal: 'SIGQUIT' });
+    await answers(generation);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw new Error(`nginx did not start: ${(err as Error).message} ${stderr}`);
+  }
+  child.unref();
+  (child.stderr as Socket).unref(); // a forgotten server must not keep the worker alive
+  return {
+    url,
+    address,
+    port,
+    dir,
+    accessLog: path.join(dir, 'access.json'),
+    pid,
+    async reload(upstreams) {
+      generation++;
+      write(upstreams);
+      await exec(NGINX, ['-t', '-q', '-p', dir, '-c', conf]);
+      process.kill(pid, 'SIGHUP');
+      await answers(generation);
+    },
+    async stop() {
+      try {
+        process.kill(pid, 'SIGQUIT'); // graceful: workers finish their requests
+      } catch {
+        return untrackProcess(pid);
+      }
+      if (child.exitCode === null) await poll(async () => (child.exitCode !== null || child.signalCode !== null ? true : null), 'nginx to stop', 5000).catch(() => child.kill('SIGKILL'));
+      untrackProcess(pid);
+    },
+  };
+}
