@@ -11,12 +11,12 @@ import { createServer } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { SignalsConfig, type Signals, type SignalsInput } from '../tasks/lib/signals/config.ts';
+import { SignalsConfig, type Signals, type SignalsInput } from '../tasks/lib/config/signals.ts';
 import { collectOnce } from '../tasks/lib/signals/collect.ts';
 import { evaluateGateSet } from '../tasks/lib/signals/evaluate.ts';
 import { openSources } from '../tasks/lib/signals/sources/open.ts';
-import { Corpus, seededRandom } from '../tasks/lib/signals/traffic/corpus.ts';
-import { generate } from '../tasks/lib/signals/traffic/generate.ts';
+import { Corpus, seededRandom } from '../tasks/lib/traffic/corpus.ts';
+import { generate } from '../tasks/lib/traffic/generate.ts';
 import { median, table, type Verdict } from './stats.ts';
 
 const exec = promisify(execFile);

@@ -36,4 +36,4 @@ const spec: TaskSpec = {
   ],
 };
 
-await main(spec, async () => (await import('./lib/signals/slo/run.ts')).sloTask);
+await main(spec, async () => (await import('./lib/slo/run.ts')).sloTask);

@@ -35,4 +35,4 @@ const spec: TaskSpec = {
   notes: ['Exit codes: 0 done (whatever the answers were: judge them with tasks/slo.ts); 2 bad flags or config; 130 stopped by Ctrl-C.'],
 };
 
-await main(spec, async () => (await import('./lib/signals/traffic/run.ts')).trafficTask);
+await main(spec, async () => (await import('./lib/traffic/run.ts')).trafficTask);

@@ -24,4 +24,4 @@ const spec: TaskSpec = {
   notes: ['validate changes nothing. Exit codes: 0 GO; 1 NO-GO (the criteria not met are named); 2 bad flags, config or question file.'],
 };
 
-await main(spec, async () => (await import('./lib/signals/validate/run.ts')).validateTask);
+await main(spec, async () => (await import('./lib/validate/run.ts')).validateTask);

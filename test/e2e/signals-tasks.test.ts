@@ -46,6 +46,7 @@ function envFile(name: string, svc: DemoService, extra = '', sources?: string): 
   writeFileSync(path.join(envDir, `${name}.ts`), text);
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a task's --json document, read field by field
 async function task(name: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string; json: any }> {
   try {
     const r = await exec(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'tasks', `${name}.ts`), ...args], { cwd: REPO_ROOT, env: { ...process.env, CUTOVER_ENVIRONMENTS_DIR: envDir, NO_COLOR: '1' } });

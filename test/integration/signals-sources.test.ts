@@ -5,7 +5,7 @@ import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSy
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SignalsConfig, type SignalsInput } from '../../tasks/lib/signals/config.ts';
+import { SignalsConfig, type SignalsInput } from '../../tasks/lib/config/signals.ts';
 import { collectOnce } from '../../tasks/lib/signals/collect.ts';
 import { evaluateGateSet } from '../../tasks/lib/signals/evaluate.ts';
 import { Monitor } from '../../tasks/lib/signals/monitor.ts';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { processStartedAt, runningUnitPids, signalGroup, stopHostUnits } from '../../sandbox/host.ts';
 
-export const RUNS_DIR = fileURLToPath(new URL('../../.test-runs/', import.meta.url));
+export const RUNS_DIR = fileURLToPath(new URL('../../.test-runs', import.meta.url));
 
 interface Tracked { pid: number; marker: string; startedAt: number; signal: NodeJS.Signals; label: string }
 interface RunFile { owner: { pid: number; startedAt: number }; processes: Tracked[]; hostRoots: string[] }

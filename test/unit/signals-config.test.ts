@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { Environment } from '../../tasks/lib/config/schema.ts';
 import { formatIssues } from '../../tasks/lib/config/issues.ts';
-import { SignalsConfig } from '../../tasks/lib/signals/config.ts';
+import { SignalsConfig } from '../../tasks/lib/config/signals.ts';
 import { listLogFiles, readLogBytes } from '../../tasks/lib/signals/sources/commands.ts';
 import { withCohort } from '../../tasks/lib/signals/sources/prometheus.ts';
 import local from '../../environments/local.ts';

@@ -1,6 +1,6 @@
 // Gate logic with a controlled clock: every `now` is given, nothing reads the wall clock.
 import { describe, expect, it } from 'vitest';
-import { Gate, type GateConfig } from '../../tasks/lib/signals/config.ts';
+import { Gate, type GateConfig } from '../../tasks/lib/config/signals.ts';
 import { evaluateGate } from '../../tasks/lib/signals/gates.ts';
 import type { ClockState, MetricValue } from '../../tasks/lib/signals/types.ts';
 

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RecordAggregator } from '../../tasks/lib/signals/aggregate.ts';
-import { SignalsConfig, type SignalsInput } from '../../tasks/lib/signals/config.ts';
+import { SignalsConfig, type SignalsInput } from '../../tasks/lib/config/signals.ts';
 import { Monitor, replayFile } from '../../tasks/lib/signals/monitor.ts';
 import { QuantileAccumulator, nearestRank } from '../../tasks/lib/signals/quantile.ts';
 import { FieldScanner, Malformed, timeOf } from '../../tasks/lib/signals/scan.ts';
@@ -43,7 +43,7 @@ const SEED: SignalsInput = {
 describe('FieldScanner', () => {
   const paths = ['timestamp', 'latency_ms', 'route', 'prediction.low_confidence', 'prediction.rule_applied', 'missing', 'prediction', 'a.b.c'];
   const s = new FieldScanner(paths);
-  const pick = (o: Record<string, any>) => paths.map((p) => p.split('.').reduce<any>((x, k) => (x === undefined || x === null ? undefined : x[k]), o));
+  const pick = (o: Record<string, unknown>) => paths.map((p) => p.split('.').reduce<unknown>((x, k) => (x === undefined || x === null ? undefined : (x as Record<string, unknown>)[k]), o));
 
   it('reads the same values as JSON.parse, escapes and unicode included', () => {
     const objs = [

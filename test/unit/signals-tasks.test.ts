@@ -1,9 +1,9 @@
 // The traffic generator with a controlled clock, the validation checks and verdict, the charts: no wall clock, no network.
 import { describe, expect, it } from 'vitest';
-import { Corpus, Picker, seededRandom } from '../../tasks/lib/signals/traffic/corpus.ts';
-import { generate, type SentRecord } from '../../tasks/lib/signals/traffic/generate.ts';
-import { Schedule } from '../../tasks/lib/signals/traffic/schedule.ts';
-import { check, judgeSuite, QuestionSet, runSuite } from '../../tasks/lib/signals/validate/suite.ts';
+import { Corpus, Picker, seededRandom } from '../../tasks/lib/traffic/corpus.ts';
+import { generate, type SentRecord } from '../../tasks/lib/traffic/generate.ts';
+import { Schedule } from '../../tasks/lib/traffic/schedule.ts';
+import { check, judgeSuite, QuestionSet, runSuite } from '../../tasks/lib/validate/suite.ts';
 import { xyChart } from '../../tasks/lib/signals/report/charts.ts';
 import type { Sent } from '../../tasks/lib/signals/send.ts';
 

@@ -4,7 +4,7 @@
  * (tasks/lib/config/load.ts) validates them and reports every problem at once.
  */
 import { z } from 'zod';
-import { SignalsConfig } from '../signals/config.ts';
+import { SignalsConfig } from './signals.ts';
 
 /** A reference to a secret held in the process environment (or .env), never in this file. */
 export const SecretRef = z

@@ -3,7 +3,7 @@
  * metrics need, placed in its cohort, and fed to that cohort's reducers when it falls inside the
  * metric's window. Optionally also per time bucket (the charts of a report). Pure over its input.
  */
-import type { MetricConfig, RecordSourceConfig } from './config.ts';
+import type { MetricConfig, RecordSourceConfig } from '../config/signals.ts';
 import { fieldsOf, reducerFactory, toNumber, type Reducer, type ReducerPartial, type Row } from './reducers.ts';
 import { FieldScanner, Malformed, timeOf, type FieldValue } from './scan.ts';
 import type { MetricValue, SourceStats, TimeWindow } from './types.ts';

@@ -3,7 +3,7 @@
  * through the reducers (flat memory: nothing is kept but what the reducers hold) and asks
  * Prometheus for its metrics at the window's end.
  */
-import type { MetricConfig, Signals } from './config.ts';
+import type { MetricConfig, Signals } from '../config/signals.ts';
 import { ALL, RecordAggregator, type AggregatorOptions, type CohortSpec } from './aggregate.ts';
 import { canReadInParallel, partsFor, readInParallel } from './parallel.ts';
 import { LineSplitter } from './sources/lines.ts';

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { LoadedEnvironment } from '../config/load.ts';
 import { UsageError } from '../base/errors.ts';
-import type { Signals } from './config.ts';
+import type { Signals } from '../config/signals.ts';
 
 /** The environment's signals; for the built-in sandbox, it must exist (traffic needs the service, slo its log). */
 export function signalsOf(env: LoadedEnvironment): Signals {

@@ -3,7 +3,7 @@
  * the SLO monitor, the canary controller and replays share. Pure: values and clocks in, an
  * evaluation per gate and the clocks to keep out.
  */
-import type { Signals } from './config.ts';
+import type { Signals } from '../config/signals.ts';
 import { evaluateGate } from './gates.ts';
 import { unitOf } from './reducers.ts';
 import type { ClockState, Evaluation, GateSetResult, GateVerdict, WindowValues } from './types.ts';

@@ -4,8 +4,8 @@
  * 15 minutes -> fail; a shorter breach warns with its clock; a pass resets it; no data (and an
  * unavailable source) leaves it as it was. Critical gates fail at once.
  */
-import { isRelative, THRESHOLD_KEYS, type GateConfig, type ThresholdKey } from './config.ts';
-import { clockText } from './duration.ts';
+import { isRelative, THRESHOLD_KEYS, type GateConfig, type ThresholdKey } from '../config/signals.ts';
+import { clockText } from '../config/signal-duration.ts';
 import { fisherGreater, mannWhitneyGreater, twoProportionGreater } from './stats.ts';
 import { CLEAR_CLOCK, type ClockState, type Evaluation, type GateVerdict, type MetricValue } from './types.ts';
 

@@ -2,7 +2,7 @@
  * signals: sources -> metrics -> gates -> decisions. What the SLO monitor, the release validation
  * and the canary controller use (docs/signals.md, "For the canary controller").
  */
-export { SignalsConfig, type Signals, type SignalsInput, type GateConfig, type MetricConfig, type SourceConfig } from './config.ts';
+export { SignalsConfig, type Signals, type SignalsInput, type GateConfig, type MetricConfig, type SourceConfig } from '../config/signals.ts';
 export type { ClockState, Evaluation, GateSetResult, GateVerdict, MetricValue, SourceStats, TimeWindow, WindowValues } from './types.ts';
 export { CLEAR_CLOCK } from './types.ts';
 export { evaluateGate, thresholdText, type GateInput, type GateOutcome } from './gates.ts';
@@ -13,4 +13,4 @@ export { Monitor, replayFile, type Judge, type MonitorOptions, type MonitorState
 export { openSources, positionsOf, LOCAL_HOST, type OpenSource, type SourcePositions } from './sources/open.ts';
 export { LogReader, LocalLogPlace, RunnerLogPlace, type LogPosition } from './sources/log-reader.ts';
 export { PrometheusClient, withCohort, type PromAnswer } from './sources/prometheus.ts';
-export { parseDuration, clockText } from './duration.ts';
+export { parseDuration, clockText } from '../config/signal-duration.ts';

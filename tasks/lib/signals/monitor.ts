@@ -6,7 +6,7 @@
  * `replayFile` runs the same code over a recorded JSONL file, ticking on the records' own time.
  */
 import { createReadStream } from 'node:fs';
-import type { Signals } from './config.ts';
+import type { Signals } from '../config/signals.ts';
 import { ALL, type CohortSpec } from './aggregate.ts';
 import { cohortNames, mergeCohorts, newAggregator, promValues, unavailableValues, type Bucket } from './collect.ts';
 import { evaluateGateSet } from './evaluate.ts';

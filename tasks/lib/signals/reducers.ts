@@ -3,7 +3,7 @@
  * gives a MetricValue at the end. Pure and incremental; no record is kept (quantiles keep the
  * one number they rank, up to the exact limit).
  */
-import type { MetricConfig, Predicate } from './config.ts';
+import type { MetricConfig, Predicate } from '../config/signals.ts';
 import { QuantileAccumulator, type QuantilePartial } from './quantile.ts';
 import type { FieldValue } from './scan.ts';
 import type { MetricValue } from './types.ts';

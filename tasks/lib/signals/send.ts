@@ -1,5 +1,5 @@
 /** One request of the generator or the validation suite: status, latency, the served version, the body (capped). */
-import type { RequestTemplate } from './config.ts';
+import type { RequestTemplate } from '../config/signals.ts';
 import { requestBody } from './files.ts';
 
 export interface Sent {

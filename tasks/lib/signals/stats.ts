@@ -28,8 +28,8 @@ export function mannWhitneyGreater(canary: ArrayLike<number>, baseline: ArrayLik
     const v = i < n1 && (j >= n2 || canary[i]! <= baseline[j]!) ? canary[i]! : baseline[j]!;
     let a = 0;
     let b = 0;
-    while (i < n1 && canary[i] === v) (i++, a++);
-    while (j < n2 && baseline[j] === v) (j++, b++);
+    for (; i < n1 && canary[i] === v; i++) a++;
+    for (; j < n2 && baseline[j] === v; j++) b++;
     const t = a + b;
     const mid = rank + (t + 1) / 2;
     r1 += a * mid;

@@ -5,7 +5,7 @@
  */
 import type { Host } from '../../config/schema.ts';
 import type { Runner } from '../../runners/types.ts';
-import type { RecordSourceConfig, Signals, SourceConfig } from '../config.ts';
+import type { RecordSourceConfig, Signals, SourceConfig } from '../../config/signals.ts';
 import { LocalLogPlace, LogReader, RunnerLogPlace, type LogPosition } from './log-reader.ts';
 import { PrometheusClient } from './prometheus.ts';
 

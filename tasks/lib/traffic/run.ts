@@ -2,16 +2,16 @@
 import { setMaxListeners } from 'node:events';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { flag, str, type ParsedArgs } from '../../cli/args.ts';
-import { chooseEnvironment, loadEnvironment } from '../../config/load.ts';
-import { ExitCode, UsageError } from '../../base/errors.ts';
-import { newRunId } from '../../base/run.ts';
-import { probeUrl } from '../../probes/http.ts';
-import { environmentHosts } from '../../verify/hosts.ts';
-import { clockText, parseDuration, parseRatePerMin } from '../duration.ts';
-import { loadDataFile } from '../files.ts';
-import { signalsOf } from '../environment.ts';
-import { mdTable, writeSignalsReport } from '../report/write.ts';
+import { flag, str, type ParsedArgs } from '../cli/args.ts';
+import { chooseEnvironment, loadEnvironment } from '../config/load.ts';
+import { ExitCode, UsageError } from '../base/errors.ts';
+import { newRunId } from '../base/run.ts';
+import { probeUrl } from '../probes/http.ts';
+import { environmentHosts } from '../verify/hosts.ts';
+import { clockText, parseDuration, parseRatePerMin } from '../config/signal-duration.ts';
+import { loadDataFile } from '../signals/files.ts';
+import { signalsOf } from '../signals/environment.ts';
+import { mdTable, writeSignalsReport } from '../signals/report/write.ts';
 import { Corpus, seededRandom } from './corpus.ts';
 import { generate, progressLine, type SentRecord, type TrafficSummary } from './generate.ts';
 

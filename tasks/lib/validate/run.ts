@@ -1,15 +1,15 @@
 /** The body of tasks/validate.ts: the question set against one host (or the configured URL), a table, the seed's report, GO / NO-GO. */
 import path from 'node:path';
-import { flag, str, type ParsedArgs } from '../../cli/args.ts';
-import { chooseEnvironment, loadEnvironment } from '../../config/load.ts';
-import { ExitCode, UsageError } from '../../base/errors.ts';
-import { newRunId } from '../../base/run.ts';
-import { probeUrl } from '../../probes/http.ts';
-import { filterHosts } from '../../cli/host-filter.ts';
-import { environmentHosts } from '../../verify/hosts.ts';
-import { loadDataFile } from '../files.ts';
-import { signalsOf } from '../environment.ts';
-import { mdTable, writeSignalsReport } from '../report/write.ts';
+import { flag, str, type ParsedArgs } from '../cli/args.ts';
+import { chooseEnvironment, loadEnvironment } from '../config/load.ts';
+import { ExitCode, UsageError } from '../base/errors.ts';
+import { newRunId } from '../base/run.ts';
+import { probeUrl } from '../probes/http.ts';
+import { filterHosts } from '../cli/host-filter.ts';
+import { environmentHosts } from '../verify/hosts.ts';
+import { loadDataFile } from '../signals/files.ts';
+import { signalsOf } from '../signals/environment.ts';
+import { mdTable, writeSignalsReport } from '../signals/report/write.ts';
 import { judgeSuite, QuestionSet, runSuite, type QuestionResult, type SuiteVerdict } from './suite.ts';
 
 const ms = (v: number | null) => (v === null ? '-' : `${Math.round(v)} ms`);

@@ -1,11 +1,11 @@
 /** The SLO monitor's output: a table for people, the journal rows, and the Markdown report with charts. Pure. */
-import { clockText } from '../duration.ts';
-import { num } from '../gates.ts';
-import type { Signals } from '../config.ts';
-import { unitOf } from '../reducers.ts';
-import type { Evaluation, GateSetResult, SourceStats, WindowValues } from '../types.ts';
-import { xyChart } from '../report/charts.ts';
-import { mdTable } from '../report/write.ts';
+import { clockText } from '../config/signal-duration.ts';
+import { num } from '../signals/gates.ts';
+import type { Signals } from '../config/signals.ts';
+import { unitOf } from '../signals/reducers.ts';
+import type { Evaluation, GateSetResult, SourceStats, WindowValues } from '../signals/types.ts';
+import { xyChart } from '../signals/report/charts.ts';
+import { mdTable } from '../signals/report/write.ts';
 
 export const VERDICT_TEXT: Record<Evaluation['verdict'], string> = { pass: 'pass', warn: 'WARN', fail: 'FAIL', inconclusive: 'INCONCLUSIVE' };
 const MARK: Record<Evaluation['verdict'], string> = { pass: '✅ pass', warn: '⚠️ warn', fail: '❌ fail', inconclusive: '❔ inconclusive' };

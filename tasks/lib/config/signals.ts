@@ -5,7 +5,7 @@
  * and the check; cross-references (a gate's metric, a metric's source) are checked here too.
  */
 import { z } from 'zod';
-import { parseRatePerMin, SignalDuration } from './duration.ts';
+import { parseRatePerMin, SignalDuration } from './signal-duration.ts';
 
 const NAME = /^[a-z0-9][a-z0-9._-]*$/i;
 const Name = z.string().regex(NAME, 'must be letters, digits, dot, dash or underscore');

@@ -3,9 +3,9 @@
  * corpus, at most `concurrency` requests in flight, Retry-After honoured on 429 (sending pauses),
  * bounded by a number of events or a duration. Clock and sleep are injected (tests control them).
  */
-import type { RequestTemplate } from '../config.ts';
-import { nearestRank } from '../quantile.ts';
-import { send, type Sent } from '../send.ts';
+import type { RequestTemplate } from '../config/signals.ts';
+import { nearestRank } from '../signals/quantile.ts';
+import { send, type Sent } from '../signals/send.ts';
 import { Picker, type Corpus } from './corpus.ts';
 import { Schedule, type ScheduleOptions } from './schedule.ts';
 

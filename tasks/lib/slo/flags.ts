@@ -1,10 +1,10 @@
 /** tasks/slo.ts's flags, checked: a bad value names itself and what to write instead (exit 2). */
 import path from 'node:path';
-import { flag, str, type ParsedArgs } from '../../cli/args.ts';
-import { UsageError } from '../../base/errors.ts';
-import type { CohortSpec } from '../aggregate.ts';
-import type { Signals } from '../config.ts';
-import { parseDuration } from '../duration.ts';
+import { flag, str, type ParsedArgs } from '../cli/args.ts';
+import { UsageError } from '../base/errors.ts';
+import type { CohortSpec } from '../signals/aggregate.ts';
+import type { Signals } from '../config/signals.ts';
+import { parseDuration } from '../config/signal-duration.ts';
 
 export interface SloFlags {
   readonly windowMs?: number;

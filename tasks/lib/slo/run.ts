@@ -4,25 +4,25 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
-import { str, type ParsedArgs } from '../../cli/args.ts';
-import { chooseEnvironment, loadEnvironment, type LoadedEnvironment } from '../../config/load.ts';
-import { ExitCode, UsageError } from '../../base/errors.ts';
-import { newRunId } from '../../base/run.ts';
-import { runnerFor } from '../../runners/for-host.ts';
-import type { Runner } from '../../runners/types.ts';
-import { environmentHosts } from '../../verify/hosts.ts';
-import type { Host } from '../../config/schema.ts';
-import type { Signals } from '../config.ts';
-import type { CohortSpec } from '../aggregate.ts';
-import { collectOnce } from '../collect.ts';
-import { clockText } from '../duration.ts';
-import { signalsOf } from '../environment.ts';
+import { str, type ParsedArgs } from '../cli/args.ts';
+import { chooseEnvironment, loadEnvironment, type LoadedEnvironment } from '../config/load.ts';
+import { ExitCode, UsageError } from '../base/errors.ts';
+import { newRunId } from '../base/run.ts';
+import { runnerFor } from '../runners/for-host.ts';
+import type { Runner } from '../runners/types.ts';
+import { environmentHosts } from '../verify/hosts.ts';
+import type { Host } from '../config/schema.ts';
+import type { Signals } from '../config/signals.ts';
+import type { CohortSpec } from '../signals/aggregate.ts';
+import { collectOnce } from '../signals/collect.ts';
+import { clockText } from '../config/signal-duration.ts';
+import { signalsOf } from '../signals/environment.ts';
 import { cohortSpec, sloFlags, type SloFlags } from './flags.ts';
-import { decision, evaluateGateSet } from '../evaluate.ts';
-import { Monitor, replayFile } from '../monitor.ts';
-import { openSources } from '../sources/open.ts';
-import type { GateSetResult, WindowValues } from '../types.ts';
-import { writeSignalsReport } from '../report/write.ts';
+import { decision, evaluateGateSet } from '../signals/evaluate.ts';
+import { Monitor, replayFile } from '../signals/monitor.ts';
+import { openSources } from '../signals/sources/open.ts';
+import type { GateSetResult, WindowValues } from '../signals/types.ts';
+import { writeSignalsReport } from '../signals/report/write.ts';
 import { evaluationTable, headline, journalRow, sloMarkdown, sourcesLine, type JournalRow, type PointInTime } from './render.ts';
 
 export async function sloTask(args: ParsedArgs): Promise<ExitCode> {

@@ -4,10 +4,10 @@
  * the criteria; the report in the seed's shape. The checks are pure.
  */
 import { z } from 'zod';
-import { SignalDuration } from '../duration.ts';
-import type { RequestTemplate, Signals } from '../config.ts';
-import { nearestRank } from '../quantile.ts';
-import { send, type Sent } from '../send.ts';
+import { SignalDuration } from '../config/signal-duration.ts';
+import type { RequestTemplate, Signals } from '../config/signals.ts';
+import { nearestRank } from '../signals/quantile.ts';
+import { send, type Sent } from '../signals/send.ts';
 
 const Expect = z
   .object({
