@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // most tests wait on processes (sshd, services, PostgreSQL): more files at once than cores
+    maxWorkers: 3,
   },
 });

@@ -83,7 +83,8 @@ describe('restart through SSM', () => {
     expect(summary(r)).toEqual(fleet.hosts.map((h) => [h.name, 'Success', 'Success', 0, true]));
     expect(r.ok).toBe(true);
     expect(r.hosts.map((h) => h.stdoutTail)).toEqual(['active', 'active', 'active']);
-    expect(r.hosts.every((h) => h.commandId === r.commandId && h.durationMs >= 1000 && h.message.includes(`[SSM command ${r.commandId}]`))).toBe(true);
+    // the host's own execution time (about the 1 s InProgress; a timer can fire a millisecond early: not a timing test)
+    expect(r.hosts.every((h) => h.commandId === r.commandId && h.durationMs >= 900 && h.message.includes(`[SSM command ${r.commandId}]`))).toBe(true);
     const after = await mainPids();
     after.forEach((p, i) => {
       expect(p).toMatch(/^[1-9]\d*$/);
