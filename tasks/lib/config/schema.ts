@@ -4,40 +4,11 @@
  * (tasks/lib/config/load.ts) validates them and reports every problem at once.
  */
 import { z } from 'zod';
+import { CanaryConfig } from './canary.ts';
 import { SignalsConfig } from './signals.ts';
 
-/** A reference to a secret held in the process environment (or .env), never in this file. */
-export const SecretRef = z
-  .object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name such as CUTOVER_DB_PASSWORD') })
-  .strict();
-export type SecretRef = z.infer<typeof SecretRef>;
-
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
-
-/** '250ms', '30s', '5m', '1h' (or a number of milliseconds) -> milliseconds. */
-export const Duration = z
-  .union([z.number().int().nonnegative(), z.string().regex(DURATION, "must be a duration such as '250ms', '30s', '5m'")])
-  .transform((v) => {
-    if (typeof v === 'number') return v;
-    const [, n, unit] = DURATION.exec(v)!;
-    return Math.round(Number(n) * UNIT_MS[unit as keyof typeof UNIT_MS]);
-  });
-
-/** A URL that may contain `{host}`, replaced by each host's address when probed. */
-const HostUrl = z.string().refine(
-  (s) => {
-    try {
-      const u = new URL(s.replaceAll('{host}', 'host.invalid'));
-      return u.protocol === 'http:' || u.protocol === 'https:';
-    } catch {
-      return false;
-    }
-  },
-  { message: 'Invalid URL' },
-);
-
-const NAME = /^[a-z0-9][a-z0-9._-]*$/i;
+export { Duration, HostUrl, NAME, SecretRef } from './primitives.ts';
+import { Duration, HostUrl, NAME, SecretRef } from './primitives.ts';
 
 /** One hop as OpenSSH's ProxyJump writes it: `[user@]host[:port]` (an IPv6 address in brackets). */
 export const HOP = /^(?:([A-Za-z0-9._-]+)@)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::(\d{1,5}))?$/;
@@ -434,6 +405,8 @@ export const Environment = z
     notifications: Notifications.optional(),
     /** Metric sources, SLO gates, traffic and release validation (docs/signals.md). */
     signals: SignalsConfig.optional(),
+    /** Canary rollouts (tasks/canary.ts): steps, bakes, how traffic moves; judged by signals.gates. */
+    canary: CanaryConfig.optional(),
     /** The built-in sandbox: cutover creates it on first use (environments/local.ts only). */
     sandbox: z.object({ root: z.string(), appPort: z.number().int(), pgPort: z.number().int() }).strict().optional(),
   })
@@ -450,6 +423,9 @@ export const Environment = z
     const ssm = env.services.findIndex((s) => s.restart === 'ssm');
     if (!Array.isArray(env.hosts) && !env.aws) ctx.addIssue({ code: 'custom', path: ['aws'], message: 'is required: hosts are discovered from EC2' });
     if (ssm >= 0 && !env.aws) ctx.addIssue({ code: 'custom', path: ['aws'], message: `is required: services[${ssm}] restarts through SSM` });
+    if (env.canary && !env.signals) ctx.addIssue({ code: 'custom', path: ['canary'], message: 'needs signals (the sources and gates that judge each step)' });
+    for (const [i, g] of (env.canary?.gates ?? []).entries())
+      if (env.signals && !env.signals.gates.some((x) => x.name === g)) ctx.addIssue({ code: 'custom', path: ['canary', 'gates', i], message: `names no gate of signals.gates: ${g}` });
     list.forEach((h, i) => {
       if (ssm >= 0 && !h.instanceId)
         ctx.addIssue({ code: 'custom', path: ['hosts', i, 'instanceId'], message: `is required: services[${ssm}] restarts through SSM` });
