@@ -10,6 +10,8 @@ import { $ } from 'zx';
 export interface DemoRelease {
   tag: string;
   mode: 'ok' | 'unhealthy' | 'crash' | 'journal-errors' | 'slow-chat' | 'degraded';
+  /** degraded mode: how (default 8% 5xx and +300 ms on 10% of chats, after 30 chats). */
+  degraded?: { errorRate?: number; extraLatencyMs?: number; slowShare?: number; after?: number };
   /** file name (NNN_name.sql) → SQL, added in this release; earlier releases' migrations stay */
   migrations?: Record<string, string>;
 }
@@ -69,7 +71,7 @@ export async function createOrigin(dir: string, releases: DemoRelease[] = DEFAUL
       // one day per release, so `git log` reads like a release history
       const date = new Date(Date.UTC(2025, 0, 1 + i, 12)).toISOString();
       await cp(DEMO_APP_SOURCE, work, { recursive: true, filter: (src) => !['.installed', 'node_modules'].includes(basename(src)) });
-      await writeFile(join(work, 'release.json'), `${JSON.stringify({ version: r.tag, mode: r.mode })}\n`);
+      await writeFile(join(work, 'release.json'), `${JSON.stringify({ version: r.tag, mode: r.mode, ...(r.degraded ? { degraded: r.degraded } : {}) })}\n`);
       for (const [name, sql] of Object.entries(r.migrations ?? {})) await writeFile(join(work, 'migrations', name), sql);
       await git(date)`git add --all`;
       await git(date)`git commit --quiet --allow-empty -m ${`Release ${r.tag} (${r.mode})`}`;

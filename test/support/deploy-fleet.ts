@@ -30,6 +30,8 @@ export const TEST_RELEASES: DemoRelease[] = [
   { tag: 'v1.3.1', mode: 'journal-errors' },
   { tag: 'v1.4.0', mode: 'ok', migrations: { '003_add_message_score.sql': 'alter table messages add column score integer default 0;\n' } },
   { tag: 'v1.5.0', mode: 'slow-chat' }, // answers chat in 1.5 s: over the fleet's 1 s budget
+  // passes deploy verification, then under traffic a third of the chats fail (canary tests: quick to see)
+  { tag: 'v1.6.1', mode: 'degraded', degraded: { after: 3, errorRate: 0.3, slowShare: 0.3, extraLatencyMs: 300 } },
 ];
 
 export interface DeployFleet {

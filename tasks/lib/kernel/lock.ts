@@ -6,7 +6,7 @@
  */
 import { CutoverError, ExitCode } from '../base/errors.ts';
 import type { Runner } from '../runners/types.ts';
-import { acquireLock, describeHolder, forceUnlock, releaseLock, renewLock } from '../state/lock.ts';
+import { acquireLock, describeHolder, forceUnlock, releaseLock, renewLock, type LockHolder } from '../state/lock.ts';
 import { lockFileIn } from '../state/paths.ts';
 import type { LockRecord } from '../state/records.ts';
 
@@ -34,6 +34,8 @@ export interface HoldOptions {
   readonly record: LockRecord;
   /** --force-unlock: the reason, recorded in the history. */
   readonly force?: string;
+  /** A held lock this run may take over (its own earlier run, stale): the reason, recorded like --force-unlock; null to refuse. */
+  readonly takeOver?: (holder: LockHolder) => string | null;
   /** Where the history is mirrored on this machine. */
   readonly mirrorDir: string | null;
   /** How often the lock is renewed (a quarter of its TTL is the usual choice). */
@@ -47,10 +49,11 @@ export async function holdLock(o: HoldOptions): Promise<LockHold> {
   const notes: string[] = [];
   const got = await acquireLock(o.runner, o.stateDir, o.record);
   if (!got.ok) {
-    if (!o.force) throw new LockHeldError(`${describeHolder(got.holder, where)} Nothing was changed.`);
-    const forced = await forceUnlock(o.runner, o.stateDir, { record: o.record, seen: got.holder, reason: o.force, localMirrorDir: o.mirrorDir });
+    const reason = o.force ?? o.takeOver?.(got.holder) ?? null;
+    if (!reason) throw new LockHeldError(`${describeHolder(got.holder, where)} Nothing was changed.`);
+    const forced = await forceUnlock(o.runner, o.stateDir, { record: o.record, seen: got.holder, reason, localMirrorDir: o.mirrorDir });
     if (!forced.ok) throw new LockHeldError('the lock changed while it was being forced; run again to see who holds it now. Nothing was changed.');
-    notes.push(`took the lock from ${got.holder.record?.owner ?? 'an unreadable record'} (--force-unlock: ${o.force})`);
+    notes.push(`took the lock from ${got.holder.record?.owner ?? 'an unreadable record'} (${o.force ? `--force-unlock: ${o.force}` : reason})`);
   }
 
   const lost = new AbortController();

@@ -11,6 +11,7 @@ import type { LoadedEnvironment } from '../config/load.ts';
 import type { Host } from '../config/schema.ts';
 import type { NotifyEvent } from '../notify/payload.ts';
 import type { ReportInput } from '../reports/types.ts';
+import type { LockHolder } from '../state/lock.ts';
 import type { Runner } from '../runners/types.ts';
 import type { FinishedEvent, Result, StartedEvent, Task } from '../state/records.ts';
 import type { DryLog } from './dry-run.ts';
@@ -84,6 +85,13 @@ export interface Procedure<C extends KernelCtx> {
   work(ctx: C): ListrTask<C>[];
   /** The work failed (not interrupted, lock not lost): put back what it can; the outcome. */
   recover(ctx: C, list: ListMaker<C>, error: unknown): Promise<Outcome>;
+  /**
+   * The held lock's holder is stale and belongs to this procedure's own earlier run (a canary whose
+   * controller died): the reason to take it over (recorded as a forced lock), or null to refuse.
+   */
+  takeOver?(ctx: C, holder: LockHolder): string | null;
+  /** After the work (and the undo), before "finished": the procedure records its own end (a canary's state). Never throws. */
+  settle?(ctx: C, outcome: Outcome): Promise<void>;
   /** Interrupted or lost the lock: did anything live change? (the outcome's wording and exit code depend on it) */
   changedAnything(ctx: C): boolean;
   /** `error`: the failed step's message (masked), if the work failed. */

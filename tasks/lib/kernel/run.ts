@@ -28,6 +28,7 @@ import type { HistoryEvent, Result, Task } from '../state/records.ts';
 import { DryLog } from './dry-run.ts';
 import { InterruptedError, onInterrupt } from './interrupt.ts';
 import { chooseRenderer, makeList, type ListMaker } from './listr.ts';
+import type { LockHolder } from '../state/lock.ts';
 import { holdLock, LockLostError, type LockHold } from './lock.ts';
 import type { KernelCtx, Outcome, Procedure, RunHosts, RunResult } from './procedure.ts';
 import { checkStateHost, chooseStateHost, rememberStateHost } from './state-host.ts';
@@ -156,6 +157,7 @@ async function lifecycle<C extends KernelCtx>(ctx: C, proc: Procedure<C>, o: Lif
     stateDir: ctx.state.dir,
     record: newLockRecord({ runId: ctx.runId, env: ctx.env.name, tag: proc.lockTag(ctx), task: proc.task, ttlSec: Math.round(ctx.env.config.state.lockTtl / 1000) }),
     ...(o.flags.forceUnlock ? { force: o.flags.forceUnlock } : {}),
+    ...(proc.takeOver ? { takeOver: (holder: LockHolder) => proc.takeOver!(ctx, holder) } : {}),
     mirrorDir: ctx.env.backupDir,
     renewEveryMs: Math.max(2000, Math.floor(ctx.env.config.state.lockTtl / 4)),
     forceHint: `npx tsx tasks/${proc.task}.ts --env ${ctx.env.name} --force-unlock '<reason>'`,
@@ -192,6 +194,7 @@ async function lifecycle<C extends KernelCtx>(ctx: C, proc: Procedure<C>, o: Lif
     outcome = await afterFailure(ctx, proc, o, err);
   }
   ctx.notes.push(...o.notices());
+  await proc.settle?.(ctx, outcome).catch((e: Error) => cleanup.push(`could not record the end of the ${proc.task}: ${e.message}`));
   const finished = proc.finished(ctx, outcome, error);
   await history({
     type: 'finished',

@@ -66,6 +66,7 @@ export function renderMarkdown(r: ReportRecord): string {
       table(['Host', 'Command id', 'Instance', 'Status', 'Duration'], ['l', 'l', 'l', 'l', 'r'], r.ssmCommands.map((c) => [c.host, c.commandId, c.instanceId, c.status, elapsedText(c.durationMs)])),
     );
   if (r.backup !== undefined) section('Backup', backupLines(r.backup));
+  for (const x of r.sections ?? []) section(x.title, [...x.lines]);
   if (r.extra && Object.keys(r.extra).length) section('Details', fenced('json', JSON.stringify(r.extra, null, 2)));
   section('Verdict', [`**${r.verdict}**`]);
   return `${out.join('\n')}\n`;

@@ -58,6 +58,8 @@ export interface ReportInput {
   /** The backup this run took or used; `{ skipped: reason }`; null: none (the task takes none). */
   readonly backup?: ReportBackup;
   readonly hosts?: readonly ReportHost[];
+  /** A task's own sections (Markdown lines: tables, Mermaid charts), after the common ones. */
+  readonly sections?: readonly { readonly title: string; readonly lines: readonly string[] }[];
   readonly extra?: Readonly<Record<string, unknown>>;
 }
 

@@ -1,0 +1,256 @@
+/**
+ * A canary step as tasks: the smoke checks, the hosts that must run the release by now, the
+ * traffic split, and the bake: every interval the gates compare the canary cohort with the stable
+ * one, and decide (promote, hold, roll back). Every decision goes to the run's event log, and the
+ * rollout's state to the state host, so another machine can see it, resume it or abort it.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ListrTask } from 'listr2';
+import { hmsText } from '../base/format.ts';
+import { bakeOf } from '../config/canary.ts';
+import type { HostRun, RunCtx } from '../deploy/context.ts';
+import { deployTasks } from '../deploy/graph.ts';
+import { backupStep } from '../deploy/backup-step.ts';
+import { timed, type Task } from '../kernel/listr.ts';
+import type { Host } from '../config/schema.ts';
+import type { CanaryCtx } from './context.ts';
+import { decide, type ControlAction } from './decide.ts';
+import { judgeNow, keysOf, stepMonitor } from './judge.ts';
+import { runSmoke } from './smoke.ts';
+import { writeCanary, type DecisionRecord } from './state.ts';
+import { canaryFiles } from '../commands/canary.ts';
+import type { HostRef, ShiftStep } from './shifter.ts';
+import { moved, notMoved, percentText, subsetCount } from './split.ts';
+import { stepEvent } from './summary.ts';
+
+type T = Task<CanaryCtx>;
+
+/** The canary decided to roll back (a failed gate, a failed smoke check, an operator's abort): its reason. */
+export class CanaryRollback extends Error {}
+
+/** The app's port on a host, for upstream addresses (nginx mode). */
+export function appPortOf(ctx: CanaryCtx, _h: Host): number | undefined {
+  return ctx.canary.nginx?.appPort;
+}
+
+
+const ref = (ctx: CanaryCtx, h: HostRun): HostRef => {
+  const port = appPortOf(ctx, h.host);
+  return { name: h.host.name, address: h.host.address, ...(port !== undefined ? { port } : {}) };
+};
+
+export function shiftStep(ctx: CanaryCtx, percent: number, step: number): ShiftStep {
+  return { percent, canary: moved(ctx).map((h) => ref(ctx, h)), stable: notMoved(ctx).map((h) => ref(ctx, h)), runId: ctx.rollout.runId, step };
+}
+
+async function save(ctx: CanaryCtx): Promise<void> {
+  if (ctx.dry) return;
+  await writeCanary(ctx.state.runner, ctx.state.dir, ctx.rollout);
+}
+
+/** A deploy's tasks in a canary's list: the canary's context is a deploy's, with more (listr2's types are invariant in it). */
+export const asCanary = (tasks: ListrTask<RunCtx>[]): ListrTask<CanaryCtx>[] => tasks as unknown as ListrTask<CanaryCtx>[];
+
+/** Deploys `hosts` (the full procedure: backup once, fetch, checkout, install, migrations once, restart, verify). */
+function deployHosts(ctx: CanaryCtx, hosts: HostRun[], first: boolean): ListrTask<CanaryCtx>[] {
+  const view: RunCtx = Object.assign(Object.create(ctx) as RunCtx, { hosts }); // the same run, these hosts only
+  return deployTasks(view, {
+    migrate: first,
+    backup: async (c, task) => {
+      if (!first) return void task.skip('Backup taken before the first step');
+      await backupStep(c, task);
+    },
+  }).map((t) => asCanary([t])[0]!);
+}
+
+/** The hosts of `wanted` that do not run the release yet get it; they are the canary's from then on. */
+export function moveHosts(ctx: CanaryCtx, wanted: HostRun[], title: string): ListrTask<CanaryCtx> {
+  return {
+    title,
+    enabled: () => wanted.some((h) => !moved(ctx).includes(h)),
+    task: (_c, task) => {
+      const todo = wanted.filter((h) => !moved(ctx).includes(h));
+      const first = moved(ctx).length === 0;
+      ctx.rollout.phase = 'deploying';
+      return task.newListr(
+        [
+          ...deployHosts(ctx, todo, first),
+          {
+            title: `${todo.map((h) => h.host.name).join(', ')} on ${ctx.tag}`,
+            task: async () => {
+              for (const h of todo) {
+                const rec = ctx.rollout.hosts.find((x) => x.name === h.host.name)!;
+                rec.moved = true;
+                rec.from = h.from;
+              }
+              await save(ctx);
+            },
+          },
+        ],
+        { exitOnError: true },
+      );
+    },
+  };
+}
+
+function record(ctx: CanaryCtx, d: Omit<DecisionRecord, 'at' | 'step' | 'percent'>, step: number): void {
+  const at = new Date().toISOString();
+  const last = ctx.rollout.decisions.at(-1);
+  // canary.json keeps the decisions that changed something; the event log keeps every one
+  if (!last || last.step !== step || last.action !== d.action || last.verdict !== d.verdict) ctx.rollout.decisions.push({ at, step, percent: ctx.rollout.percent, ...d });
+}
+
+async function takeControl(ctx: CanaryCtx): Promise<{ action: ControlAction; by: string } | null> {
+  const r = await ctx.state.runner.exec(canaryFiles.take(ctx.state.dir), { signal: ctx.signal, timeoutMs: 30_000 });
+  if (r.code !== 0 || !r.stdout.trim()) return null;
+  try {
+    const c = JSON.parse(r.stdout) as { action?: string; by?: string };
+    return c.action === 'pause' || c.action === 'resume' || c.action === 'promote' || c.action === 'abort' ? { action: c.action, by: c.by ?? 'someone' } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Bakes step `i` until a decision moves on: promote (returns), roll back (throws CanaryRollback). */
+async function bake(ctx: CanaryCtx, i: number, task: T): Promise<void> {
+  const percent = ctx.percents[i]!;
+  const bakeMs = bakeOf(ctx.canary, Math.min(i, ctx.percents.length - 1));
+  const maxHoldMs = ctx.canary.maxHold ?? 2 * bakeMs;
+  const canaryHosts = moved(ctx);
+  const stableHosts = notMoved(ctx);
+  const keys = {
+    canary: keysOf(canaryHosts.map((h) => ({ host: h.host, tag: ctx.tag })), (h) => appPortOf(ctx, h)),
+    stable: keysOf(stableHosts.map((h) => ({ host: h.host, tag: h.from.tag })), (h) => appPortOf(ctx, h)),
+  };
+  const resumed = ctx.rollout.stepIndex === i && ctx.rollout.monitor !== null;
+  ctx.monitor = stepMonitor({
+    signals: ctx.signals,
+    ...(ctx.canary.gates ? { gates: ctx.canary.gates } : {}),
+    keys,
+    hosts: ctx.hosts.map((h) => h.host),
+    runnerFor: (h) => ctx.hosts.find((x) => x.host.name === h.name)?.runner ?? ctx.state.runner,
+    state: resumed ? (ctx.rollout.monitor as never) : null,
+    signal: ctx.signal,
+  });
+  ctx.rollout.stepIndex = i;
+  ctx.rollout.phase = ctx.rollout.phase === 'paused' || ctx.rollout.phase === 'waiting' ? ctx.rollout.phase : 'baking';
+  if (!resumed || ctx.rollout.stepStartedAt === null) {
+    ctx.rollout.stepStartedAt = Date.now();
+    ctx.rollout.passingSince = null;
+  }
+  await save(ctx);
+  // a notification at every step (a failed one only warns, and never delays the bake)
+  const { notify } = await import('../notify/webhook.ts');
+  void notify(ctx.env, stepEvent(ctx, i, `${canaryHosts.map((h) => h.host.name).join(', ')} on ${ctx.tag}; bake ${hmsText(Math.round(bakeMs / 1000))}`), { signal: ctx.signal }).then((r) => {
+    if (r.warning) ctx.notes.push(r.warning);
+  });
+
+  for (;;) {
+    const control = await takeControl(ctx);
+    const now = Date.now();
+    const j = await judgeNow(ctx.monitor, now);
+    const d = decide({
+      verdict: j.verdict,
+      notPassing: j.notPassing,
+      clock: { startedAt: ctx.rollout.stepStartedAt!, passingSince: ctx.rollout.passingSince },
+      now,
+      bakeMs,
+      maxHoldMs,
+      onMaxHold: ctx.canary.onMaxHold,
+      control: control?.action ?? null,
+      paused: ctx.rollout.phase === 'paused' || ctx.rollout.phase === 'waiting',
+    });
+    const why = control ? `${d.why} — asked by ${control.by}` : d.why;
+    ctx.events.add({ type: 'decision', at: new Date(now).toISOString(), step: i, percent, action: d.action, verdict: j.verdict, why, evaluations: j.evaluations });
+    record(ctx, { action: d.action, verdict: j.verdict, why }, i);
+    ctx.rollout.passingSince = d.clock.passingSince;
+    ctx.rollout.monitor = ctx.monitor.state();
+    if (d.action === 'paused') ctx.rollout.phase = 'paused';
+    else if (d.action === 'wait') ctx.rollout.phase = 'waiting';
+    else if (d.action === 'hold' || d.action === 'promote') ctx.rollout.phase = 'baking';
+    task.output = ctx.redact(`${j.verdict.toUpperCase()} -> ${d.action}: ${why}`);
+    if (d.action === 'rollback') {
+      ctx.rollout.reason = why;
+      await save(ctx);
+      throw new CanaryRollback(why);
+    }
+    await save(ctx);
+    if (d.action === 'promote') {
+      task.title = `Bake ${hmsText(Math.round(bakeMs / 1000))}: ${why}`;
+      return;
+    }
+    await sleep(ctx.canary.interval, undefined, { signal: ctx.signal });
+  }
+}
+
+/** Step `i`: smoke checks, the hosts that must run the release by now, the traffic split, the bake. */
+export function stepTask(ctx: CanaryCtx, i: number): ListrTask<CanaryCtx> {
+  const percent = ctx.percents[i]!;
+  const last = i === ctx.percents.length - 1;
+  const mode = ctx.canary.mode;
+  return {
+    title: `Step ${i + 1}/${ctx.percents.length}: ${percentText(percent)} of the traffic on ${ctx.tag}`,
+    task: (_c, task) =>
+      task.newListr(
+        [
+          {
+            title: 'Smoke checks',
+            task: timed<CanaryCtx>(`smoke ${i + 1}`, async (c, t) => {
+              const r = await runSmoke(c, moved(c), (line) => (t.output = line));
+              c.events.add({ type: 'smoke', at: new Date().toISOString(), step: i, ok: r.ok, returncode: r.returncode, detail: r.lines.join('; ') });
+              if (!c.dry) c.rollout.smoke.push({ at: new Date().toISOString(), step: i, ok: r.ok, returncode: r.returncode, detail: r.lines.join('; ') });
+              t.title = `Smoke checks: ${c.dry ? 'listed below' : r.lines.join('; ')}`;
+              if (!r.ok) {
+                c.rollout.reason = `smoke checks failed before ${percentText(percent)}: ${r.lines.join('; ')}`;
+                throw new CanaryRollback(c.rollout.reason);
+              }
+            }),
+          },
+          // subset: ceil(p% x N) hosts run the release; nginx and flags: at 100%, every host
+          ...(mode === 'subset' ? [moveHosts(ctx, ctx.hosts.slice(0, subsetCount(percent, ctx.hosts.length)), `Hosts on ${ctx.tag}: ${subsetCount(percent, ctx.hosts.length)} of ${ctx.hosts.length}`)] : []),
+          ...(mode === 'nginx' && last ? [moveHosts(ctx, ctx.hosts, `The rest of the fleet on ${ctx.tag}, rolling`)] : []),
+          trafficTask(ctx, i, percent, last),
+          {
+            title: `Bake ${hmsText(Math.round(bakeOf(ctx.canary, i) / 1000))}, judged every ${hmsText(Math.round(ctx.canary.interval / 1000))}`,
+            task: async (c: CanaryCtx, t: T) => {
+              if (c.dry) {
+                c.dry.add('gates', `every ${hmsText(Math.round(c.canary.interval / 1000))} for ${hmsText(Math.round(bakeOf(c.canary, i) / 1000))}: ${gateNames(c, last).join(', ')} — canary (${moved(c).map((h) => h.host.name).join(', ') || 'the hosts above'}) against stable (${notMoved(c).map((h) => h.host.name).join(', ') || 'none: absolute gates only'})`);
+                return;
+              }
+              c.signal.throwIfAborted();
+              await bake(c, i, t);
+            },
+          },
+        ],
+        { exitOnError: true },
+      ),
+  };
+}
+
+function gateNames(ctx: CanaryCtx, alone: boolean): string[] {
+  return ctx.signals.gates.filter((g) => (!ctx.canary.gates || ctx.canary.gates.includes(g.name)) && (!alone || !('maxIncreasePct' in g || 'maxIncrease' in g || 'withinPct' in g))).map((g) => g.name);
+}
+
+/** The split for step `i`: nginx weights or flags; subset mode moves no traffic of its own. */
+function trafficTask(ctx: CanaryCtx, i: number, percent: number, last: boolean): ListrTask<CanaryCtx> {
+  return {
+    title: last && ctx.canary.mode === 'nginx' ? 'Load balancer: every host, as before the canary' : `Traffic: ${percentText(percent)} to the canary`,
+    enabled: () => ctx.shifter !== null,
+    task: timed<CanaryCtx>(`traffic ${i + 1}`, async (c, t) => {
+      const shifter = c.shifter!;
+      const step = shiftStep(c, percent, i);
+      if (c.dry) {
+        const plan = shifter.plan(step, c.originalSplit);
+        for (const f of plan.files) c.dry.add(f.where, `${f.path}: ${plan.detail}\n${f.diff.replace(/\n$/, '').split('\n').map((l) => `      ${l}`).join('\n')}`);
+        return;
+      }
+      // nginx at 100%: every host runs the release, the file goes back to what it was (every host, as weighted before)
+      const r = last && c.canary.mode === 'nginx' ? await shifter.restore(c.originalSplit, c.signal) : await shifter.apply(step, c.signal);
+      c.rollout.percent = percent;
+      c.rollout.realPercent = r.realPercent;
+      c.events.add({ type: 'traffic', at: new Date().toISOString(), step: i, percent, realPercent: r.realPercent, detail: r.detail });
+      await save(c);
+      t.title = `Traffic: ${percentText(percent)} asked, ${percentText(r.realPercent)} given (${r.detail}) in ${r.durationMs} ms`;
+    }),
+  };
+}
