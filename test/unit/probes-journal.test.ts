@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { journal, parseHostNow } from '../../tasks/lib/commands/journal.ts';
-import { decodeMessage, formatEntry, hostNow, JournalScanner, MAX_REPORTED_ENTRIES, runJournalScan, scanJournal } from '../../tasks/lib/probes/journal.ts';
+import { decodeMessage, formatEntry, hostNow, hostNowAndPids, JournalScanner, MAX_REPORTED_ENTRIES, runJournalScan, scanJournal } from '../../tasks/lib/probes/journal.ts';
 import { RecordingRunner } from '../../tasks/lib/runners/recorder.ts';
 
 const line = (o: Record<string, unknown>) => JSON.stringify({ _SYSTEMD_UNIT: 'demo-chat.service', __REALTIME_TIMESTAMP: '1712345678123456', PRIORITY: '6', ...o });
@@ -8,6 +8,7 @@ const line = (o: Record<string, unknown>) => JSON.stringify({ _SYSTEMD_UNIT: 'de
 describe('journal builders (exact strings)', () => {
   it('hostNow reads the host clock, read-only', () => {
     expect(journal.hostNow()).toEqual({ script: 'date +%s.%N', readOnly: true });
+    expect(journal.hostNow(['demo-chat', 'worker@1'])).toEqual({ script: 'date +%s.%N && systemctl show -p MainPID --value -- demo-chat worker@1', readOnly: true });
   });
 
   it('since: -u per unit, @epoch, json, no -p, bounded', () => {
@@ -146,5 +147,14 @@ describe('runJournalScan through a recorder', () => {
     const rec = new RecordingRunner(host, { reply: () => ({ stdout: '1712345678.123456789\n' }) });
     expect(await hostNow(rec)).toBe('1712345678.123456789');
     expect(rec.commands).toEqual([{ script: 'date +%s.%N', readOnly: true }]);
+  });
+
+  it('the processes that ran before the restart are left out: their last errors, while draining, are not the new release\'s', async () => {
+    const line = (pid: number, msg: string) => JSON.stringify({ PRIORITY: '3', MESSAGE: msg, _PID: String(pid), __REALTIME_TIMESTAMP: '1712345678000000', _SYSTEMD_UNIT: 'demo-chat.service' });
+    const out = [line(41, 'old process: 500 while draining'), line(42, 'new process: boom')].join('\n');
+    expect(scanJournal(out, { priority: 'err', failPatterns: [], excludePids: ['41'] }).entries.map((e) => e.message)).toEqual(['new process: boom']);
+    expect(scanJournal(out, { priority: 'err', failPatterns: [] }).offending).toBe(2);
+    const rec = new RecordingRunner(host, { reply: () => ({ stdout: '1712345678.5\n41\n0\n' }) });
+    expect(await hostNowAndPids(rec, ['demo-chat', 'worker'])).toEqual({ now: '1712345678.5', pids: ['41'] });
   });
 });

@@ -10,8 +10,12 @@ export interface JournalSinceOptions {
 }
 
 export const journal = {
-  /** The HOST's clock as epoch seconds with fraction (`1712345678.123456789`): `--since` is read by the host's clock, not ours. */
-  hostNow: (): Command => command(sh`date +%s.%N`, { readOnly: true }),
+  /**
+   * The HOST's clock as epoch seconds with fraction (`1712345678.123456789`): `--since` is read by
+   * the host's clock, not ours; with units, then each unit's main process id (0: none), one per line.
+   */
+  hostNow: (units: readonly string[] = []): Command =>
+    command(units.length ? sh`date +%s.%N && systemctl show -p MainPID --value -- ${units}` : sh`date +%s.%N`, { readOnly: true }),
 
   /**
    * Entries of these units since an epoch (seconds, fraction allowed), as JSON lines, messages in

@@ -26,6 +26,8 @@ export interface HostRun {
   fetched?: boolean;
   /** The host's clock (epoch seconds, as it printed them) just before the restart: the journal scan starts there. */
   restartedAt?: string;
+  /** The services' main processes just before that restart: the journal scan leaves their entries out. */
+  pidsBefore?: string[];
   /** The services were restarted on this host in this run (a restart that never ran leaves the old code running). */
   restarted?: boolean;
   /** The verification of this host after the deploy, and after the rollback if there was one. */

@@ -9,7 +9,7 @@ import { systemd } from '../commands/systemd.ts';
 import { command, raw } from '../commands/shell.ts';
 import { secret, secretValues } from '../config/load.ts';
 import { CutoverError } from '../base/errors.ts';
-import { hostNow } from '../probes/journal.ts';
+import { hostNowAndPids } from '../probes/journal.ts';
 import { lineRedactor } from '../reports/redact-lines.ts';
 import { lastLines, run } from '../runners/run.ts';
 import type { ExecOptions } from '../runners/types.ts';
@@ -90,12 +90,20 @@ export async function switchRelease(ctx: RunCtx, h: HostRun, dirName: string): P
   await run(h.runner, releases.switchTo(releasePaths(ctx.env.config.app.path), dirName), { signal: ctx.signal });
 }
 
+/** Just before a restart: the host's clock (the journal scan starts there) and the services' processes (their last words are not the new release's). */
+export async function readClockAndPids(ctx: RunCtx, h: HostRun): Promise<void> {
+  const units = ctx.env.config.services.filter((s) => s.unit).map((s) => s.unit!);
+  const r = await hostNowAndPids(h.runner, units, ctx.signal);
+  h.restartedAt = r.now;
+  h.pidsBefore = r.pids;
+}
+
 /**
  * Restart the services over SSH, then wait (briefly) until systemd says active. `only: 'ssh'`:
  * the services restarted through SSM were done already (and the host's clock was read then).
  */
 export async function restart(ctx: RunCtx, h: HostRun, out: Out, opts: { only?: 'ssh' } = {}): Promise<void> {
-  if (!(opts.only && h.restartedAt)) h.restartedAt = await hostNow(h.runner, ctx.signal);
+  if (!(opts.only && h.restartedAt)) await readClockAndPids(ctx, h);
   const services = ctx.env.config.services.filter((s) => !opts.only || s.restart !== 'ssm');
   for (const s of services) {
     h.restarted = true; // from the first restart command on, the services may have changed

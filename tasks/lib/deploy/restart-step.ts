@@ -7,9 +7,8 @@
  */
 import type { ListrTask } from 'listr2';
 import { hostStep, type Task } from '../kernel/listr.ts';
-import { hostNow } from '../probes/journal.ts';
 import type { HostRun, RunCtx } from './context.ts';
-import { restart } from './host-steps.ts';
+import { readClockAndPids, restart } from './host-steps.ts';
 import { allowedFailures } from './rollout.ts';
 
 export function usesSsm(ctx: RunCtx): boolean {
@@ -35,7 +34,7 @@ async function restartViaSsm(ctx: RunCtx, hosts: HostRun[], progress: (h: string
     import('../aws/ssm-command.ts'),
   ]);
   // the journal scan reads from the host's clock just before the restart
-  await Promise.all(hosts.map(async (h) => (h.restartedAt = await hostNow(h.runner, ctx.signal))));
+  await Promise.all(hosts.map((h) => readClockAndPids(ctx, h)));
   const budget = allowedFailures(ctx.hosts.length, ctx.env.config.rollout.maxFailures) - ctx.hosts.filter((h) => h.failed).length;
   const options = ssmRestartOptions(
     ctx.env,

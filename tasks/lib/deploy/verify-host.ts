@@ -61,7 +61,7 @@ export async function verifyHost(ctx: RunCtx, h: HostRun, expectTag: string | un
   if (verify.journal && h.restartedAt) {
     const scanUnits = verify.journal.units ?? units;
     const sudo = services.some((s) => s.unit && s.sudo);
-    if (scanUnits.length) journalOk = record(await runJournalScan(h.runner, scanUnits, h.restartedAt, verify.journal, { sudo, signal: ctx.signal, secrets }));
+    if (scanUnits.length) journalOk = record(await runJournalScan(h.runner, scanUnits, h.restartedAt, verify.journal, { sudo, signal: ctx.signal, secrets, ...(h.pidsBefore ? { excludePids: h.pidsBefore } : {}) }));
   }
   return okSoFar && journalOk;
 }

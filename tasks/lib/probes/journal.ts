@@ -26,6 +26,12 @@ export interface ScanCriteria {
   readonly priority: PriorityName;
   readonly failPatterns: readonly string[];
   readonly secrets?: readonly string[];
+  /**
+   * Processes whose entries are not this release's: the services' main processes before the
+   * restart. Under live traffic the old process keeps logging while it drains, after the clock
+   * was read: its errors are not the new release's.
+   */
+  readonly excludePids?: readonly string[];
 }
 
 export interface ScanOutcome {
@@ -48,6 +54,7 @@ export class JournalScanner {
   private readonly threshold: number;
   private readonly patterns: { source: string; re: RegExp }[];
   private readonly secrets: readonly string[];
+  private readonly excluded: ReadonlySet<string>;
   private pending = '';
   private readonly out = { entries: [] as JournalEntry[], offending: 0, scanned: 0, unparsable: 0 };
 
@@ -55,6 +62,7 @@ export class JournalScanner {
     this.threshold = PRIORITY_NAMES.indexOf(criteria.priority);
     this.patterns = criteria.failPatterns.map((p) => ({ source: p, re: new RegExp(p) }));
     this.secrets = criteria.secrets ?? [];
+    this.excluded = new Set((criteria.excludePids ?? []).filter((p) => p && p !== '0'));
   }
 
   push(text: string): void {
@@ -81,6 +89,7 @@ export class JournalScanner {
       this.out.unparsable++;
       return;
     }
+    if (this.excluded.has(String(e._PID ?? ''))) return; // the process that ran before the restart
     this.out.scanned++;
     const prio = Number(e.PRIORITY ?? 6); // journald's default for stdout is info
     const message = decodeMessage(e.MESSAGE);
@@ -117,12 +126,20 @@ export function formatEntry(e: JournalEntry): string {
 
 /** The host's clock now, epoch seconds with fraction: the `since` of a later scan. */
 export async function hostNow(runner: Runner, signal?: AbortSignal): Promise<string> {
-  const r = await run(runner, journal.hostNow(), { timeoutMs: 15_000, signal });
-  return parseHostNow(r.stdout);
+  return (await hostNowAndPids(runner, [], signal)).now;
+}
+
+/** The host's clock, and the main process of each unit (0 when it runs none): read together, just before a restart. */
+export async function hostNowAndPids(runner: Runner, units: readonly string[], signal?: AbortSignal): Promise<{ now: string; pids: string[] }> {
+  const r = await run(runner, journal.hostNow(units), { timeoutMs: 15_000, signal });
+  const [first = '', ...rest] = r.stdout.trim().split('\n');
+  return { now: parseHostNow(first), pids: rest.map((p) => p.trim()).filter((p) => /^\d+$/.test(p) && p !== '0') };
 }
 
 export interface JournalScanOptions {
   readonly lines?: number;
+  /** See ScanCriteria.excludePids. */
+  readonly excludePids?: readonly string[];
   readonly sudo?: boolean;
   readonly signal?: AbortSignal;
   readonly timeoutMs?: number;
@@ -139,7 +156,7 @@ export async function runJournalScan(
 ): Promise<JournalScanResult> {
   const lines = opts.lines ?? JOURNAL_LINES;
   const cmd = journal.since(units, since, { lines, sudo: opts.sudo });
-  const scanner = new JournalScanner({ ...cfg, secrets: opts.secrets });
+  const scanner = new JournalScanner({ ...cfg, secrets: opts.secrets, ...(opts.excludePids ? { excludePids: opts.excludePids } : {}) });
   const decoder = new StringDecoder('utf8');
   let streamed = 0;
   const sink = new Writable({
