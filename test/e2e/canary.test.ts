@@ -14,6 +14,9 @@ import { hostHistory, lockFile, STATE, tagOn, type DeployFleet } from '../suppor
 
 let f: DeployFleet | undefined;
 let traffic: ChildProcess | undefined;
+// a canary bakes, judges and deploys in steps: these tests run for tens of seconds each
+const LONG = 150_000;
+
 afterEach(async () => {
   await stopTraffic(traffic);
   traffic = undefined;
@@ -43,7 +46,7 @@ describe('canary, subset mode, 4 hosts', () => {
     expect(md).toContain('## Steps');
     expect(md).toContain('```mermaid');
     expect(r.stderr).toMatch(/canary of v1\.1\.0 on sbx: PROMOTED/);
-  });
+  }, LONG);
 
   it('a release that degrades under traffic rolls back at the first step on its error rate: traffic off, hosts back, verified (exit 1); --replay decides the same offline', async () => {
     f = await startCanaryFleet({ canary: "steps: [25, 50, 100], bake: '30s', interval: '1s', smoke: { verify: true }" });
@@ -70,5 +73,5 @@ describe('canary, subset mode, 4 hosts', () => {
     expect(replay.json.outcome).toBe('rolled back');
     expect(replay.json.reason).toMatch(/errors fail/);
     expect(existsSync(file)).toBe(true);
-  });
+  }, LONG);
 });

@@ -29,6 +29,8 @@ export interface CanaryCtx extends RunCtx {
   monitor: Monitor | null;
   /** Every decision, smoke check and traffic change, in order (backups/<env>/canary/<run>.jsonl). */
   events: EventLog;
+  /** resume, abort: the run that drove the canary before (its lock, once stale, is taken over). */
+  previousController: string | null;
   /** The load balancer's upstream file as it was before the canary (nginx mode): put back after a rollback. */
   originalSplit: string | null;
 }

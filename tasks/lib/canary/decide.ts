@@ -28,8 +28,8 @@ export interface DecideInput {
   readonly onMaxHold: 'rollback' | 'wait';
   /** An operator's request from another terminal, if one came. */
   readonly control?: ControlAction | null;
-  /** The controller is paused (by `pause`) or waiting for a person (maximum hold reached with onMaxHold 'wait'). */
-  readonly paused?: boolean;
+  /** The controller is paused (by `pause`), or waiting for a person (maximum hold reached with onMaxHold 'wait'). */
+  readonly paused?: 'paused' | 'waiting' | null;
 }
 
 export interface Decision {
@@ -47,11 +47,12 @@ export function decide(i: DecideInput): Decision {
   if (i.control === 'abort') return { action: 'rollback', clock, why: 'aborted by an operator (canary abort)' };
   if (i.control === 'promote') return { action: 'promote', clock, why: `promoted by an operator (canary promote) after ${s(now - clock.startedAt)} of this step` };
   if (i.control === 'pause') return { action: 'paused', clock: { ...clock, passingSince: null }, why: 'paused by an operator (canary pause): gates are still judged, nothing promotes until canary resume' };
-  const paused = i.paused && i.control !== 'resume';
+  const paused = i.control === 'resume' ? null : (i.paused ?? null);
 
   // a failed gate (a critical one fails at once, others after their `for` clock) rolls back, paused or not
   if (i.verdict === 'fail') return { action: 'rollback', clock, why: `a gate failed: ${i.notPassing.join('; ')}` };
-  if (paused) return { action: 'paused', clock: { ...clock, passingSince: null }, why: 'paused: waiting for canary resume, promote or abort' };
+  if (paused === 'paused') return { action: 'paused', clock: { ...clock, passingSince: null }, why: 'paused: waiting for canary resume, promote or abort' };
+  if (paused === 'waiting') return { action: 'wait', clock: { ...clock, passingSince: null }, why: 'past the maximum hold: waiting for a person (canary promote or abort)' };
 
   if (i.verdict === 'pass') {
     const since = clock.passingSince ?? now;

@@ -33,6 +33,7 @@ function freshState(ctx: CanaryCtx): CanaryState {
 
 /** Resume and abort: the canary recorded on the state host takes over this run's context. */
 function adopt(ctx: CanaryCtx, recorded: CanaryState): void {
+  ctx.previousController = recorded.controllerRunId;
   ctx.rollout = { ...recorded, controllerRunId: ctx.runId };
   for (const h of ctx.hosts) {
     const rec = recorded.hosts.find((x) => x.name === h.host.name);
@@ -107,7 +108,7 @@ export const canaryProcedure: Procedure<CanaryCtx> = {
   takeOver(ctx, holder: LockHolder) {
     // a controller that died (laptop closed, SSH lost for good): its lock, once stale, is this canary's to take
     const r = holder.record;
-    if ((ctx.cflags.resume || ctx.cflags.abort) && holder.stale && r?.task === 'canary' && r.runId === ctx.rollout.controllerRunId && ctx.rollout.controllerRunId !== ctx.runId)
+    if ((ctx.cflags.resume || ctx.cflags.abort) && holder.stale && r?.task === 'canary' && r.runId === ctx.previousController)
       return `${ctx.cflags.resume ? 'resume' : 'abort'} of canary ${ctx.rollout.runId}: its controller (run ${r.runId}) stopped (${holder.staleReason})`;
     return null;
   },

@@ -17,7 +17,7 @@ import type { CanaryCtx } from './context.ts';
 import { decide, type ControlAction } from './decide.ts';
 import { judgeNow, keysOf, stepMonitor } from './judge.ts';
 import { runSmoke } from './smoke.ts';
-import { writeCanary, type DecisionRecord } from './state.ts';
+import { KEPT_DECISIONS, writeCanary, type DecisionRecord } from './state.ts';
 import { canaryFiles } from '../commands/canary.ts';
 import type { HostRef, ShiftStep } from './shifter.ts';
 import { moved, notMoved, percentText, subsetCount } from './split.ts';
@@ -98,6 +98,8 @@ function record(ctx: CanaryCtx, d: Omit<DecisionRecord, 'at' | 'step' | 'percent
   const last = ctx.rollout.decisions.at(-1);
   // canary.json keeps the decisions that changed something; the event log keeps every one
   if (!last || last.step !== step || last.action !== d.action || last.verdict !== d.verdict) ctx.rollout.decisions.push({ at, step, percent: ctx.rollout.percent, ...d });
+  // days of bakes: memory stays flat (the event log on disk keeps every decision)
+  if (ctx.rollout.decisions.length > 2 * KEPT_DECISIONS) ctx.rollout.decisions.splice(0, ctx.rollout.decisions.length - KEPT_DECISIONS);
 }
 
 async function takeControl(ctx: CanaryCtx): Promise<{ action: ControlAction; by: string } | null> {
@@ -133,6 +135,11 @@ async function bake(ctx: CanaryCtx, i: number, task: T): Promise<void> {
     signal: ctx.signal,
   });
   ctx.rollout.stepIndex = i;
+  if (!ctx.shifter) {
+    // subset: the share of hosts on the release is the canary's share (a load balancer spreading evenly)
+    ctx.rollout.percent = percent;
+    ctx.rollout.realPercent = Math.round((canaryHosts.length * 1000) / ctx.hosts.length) / 10;
+  }
   ctx.rollout.phase = ctx.rollout.phase === 'paused' || ctx.rollout.phase === 'waiting' ? ctx.rollout.phase : 'baking';
   if (!resumed || ctx.rollout.stepStartedAt === null) {
     ctx.rollout.stepStartedAt = Date.now();
@@ -158,7 +165,7 @@ async function bake(ctx: CanaryCtx, i: number, task: T): Promise<void> {
       maxHoldMs,
       onMaxHold: ctx.canary.onMaxHold,
       control: control?.action ?? null,
-      paused: ctx.rollout.phase === 'paused' || ctx.rollout.phase === 'waiting',
+      paused: ctx.rollout.phase === 'paused' || ctx.rollout.phase === 'waiting' ? ctx.rollout.phase : null,
     });
     const why = control ? `${d.why} — asked by ${control.by}` : d.why;
     ctx.events.add({ type: 'decision', at: new Date(now).toISOString(), step: i, percent, action: d.action, verdict: j.verdict, why, evaluations: j.evaluations });

@@ -45,6 +45,7 @@ function canaryCtx(args: ParsedArgs, base: KernelCtx, hosts: RunHosts, cflags: C
     shifter: null,
     monitor: null,
     events: new EventLog(base.env.backupDir, base.runId, base.redact, !base.dryRun),
+    previousController: null,
     originalSplit: null,
   };
   return ctx;

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { decide, type DecideInput } from '../../tasks/lib/canary/decide.ts';
+import { subsetCount } from '../../tasks/lib/canary/split.ts';
+import { parseSteps } from '../../tasks/lib/canary/task.ts';
+
+const S = 1000;
+const base = (o: Partial<DecideInput>): DecideInput => ({
+  verdict: 'pass', notPassing: [], clock: { startedAt: 0, passingSince: null }, now: 0, bakeMs: 60 * S, maxHoldMs: 120 * S, onMaxHold: 'rollback', ...o,
+});
+
+/** Runs decisions every 10 s over a list of verdicts, carrying the clock, until one moves on. */
+function timeline(verdicts: DecideInput['verdict'][], o: Partial<DecideInput> = {}) {
+  let clock = { startedAt: 0, passingSince: null as number | null };
+  const out: string[] = [];
+  for (const [i, v] of verdicts.entries()) {
+    const d = decide(base({ ...o, verdict: v, notPassing: v === 'pass' ? [] : [`g ${v}`], clock, now: i * 10 * S }));
+    out.push(d.action);
+    clock = d.clock as typeof clock;
+    if (d.action === 'promote' || d.action === 'rollback') break;
+  }
+  return out;
+}
+
+describe('the canary decision at each interval', () => {
+  it('promotes once every gate passed for the whole bake, holds before', () => {
+    expect(timeline(['pass', 'pass', 'pass', 'pass', 'pass', 'pass', 'pass'])).toEqual(['hold', 'hold', 'hold', 'hold', 'hold', 'hold', 'promote']);
+  });
+
+  it('a warning breaks the pass streak: the bake starts again after it', () => {
+    expect(timeline(['pass', 'pass', 'warn', 'pass', 'pass', 'pass', 'pass', 'pass', 'pass', 'pass'], { maxHoldMs: 1000 * S })).toEqual([
+      'hold', 'hold', 'hold', 'hold', 'hold', 'hold', 'hold', 'hold', 'hold', 'promote',
+    ]);
+  });
+
+  it('a failed gate rolls back at once, whatever the clock says', () => {
+    expect(timeline(['pass', 'pass', 'fail'])).toEqual(['hold', 'hold', 'rollback']);
+    expect(decide(base({ verdict: 'fail', notPassing: ['errors fail: 8% > 5%'] })).why).toBe('a gate failed: errors fail: 8% > 5%');
+  });
+
+  it('inconclusive (no data) never promotes: it holds up to the maximum hold, then rolls back or waits for a person', () => {
+    const none = Array<DecideInput['verdict']>(20).fill('inconclusive');
+    expect(timeline(none)).toEqual([...Array(12).fill('hold'), 'rollback']);
+    expect(timeline(none, { onMaxHold: 'wait' }).slice(11, 14)).toEqual(['hold', 'wait', 'wait']);
+    const d = decide(base({ verdict: 'inconclusive', notPassing: ['errors inconclusive: 2 samples'], now: 130 * S }));
+    expect(d).toMatchObject({ action: 'rollback', why: 'held 2m 10s, past the maximum hold (2m): inconclusive (not enough data to judge): errors inconclusive: 2 samples' });
+  });
+
+  it('an operator comes first: abort rolls back, promote promotes, pause pauses until resume; a failed gate still rolls back a paused canary', () => {
+    expect(decide(base({ control: 'abort' })).action).toBe('rollback');
+    expect(decide(base({ control: 'promote', verdict: 'inconclusive' })).action).toBe('promote');
+    expect(decide(base({ control: 'pause' })).action).toBe('paused');
+    expect(decide(base({ paused: 'paused' })).action).toBe('paused');
+    expect(decide(base({ paused: 'waiting' })).action).toBe('wait');
+    expect(decide(base({ paused: 'paused', control: 'resume', now: 70 * S, clock: { startedAt: 0, passingSince: 0 } })).action).toBe('promote');
+    expect(decide(base({ paused: 'paused', verdict: 'fail', notPassing: ['x'] })).action).toBe('rollback');
+  });
+});
+
+describe('steps and subsets', () => {
+  it('--steps: increasing whole percentages ending at 100', () => {
+    expect(parseSteps('10,20,50,75,100')).toEqual([10, 20, 50, 75, 100]);
+    expect(parseSteps(undefined)).toBeUndefined();
+    for (const bad of ['10,5,100', '10,20', '0,100', '10,x,100', '10.5,100']) expect(() => parseSteps(bad), bad).toThrow(/--steps/);
+  });
+
+  it('subset: ceil(p% x N) hosts, at least one', () => {
+    expect([10, 20, 50, 75, 100].map((p) => subsetCount(p, 4))).toEqual([1, 1, 2, 3, 4]);
+    expect([10, 20, 50, 75, 100].map((p) => subsetCount(p, 20))).toEqual([2, 4, 10, 15, 20]);
+    expect(subsetCount(1, 3)).toBe(1);
+  });
+});
