@@ -74,4 +74,33 @@ describe('canary, subset mode, 4 hosts', () => {
     expect(replay.json.reason).toMatch(/errors fail/);
     expect(existsSync(file)).toBe(true);
   }, LONG);
+
+  it('a critical gate rolls back at once, whatever its clock says', async () => {
+    f = await startCanaryFleet({
+      gates: "{ name: 'any-5xx', metric: 'errors', max: 0, for: '10m', severity: 'critical', minSamples: 1 },",
+      canary: "steps: [25, 100], bake: '60s', interval: '1s', gates: ['any-5xx'], smoke: { verify: true }",
+    });
+    traffic = startTraffic(f, 120);
+    const r = await f.task(['canary', 'v1.6.1', '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.json.rollback_reason).toMatch(/^a gate failed: any-5xx fail/);
+    const rollback = r.json.decisions.find((d: { action: string }) => d.action === 'rollback');
+    const first = r.json.decisions[0];
+    expect(Date.parse(rollback.at) - Date.parse(first.at)).toBeLessThan(60_000); // long before the 10m clock, and the bake
+    expect(await tags(f)).toEqual(['v1.0.0', 'v1.0.0', 'v1.0.0', 'v1.0.0']);
+  }, LONG);
+
+  it('--dry-run runs the real graph against recorders: the deploys, the smoke checks, the gates of every step; nothing changes', async () => {
+    f = await startCanaryFleet();
+    const r = await f.task(['canary', 'v1.1.0', '--dry-run']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain('steps: 25% for 4s -> 50% for 4s -> 100% for 4s, judged every 1s');
+    expect(r.stdout).toMatch(/\[host1\] git -C \S+ -c advice.detachedHead=false checkout --quiet --detach 'refs\/tags\/v1\.1\.0\^\{commit\}'/);
+    expect(r.stdout).toMatch(/\[host4\] git -C \S+ -c advice.detachedHead=false checkout/); // the last step moves every host
+    expect(r.stdout).toContain('[gates] every 1s for 4s: errors, p95-vs-stable — canary (host1) against stable (host2, host3, host4)');
+    expect(r.stdout).toContain('DRY RUN: nothing was changed');
+    expect(await tags(f)).toEqual(['v1.0.0', 'v1.0.0', 'v1.0.0', 'v1.0.0']);
+    expect((await f.runner().exec(command(sh`test -e ${`${STATE}/canary.json`}`))).code).toBe(1);
+    expect(await lockFile(f)).toBeNull();
+  }, LONG);
 });
