@@ -39,7 +39,8 @@ export function localCanary(o: LocalCanaryOptions): EnvironmentInput {
   const errors = o.nginx ? 'lb-errors' : 'errors';
   return {
     description: 'Built-in canary fleet: the demo chat service on three local hosts behind nginx (v1.6.0 passes deploy verification, then degrades)',
-    sandbox: { kind: 'fleet', root: o.root, appPort: o.appPort, pgPort: o.pgPort, pgDir: o.pgDir, ...(o.nginx ? { nginxPort: o.nginxPort } : {}) },
+    // nginxPort even without nginx: the sandbox then says how to install it
+    sandbox: { kind: 'fleet', root: o.root, appPort: o.appPort, pgPort: o.pgPort, pgDir: o.pgDir, nginxPort: o.nginxPort },
     hosts: layout.hosts.map((h) => ({
       name: h.name,
       address: h.address,

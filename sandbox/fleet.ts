@@ -39,6 +39,7 @@ const HEALTH_TIMEOUT_MS = 15_000;
 const run = promisify(execFile);
 const exists = (p: string) => stat(p).then(() => true, () => false);
 const APP_VAR = 'CUTOVER_SANDBOX_CANARY_PORT';
+const NGINX_VAR = 'CUTOVER_SANDBOX_NGINX_PORT';
 
 /** Runs a host's stand-in systemctl in that host's mount namespace (so what it starts sees the host's own app). */
 async function systemctl(host: FleetHostLayout, shared: string, ...args: string[]): Promise<{ stdout: string }> {
@@ -81,9 +82,13 @@ export async function ensureFleetSandbox(opts: FleetOptions): Promise<FleetSandb
     await rm(layout.origin, { recursive: true, force: true });
     for (const h of layout.hosts) await rm(h.mountSource, { recursive: true, force: true });
   }
+  // before anything starts: a port held by another program (or clone) is the user's to change
   const active = await Promise.all(layout.hosts.map((h) => isActive(h, unit)));
   for (const [i, h] of layout.hosts.entries())
     if ((!active[i] || state?.appPort !== appPort) && !(await portFree(appPort, h.address))) throw await portTaken(appPort, 'app', APP_VAR, root);
+  const nginxBin = opts.nginxPort === null ? null : findNginx();
+  const lbOurs = nginxMasterPid(nginxFiles(layout.nginxDir)) !== null && state?.nginx?.port === opts.nginxPort;
+  if (nginxBin && opts.nginxPort !== null && !lbOurs && !(await portFree(opts.nginxPort))) throw await portTaken(opts.nginxPort, 'nginx', NGINX_VAR, root);
 
   try {
     const origin = (await exists(join(layout.origin, 'HEAD'))) ? layout.origin : await createOrigin(root);
@@ -103,7 +108,6 @@ export async function ensureFleetSandbox(opts: FleetOptions): Promise<FleetSandb
       await waitForHealth(h, hosts[i]!.appUrl, unit, layout.shared);
     }));
 
-    const nginxBin = opts.nginxPort === null ? null : findNginx();
     if (opts.nginxPort !== null && !nginxBin) skipped.push(NO_NGINX);
     const nginx = nginxBin && opts.nginxPort !== null ? await ensureNginx(nginxBin, layout, opts.nginxPort, appPort, state) : null;
 
@@ -173,7 +177,7 @@ async function ensureNginx(bin: string, layout: FleetLayout, port: number, appPo
   if (includeNew) await writeFile(files.include, upstreamConf(servers));
   const url = `http://127.0.0.1:${port}`;
   if (!nginxMasterPid(files)) {
-    if (!(await portFree(port))) throw await portTaken(port, 'nginx', 'CUTOVER_SANDBOX_NGINX_PORT', layout.root);
+    if (!(await portFree(port))) throw await portTaken(port, 'nginx', NGINX_VAR, layout.root); // taken since the first check
     await startNginx(bin, files);
   } else if (confChanged || includeNew) await reloadNginx(bin, files);
   await waitForNginx(url, files);

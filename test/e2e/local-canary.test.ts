@@ -89,17 +89,24 @@ beforeAll(async () => {
   envDir = path.join(work, 'environments');
   mkdirSync(envDir);
   [appPort, nginxPort, pgPort] = [await fleetPort(), await freePort(), await freePort()];
+  writeEnv('fleet', 'clone', { app: appPort, nginx: nginxPort });
+});
+
+/** An environment file of a clone in `work`, built by environments/local-canary.ts itself. */
+function writeEnv(name: string, clone: string, ports: { app: number; nginx: number }): void {
+  const dir = path.join(work, clone);
   writeFileSync(
-    path.join(envDir, 'fleet.ts'),
+    path.join(envDir, `${name}.ts`),
     `import { findNginx } from ${JSON.stringify(path.join(REPO_ROOT, 'sandbox/nginx.ts'))};
 import { localCanary } from ${JSON.stringify(path.join(REPO_ROOT, 'environments/local-canary.ts'))};
 export default localCanary({
-  root: ${JSON.stringify(root)}, pgDir: ${JSON.stringify(pgDir)}, appPort: ${appPort}, pgPort: ${pgPort}, nginxPort: ${nginxPort},
-  nginx: findNginx(), withDatabase: true, backupsDir: ${JSON.stringify(path.join(work, 'clone', 'backups'))},
+  root: ${JSON.stringify(path.join(dir, '.sandbox-canary'))}, pgDir: ${JSON.stringify(path.join(dir, '.sandbox', 'pg'))},
+  appPort: ${ports.app}, pgPort: ${pgPort}, nginxPort: ${ports.nginx},
+  nginx: findNginx(), withDatabase: true, backupsDir: ${JSON.stringify(path.join(dir, 'backups'))},
 });
 `,
   );
-});
+}
 
 afterAll(async () => {
   if (root) await stopFleetProcesses(layout());
@@ -165,6 +172,29 @@ describe('the local canary fleet', () => {
     expect(nginxMasterPid(files)).toBe(master);
   }, 60_000);
 
+  it('a second clone on the same ports is refused before it starts anything, naming the first clone and how to stop it (exit 2)', async () => {
+    writeEnv('two', 'clone2', { app: appPort, nginx: nginxPort });
+    writeEnv('three', 'clone2', { app: await fleetPort(), nginx: nginxPort });
+    const first = path.join(work, 'clone');
+    const ownPorts = 'or give this clone ports of its own: CUTOVER_SANDBOX_CANARY_PORT=<free port> (and CUTOVER_SANDBOX_NGINX_PORT) before the command.';
+    const app = await task('doctor', ['--env', 'two']);
+    expect(app.code).toBe(2);
+    expect(app.stderr).toBe(
+      `cutover: port ${appPort} (sandbox app) is held by the sandbox of another clone, in ${first} (the demo service, pid ${listeningPids(appPort)[0]}). ` +
+        `Stop it there: cd ${first} && npx tsx tasks/sandbox.ts stop --env fleet — ${ownPorts}\n`,
+    );
+    const lb = await task('doctor', ['--env', 'three']);
+    expect(lb.code).toBe(2);
+    expect(lb.stderr).toBe(
+      `cutover: port ${nginxPort} (sandbox nginx) is held by the sandbox of another clone, in ${first} (nginx, pid ${nginxMasterPid(nginxFiles(layout().nginxDir))}). ` +
+        `Stop it there: cd ${first} && npx tsx tasks/sandbox.ts stop --env fleet — or give this clone ports of its own: CUTOVER_SANDBOX_NGINX_PORT=<free port> (and CUTOVER_SANDBOX_CANARY_PORT) before the command.\n`,
+    );
+    const second = fleetLayout(path.join(work, 'clone2', '.sandbox-canary'));
+    expect(existsSync(path.join(second.root, 'state.json'))).toBe(false);
+    expect(second.hosts.some((h) => existsSync(path.join(h.hostRoot, 'run')))).toBe(false); // no unit ever started
+    expect(existsSync(path.join(work, 'clone2', '.sandbox'))).toBe(false); // nor PostgreSQL
+  }, 60_000);
+
   it('tasks/sandbox.ts status shows the fleet and nginx; stop stops each of them by pid (the shared PostgreSQL keeps running)', async () => {
     const s = await task('sandbox', ['status', '--env', 'fleet', '--json']);
     expect(s.code, s.stderr).toBe(0);
@@ -182,6 +212,14 @@ describe('the local canary fleet', () => {
     expect(listeningPids(appPort)).toEqual([...services].sort((x, y) => x - y)); // one port, each service on its own address
     expect(procs.find((p) => p.role === 'nginx')!.pid).toBe(nginxMasterPid(nginxFiles(layout().nginxDir)));
     expect(procs.find((p) => p.role === 'postgres')!.sharedWith).toBe(path.dirname(pgDir));
+
+    // a run's lock is on the state host, sandbox-a, in its own folder: stop refuses while it is held
+    const lock = path.join(layout().hosts[0]!.mountSource, '.cutover', 'app', 'lock.json');
+    writeFileSync(lock, JSON.stringify({ runId: 'r-busy', env: 'fleet', tag: 'v1.6.0', task: 'deploy', owner: 'me@here', pid: process.pid, startedAt: '2026-12-01T00:00:00.000Z', ttlSec: 7200 }));
+    const busy = await task('sandbox', ['stop', '--env', 'fleet']);
+    rmSync(lock);
+    expect(busy.code).toBe(2);
+    expect(busy.stderr).toContain(`cutover: a deploy (run r-busy, pid ${process.pid}, since 2026-12-01T00:00:00.000Z) is using the sandbox in ${root}`);
 
     const stop = await task('sandbox', ['stop', '--env', 'fleet']);
     expect(stop.code, stop.stderr).toBe(0);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fleetLayout } from '../../sandbox/fleet-layout.ts';
 import { JSON_LOG_FORMAT, nginxCommands, nginxConf, nginxFiles, upstreamConf } from '../../sandbox/nginx.ts';
 import { sandboxRootOf } from '../../sandbox/provision.ts';
+import { Environment } from '../../tasks/lib/config/schema.ts';
 import { NGINX_JSON_LOG_FORMAT } from '../support/nginx.ts';
 
 describe('the canary fleet layout', () => {
@@ -72,5 +73,35 @@ http {
     expect(nginxCommands('/usr/sbin/nginx', nginxFiles("/my clone's/.sandbox-canary/nginx")).test).toBe(
       "/usr/sbin/nginx -t -q -p '/my clone'\\''s/.sandbox-canary/nginx' -c '/my clone'\\''s/.sandbox-canary/nginx/nginx.conf'",
     );
+  });
+});
+
+describe('environments/local-canary.ts', () => {
+  const opts = { root: '/c/.sandbox-canary', pgDir: '/c/.sandbox/pg', appPort: 18101, pgPort: 54329, nginxPort: 18180, withDatabase: true };
+
+  it('with nginx: mode nginx over the include the sandbox writes; nginx\'s access log judged per upstream', async () => {
+    const { localCanary } = await import('../../environments/local-canary.ts');
+    const env = Environment.parse(localCanary({ ...opts, nginx: '/usr/sbin/nginx' }));
+    expect(env.canary).toMatchObject({
+      mode: 'nginx', steps: [20, 50, 100], bake: 10_000, interval: 2000, canaryHosts: 1, cohortBy: 'upstream',
+      nginx: { transport: 'local', address: '127.0.0.1', include: '/c/.sandbox-canary/nginx/upstream.conf', upstream: 'demo_chat', appPort: 18101 },
+    });
+    expect(env.signals!.sources.lb).toMatchObject({ kind: 'nginx', path: '/c/.sandbox-canary/nginx/access.json', on: 'local', cohortBy: { field: 'upstream' } });
+    expect(env.signals!.cohorts).toEqual({ canary: ['sandbox-a', '127.0.10.1:18101'], stable: ['sandbox-b', 'sandbox-c', '127.0.10.2:18101', '127.0.10.3:18101'] });
+    expect(env.signals!.gates.find((g) => g.name === 'errors-vs-stable')).toMatchObject({ metric: 'lb-errors', maxIncreasePct: 50 });
+    expect(env.signals!.traffic!.request.url).toBe('http://127.0.0.1:18180/api/v1/conversation/chat');
+    expect(env.app.path).toBe('/c/.sandbox-canary/srv/app');
+    const hosts = env.hosts as { name: string; mount?: { source: string; target: string } }[];
+    expect(hosts.map((h) => h.mount)).toEqual(['a', 'b', 'c'].map((x) => ({ source: `/c/.sandbox-canary/hosts/sandbox-${x}/srv`, target: '/c/.sandbox-canary/srv' })));
+  });
+
+  it('without nginx: the fleet still runs, the canary is `subset`, traffic goes to the hosts, and the sandbox still gets the port (to say how to install nginx)', async () => {
+    const { localCanary } = await import('../../environments/local-canary.ts');
+    const env = Environment.parse(localCanary({ ...opts, nginx: null }));
+    expect(env.canary).toMatchObject({ mode: 'subset', steps: [20, 50, 100], cohortBy: 'host' });
+    expect(env.canary!.nginx).toBeUndefined();
+    expect(Object.keys(env.signals!.sources)).toEqual(['requests']);
+    expect(env.signals!.traffic!.request.url).toBe('http://{host}:18101/api/v1/conversation/chat');
+    expect(env.sandbox).toMatchObject({ kind: 'fleet', nginxPort: 18180 });
   });
 });

@@ -25,7 +25,7 @@ export async function sandboxTask(args: ParsedArgs): Promise<ExitCode> {
   const out = (doc: unknown) => json && process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   const env = await loadEnvironment(chooseEnvironment(str(args, 'env'), process.env));
   const sb = env.config.sandbox;
-  if (!sb) throw new UsageError(`${env.file} has no sandbox: tasks/sandbox.ts looks after the built-in local sandbox (--env local). Nothing was changed.`);
+  if (!sb) throw new UsageError(`${env.file} has no sandbox: tasks/sandbox.ts looks after the built-in sandboxes (--env local, --env local-canary). Nothing was changed.`);
   const status = await inspectSandbox(path.resolve(sb.root), lockDirOf(env));
   if (action === 'status') {
     statusLines(env, status).forEach((l) => say(l));
