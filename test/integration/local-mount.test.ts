@@ -45,7 +45,7 @@ describe('LocalRunner with a mount', () => {
   it('what a command starts in the background keeps the host\'s view after the command returned', async () => {
     const a = new LocalRunner(target('a'), [], mountOf('a'));
     const out = path.join(dir, 'seen-by-daemon');
-    const r = await a.exec({ script: sh`setsid -f /bin/sh -c ${raw(`'sleep 0.2; cat "$0" > "$1"'`)} ${path.join(shared, 'who')} ${out} </dev/null >/dev/null 2>&1`.text });
+    const r = await a.exec({ script: sh`setsid -f /bin/sh -c ${raw(`'sleep 0.2; cat "$0" > "$1.tmp" && mv "$1.tmp" "$1"'`)} ${path.join(shared, 'who')} ${out} </dev/null >/dev/null 2>&1`.text });
     expect(r.code).toBe(0);
     for (let i = 0; i < 100 && !existsSync(out); i++) await new Promise((res) => setTimeout(res, 50));
     expect(readFileSync(out, 'utf8')).toBe('host a\n');
