@@ -27,7 +27,7 @@ const elements = [
 const below = (i) => LAYERS.slice(0, i + 1).map(([type]) => type);
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'backups/**', '.sandbox/**', '.test-runs/**', 'sandbox/demo-app/**', 'sandbox/host-bin/**'] },
+  { ignores: ['node_modules/**', 'backups/**', '.sandbox/**', '.sandbox-canary/**', '.test-runs/**', 'sandbox/demo-app/**', 'sandbox/host-bin/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

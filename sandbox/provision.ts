@@ -4,7 +4,7 @@
  * A reuse touches nothing that is running, and leaves the app at whatever release was deployed since.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,18 +12,11 @@ import { CutoverError } from '../tasks/lib/base/errors.ts';
 import { commandLineOf, createHostRoot, listeningPids, stopHostUnits, workingDirOf } from './host.ts';
 import { createOrigin } from './origin.ts';
 import { ensurePostgres, findPgBinDir, type PgCluster } from './postgres.ts';
+import { isFleet, readState, writeState, type SandboxState } from './state.ts';
+
+export { readState, type AnySandboxState, type FleetState, type SandboxState } from './state.ts';
 
 export interface LocalSandbox { root: string; hostRoot: string; appPath: string; origin: string; pg: PgCluster | null; skipped: string[] }
-
-/** What state.json holds: written last, so its absence means "not (completely) created yet". */
-export interface SandboxState {
-  createdAt: string; updatedAt: string; root: string; hostRoot: string; appPath: string; origin: string;
-  /** The environment that created it (`local`): what `tasks/sandbox.ts stop --env` needs. Absent in older sandboxes. */
-  envName?: string;
-  unit: string; appPort: number; pgPort: number; appUrl: string; initialRelease: string; unitEnv: Record<string, string>;
-  pg: { host: string; port: number; user: string; database: string; dataDir: string; binDir: string } | null;
-  skipped: string[];
-}
 
 export const INITIAL_RELEASE = 'v1.0.0';
 export const SANDBOX_DATABASE = 'demo';
@@ -37,21 +30,34 @@ export const PROM_CLIENT = resolve(import.meta.dirname, '../node_modules/prom-cl
 const run = promisify(execFile);
 const exists = (p: string) => stat(p).then(() => true, () => false);
 
-function portFree(port: number): Promise<boolean> {
+export function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((ok) => {
     const s = createServer();
     s.once('error', () => ok(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => ok(true)));
+    s.listen(port, host, () => s.close(() => ok(true)));
   });
 }
 
-/** The sandbox folder a process of a sandbox works in (the app: <root>/host/app; PostgreSQL: <root>/pg/data), or null. */
+/**
+ * The sandbox folder a process of a sandbox works in (the app: <root>/host/app; PostgreSQL: <root>/pg/data;
+ * the canary fleet's services and nginx: under <clone>/.sandbox-canary), or null.
+ */
 export function sandboxRootOf(cwd: string): string | null {
   const dir = cwd.replace(/ \(deleted\)$/, '');
-  const at = dir.indexOf('/.sandbox/');
-  if (at >= 0) return dir.slice(0, at + '/.sandbox'.length);
+  const named = /^(.*?\/\.sandbox(?:-[a-z]+)?)(?:\/|$)/.exec(dir);
+  if (named) return named[1]!;
   return /\/(host\/app|pg\/data)$/.test(dir) ? dirname(dirname(dir)) : null;
 }
+
+/** Each port variable and the one to change with it, for the "give this clone ports of its own" advice. */
+const PORT_PAIRS: Record<string, string> = {
+  CUTOVER_SANDBOX_APP_PORT: 'CUTOVER_SANDBOX_PG_PORT',
+  CUTOVER_SANDBOX_PG_PORT: 'CUTOVER_SANDBOX_APP_PORT',
+  CUTOVER_SANDBOX_CANARY_PORT: 'CUTOVER_SANDBOX_NGINX_PORT',
+  CUTOVER_SANDBOX_NGINX_PORT: 'CUTOVER_SANDBOX_CANARY_PORT',
+};
+const PROCESS_NAME: Record<string, string> = { PostgreSQL: 'PostgreSQL', nginx: 'nginx' };
+const KILL: Record<string, string> = { PostgreSQL: 'kill -INT ', nginx: 'kill -QUIT ' };
 
 /**
  * Why a port the sandbox needs is taken, naming the holder when it can: another clone's sandbox
@@ -59,20 +65,20 @@ export function sandboxRootOf(cwd: string): string | null {
  * pid), or another program.
  */
 export async function portTaken(port: number, what: string, envVar: string, ownRoot?: string): Promise<CutoverError> {
-  const other = envVar === 'CUTOVER_SANDBOX_APP_PORT' ? 'CUTOVER_SANDBOX_PG_PORT' : 'CUTOVER_SANDBOX_APP_PORT';
+  const other = PORT_PAIRS[envVar] ?? 'CUTOVER_SANDBOX_APP_PORT';
   const ownPorts = `or give this clone ports of its own: ${envVar}=<free port> (and ${other}) before the command`;
   for (const pid of listeningPids(port)) {
     const cwd = workingDirOf(pid);
     const root = cwd ? sandboxRootOf(cwd) : null;
-    const proc = `${what === 'PostgreSQL' ? 'PostgreSQL' : 'the demo service'}, pid ${pid}`;
+    const proc = `${PROCESS_NAME[what] ?? 'the demo service'}, pid ${pid}`;
     if (!root || root === ownRoot) continue;
     if (cwd!.endsWith(' (deleted)') || !(await exists(join(root, 'state.json'))))
       return new CutoverError(
         `port ${port} (sandbox ${what}) is held by the sandbox of a clone whose folder was deleted (${root}; ${proc}). ` +
-          `Stop it by its pid: kill ${what === 'PostgreSQL' ? '-INT ' : ''}${pid} — ${ownPorts}.`,
+          `Stop it by its pid: ${KILL[what] ?? 'kill '}${pid} — ${ownPorts}.`,
       );
     const envName = (await readState(join(root, 'state.json')))?.envName;
-    const clone = basename(root) === '.sandbox' ? dirname(root) : root;
+    const clone = /^\.sandbox(-[a-z]+)?$/.test(basename(root)) ? dirname(root) : root;
     const stop = `npx tsx tasks/sandbox.ts stop${envName && envName !== 'local' ? ` --env ${envName}` : ''}`;
     return new CutoverError(
       `port ${port} (sandbox ${what}) is held by the sandbox of another clone, in ${clone} (${proc}). Stop it there: cd ${clone} && ${stop} — ${ownPorts}.`,
@@ -83,41 +89,40 @@ export async function portTaken(port: number, what: string, envVar: string, ownR
   return new CutoverError(`port ${port} (sandbox ${what}) is already in use by another program${holder}; set ${envVar} to a free port and run again`);
 }
 
-export async function readState(path: string): Promise<SandboxState | null> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as SandboxState;
-  } catch {
-    return null;
-  }
-}
-
-// ensurePostgres reuses the cluster running in <root>/pg, or (re)starts it on pgPort
-async function startPostgres(root: string, pgPort: number): Promise<PgCluster> {
-  let pg: PgCluster;
-  try {
-    pg = await ensurePostgres({ dir: join(root, 'pg'), port: pgPort });
-  } catch (e) {
-    if (!(await portFree(pgPort))) throw await portTaken(pgPort, 'PostgreSQL', 'CUTOVER_SANDBOX_PG_PORT', root);
-    throw e;
-  }
-  await pg.createDatabase(SANDBOX_DATABASE); // idempotent
+/**
+ * ensurePostgres reuses the cluster running in `dir` (default <root>/pg), or (re)starts it on pgPort;
+ * then creates `database` when it is not there (idempotent).
+ */
+export async function startPostgres(root: string, pgPort: number, database = SANDBOX_DATABASE, dir = join(root, 'pg')): Promise<PgCluster> {
+  const pg = await ensureCluster(dir, pgPort);
+  await pg.createDatabase(database);
   return pg;
 }
 
-function pgEnv(pg: PgCluster): NodeJS.ProcessEnv {
-  return { ...process.env, PGHOST: pg.host, PGPORT: String(pg.port), PGUSER: pg.user, PGDATABASE: SANDBOX_DATABASE };
+/** The cluster in `dir`, running on pgPort (reused, or started); a port held by someone else is named. */
+export async function ensureCluster(dir: string, pgPort: number): Promise<PgCluster> {
+  try {
+    return await ensurePostgres({ dir, port: pgPort });
+  } catch (e) {
+    if (!(await portFree(pgPort))) throw await portTaken(pgPort, 'PostgreSQL', 'CUTOVER_SANDBOX_PG_PORT', dirname(dir));
+    throw e;
+  }
 }
 
-/** Clones the origin into appPath at INITIAL_RELEASE (detached), installs and migrates it. */
-async function deployInitial(origin: string, appPath: string, pg: PgCluster | null): Promise<void> {
+export function pgEnv(pg: PgCluster, database = SANDBOX_DATABASE): NodeJS.ProcessEnv {
+  return { ...process.env, PGHOST: pg.host, PGPORT: String(pg.port), PGUSER: pg.user, PGDATABASE: database };
+}
+
+/** Clones the origin into appPath at INITIAL_RELEASE (detached), installs it, and migrates `database` when given a cluster. */
+export async function deployInitial(origin: string, appPath: string, pg: PgCluster | null, database = SANDBOX_DATABASE): Promise<void> {
   await rm(appPath, { recursive: true, force: true });
   await run('git', ['clone', '--quiet', origin, appPath]);
   await run('git', ['-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', INITIAL_RELEASE], { cwd: appPath });
   await run('bash', ['install.sh'], { cwd: appPath });
-  if (pg) await run('bash', ['migrate.sh'], { cwd: appPath, env: pgEnv(pg) });
+  if (pg) await run('bash', ['migrate.sh'], { cwd: appPath, env: pgEnv(pg, database) });
 }
 
-async function healthAnswers(url: string): Promise<boolean> {
+export async function healthAnswers(url: string): Promise<boolean> {
   try {
     await (await fetch(url, { signal: AbortSignal.timeout(1000) })).arrayBuffer();
     return true; // any HTTP answer counts: a deployed v1.2.0 answers 503 and is still "up"
@@ -138,7 +143,9 @@ export async function ensureLocalSandbox(opts: { root: string; appPort: number; 
   const systemctl = (...args: string[]) => run(join(bin, 'systemctl'), args, { env });
 
   await mkdir(root, { recursive: true });
-  const state = await readState(statePath);
+  const read = await readState(statePath);
+  if (isFleet(read)) throw new CutoverError(`${root} holds the canary fleet's sandbox (environment ${read.envName ?? 'local-canary'}), not one sandbox host: give this environment its own sandbox.root`);
+  const state: SandboxState | null = read;
   if (!state) {
     // first use, or an earlier attempt stopped half-way: start clean, stopping what it may have started
     if (await exists(join(hostRoot, 'run'))) await stopHostUnits(hostRoot);
@@ -176,8 +183,7 @@ export async function ensureLocalSandbox(opts: { root: string; appPort: number; 
       initialRelease: INITIAL_RELEASE, unitEnv, skipped,
       pg: pg && { host: pg.host, port: pg.port, user: pg.user, database: SANDBOX_DATABASE, dataDir: pg.dataDir, binDir: pg.binDir },
     };
-    await writeFile(`${statePath}.tmp`, `${JSON.stringify(next, null, 2)}\n`);
-    await rename(`${statePath}.tmp`, statePath);
+    await writeState(statePath, next);
     return { root, hostRoot, appPath, origin, pg, skipped };
   } catch (e) {
     // a sandbox that never got created leaves nothing running; a reused one is left as it is

@@ -188,6 +188,6 @@ describe('tasks/sandbox.ts', () => {
     expect([bad.code, bad.stderr]).toEqual([2, 'cutover: unknown action "restart": use one of status, stop, reset. See: npx tsx tasks/sandbox.ts --help\n']);
     writeFileSync(path.join(envDir, 'plain.ts'), readFileSync(path.join(envDir, 'one.ts'), 'utf8').replace(/ {2}sandbox: .*\n/, ''));
     const none = await task('sandbox', ['stop', '--env', 'plain']);
-    expect([none.code, none.stderr]).toEqual([2, 'cutover: environments/plain.ts has no sandbox: tasks/sandbox.ts looks after the built-in local sandbox (--env local). Nothing was changed.\n']);
+    expect([none.code, none.stderr]).toEqual([2, 'cutover: environments/plain.ts has no sandbox: tasks/sandbox.ts looks after the built-in sandboxes (--env local, --env local-canary). Nothing was changed.\n']);
   });
 });

@@ -33,11 +33,11 @@ const GOOD = `{
 }`;
 
 describe('shipped environments', () => {
-  it('lists local, production, staging', () => {
-    expect(listEnvironments()).toEqual(['local', 'production', 'staging']);
+  it('lists local, local-canary, production, staging', () => {
+    expect(listEnvironments()).toEqual(['local', 'local-canary', 'production', 'staging']);
   });
 
-  for (const name of ['local', 'staging', 'production']) {
+  for (const name of ['local', 'local-canary', 'staging', 'production']) {
     it(`${name} validates`, async () => {
       const env = await loadEnvironment(name, { processEnv: SECRETS });
       expect(env.name).toBe(name);
@@ -72,7 +72,7 @@ describe('shipped environments', () => {
   it('every variable an environment reads is in .env.example', async () => {
     const { readFileSync } = await import('node:fs');
     const example = readFileSync(path.join(REPO_ROOT, '.env.example'), 'utf8');
-    for (const v of [...Object.keys(SECRETS), 'DEPLOY_ENV', 'CUTOVER_SANDBOX_APP_PORT', 'CUTOVER_SANDBOX_PG_PORT'])
+    for (const v of [...Object.keys(SECRETS), 'DEPLOY_ENV', 'CUTOVER_SANDBOX_APP_PORT', 'CUTOVER_SANDBOX_PG_PORT', 'CUTOVER_SANDBOX_CANARY_PORT', 'CUTOVER_SANDBOX_NGINX_PORT'])
       expect(example).toMatch(new RegExp(`^${v}=`, 'm'));
   });
 });
@@ -127,6 +127,24 @@ describe('broken environments are refused with every problem at once', () => {
     ]);
   });
 
+  it('hosts[].mount: local transport only, absolute paths', async () => {
+    const dir = envDir({
+      m: `{
+        hosts: [{ name: 'a', address: '203.0.113.5', mount: { source: '/x/a', target: '/x/srv' } },
+                { name: 'b', address: '127.0.0.1', transport: 'local', mount: { source: 'x/b', target: '/x/srv', extra: 1 } }],
+        ssh: { privateKey: { env: 'CUTOVER_SSH_KEY' } },
+        app: { path: '/x/srv/app', repo: 'x' },
+        services: [{ unit: 'u' }],
+        verify: { health: { url: 'http://{host}/h' } },
+      }`,
+    });
+    expect(await problemsOf(loadEnvironment('m', { dir, processEnv: { CUTOVER_SSH_KEY: '/k' } }))).toEqual([
+      "environments/m.ts: hosts[0].mount: needs transport 'local' (an SSH host has its own file system)",
+      'environments/m.ts: hosts[1].mount.source: must be an absolute path',
+      'environments/m.ts: hosts[1].mount.extra: unknown key (check its spelling; see README "Environment schema")',
+    ]);
+  });
+
   it('a missing required field says so', async () => {
     const dir = envDir({ z: `{ hosts: [{ name: 'a', address: '203.0.113.5' }], app: { repo: 'x' }, services: [{ unit: 'u' }] }` });
     expect(await problemsOf(loadEnvironment('z', { dir, processEnv: {} }))).toEqual([
@@ -146,7 +164,7 @@ describe('broken environments are refused with every problem at once', () => {
   });
 
   it('unknown or malformed environment names are usage errors listing what exists', async () => {
-    await expect(loadEnvironment('prod')).rejects.toThrow(new UsageError('--env prod: there is no environments/prod.ts. Available: local, production, staging.'));
+    await expect(loadEnvironment('prod')).rejects.toThrow(new UsageError('--env prod: there is no environments/prod.ts. Available: local, local-canary, production, staging.'));
     await expect(loadEnvironment('../etc/passwd')).rejects.toBeInstanceOf(UsageError);
   });
 });

@@ -48,8 +48,19 @@ export const Host = z
     transport: z.enum(['ssh', 'local']).default('ssh'),
     /** local transport only: folders put first on PATH (the sandbox's systemctl/journalctl stand-ins). */
     pathPrefix: z.array(z.string()).default([]),
+    /**
+     * local transport only: every command of this host runs in its own mount namespace where `source` (this host's
+     * folder) is bind-mounted at `target` (the path every host shares, holding app.path): several hosts on one machine.
+     */
+    mount: z
+      .object({ source: z.string().regex(/^\//, 'must be an absolute path'), target: z.string().regex(/^\//, 'must be an absolute path') })
+      .strict()
+      .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((h, ctx) => {
+    if (h.mount && h.transport !== 'local') ctx.addIssue({ code: 'custom', path: ['mount'], message: "needs transport 'local' (an SSH host has its own file system)" });
+  });
 export type Host = z.infer<typeof Host>;
 
 const Ec2HostsShape = z
@@ -407,8 +418,22 @@ export const Environment = z
     signals: SignalsConfig.optional(),
     /** Canary rollouts (tasks/canary.ts): steps, bakes, how traffic moves; judged by signals.gates. */
     canary: CanaryConfig.optional(),
-    /** The built-in sandbox: cutover creates it on first use (environments/local.ts only). */
-    sandbox: z.object({ root: z.string(), appPort: z.number().int(), pgPort: z.number().int() }).strict().optional(),
+    /** The built-in sandboxes, created on first use (environments/local.ts, local-canary.ts; docs/sandbox.md). */
+    sandbox: z
+      .object({
+        root: z.string(),
+        /** `host`: one sandbox host (local); `fleet`: the hosts of the list, each with `mount`, and nginx in front (local-canary). */
+        kind: z.enum(['host', 'fleet']).default('host'),
+        /** The port of the demo service (a fleet: on each host's own loopback address). */
+        appPort: z.number().int(),
+        pgPort: z.number().int(),
+        /** The PostgreSQL cluster's folder when it is another sandbox's (default `<root>/pg`). */
+        pgDir: z.string().optional(),
+        /** fleet: nginx on 127.0.0.1:nginxPort in front of the hosts (when nginx is installed). */
+        nginxPort: z.number().int().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((env, ctx) => {

@@ -88,7 +88,7 @@ function chainFor(env: LoadedEnvironment, s: SshSettings, auth: { passphrase?: s
 /** The runner for a host, by its transport. SSH connects lazily, on the first command. */
 export function runnerFor(env: LoadedEnvironment, host: Host): Runner {
   const target = targetOf(env, host);
-  if (host.transport === 'local') return new LocalRunner(target, host.pathPrefix);
+  if (host.transport === 'local') return new LocalRunner(target, host.pathPrefix, host.mount);
   const ssh = env.config.ssh!;
   const s = settingsFor(env, host);
   const auth = { passphrase: secret(env, ssh.passphrase), agent: s.agent?.value };

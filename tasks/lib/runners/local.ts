@@ -6,6 +6,7 @@ import { spawn, type SpawnOptions } from 'node:child_process';
 import os from 'node:os';
 import { $, type ProcessPromise } from 'zx';
 import type { Command } from '../commands/shell.ts';
+import { mountNamespaceArgv, namespaceKind, type HostMount } from './mount-namespace.ts';
 import { Tail } from './tail.ts';
 import { notStarted, THIS_MACHINE, type ExecOptions, type ExecResult, type HostTarget, type Runner } from './types.ts';
 
@@ -75,6 +76,8 @@ export class LocalRunner implements Runner {
   constructor(
     readonly host: HostTarget,
     private readonly pathPrefix: readonly string[] = [],
+    /** Run every command with this host's own folder mounted at the shared path (./mount-namespace.ts). */
+    private readonly mount?: HostMount,
   ) {}
 
   async exec(cmd: Command, opts: ExecOptions = {}): Promise<ExecResult> {
@@ -83,6 +86,7 @@ export class LocalRunner implements Runner {
     const stdout = new TailStore();
     const stderr = new TailStore();
     const env = localEnv(process.env, this.pathPrefix);
+    const inNamespace = this.mount ? mountNamespaceArgv(this.mount, await namespaceKind()) : [];
     const ac = new AbortController();
     let error: string | undefined;
     const onAbort = () => {
@@ -105,7 +109,7 @@ export class LocalRunner implements Runner {
       input: opts.stdinStream ?? cmd.stdin ?? '',
       store: { stdout, stderr, stdall: new TailStore() },
       spawn: spawnNoRc as unknown as typeof spawn, // zx calls it as (command, [], options)
-    })`bash --norc -o pipefail -c ${cmd.script}`;
+    })`${inNamespace} bash --norc -o pipefail -c ${cmd.script}`;
     p.stdout.on('data', (c: Buffer) => opts.onStdout?.(c.toString('utf8')));
     p.stderr.on('data', (c: Buffer) => opts.onStderr?.(c.toString('utf8')));
     if (opts.sink) p.stdout.pipe(opts.sink);

@@ -1,12 +1,15 @@
 /**
  * Stopping a sandbox, by pid, and confirming it: the units' process groups (SIGTERM, SIGKILL after
- * 5 s), the journal writers (they end with their unit; one left over is stopped by its pid), the
- * PostgreSQL server (pg_ctl stop -m fast, else signals to its postmaster). A process counts as
- * stopped only when that pid no longer runs that process (same start time).
+ * 5 s) on its host or on every host of the fleet, the journal writers (they end with their unit; one
+ * left over is stopped by its pid), the fleet's nginx (its pid file: SIGQUIT, then SIGTERM, SIGKILL),
+ * the PostgreSQL server (pg_ctl stop -m fast, else signals to its postmaster) unless it is another
+ * sandbox's. A process counts as stopped only when that pid no longer runs that process (same start time).
  */
 import { join } from 'node:path';
 import { isRunning, processStartedAt, stopHostUnits } from '../../../sandbox/host.ts';
+import { nginxFiles, stopNginx } from '../../../sandbox/nginx.ts';
 import { stopCluster } from '../../../sandbox/postgres.ts';
+import { isFleet } from '../../../sandbox/state.ts';
 import type { SandboxProcess, SandboxStatus } from './inspect.ts';
 
 export interface StopResult {
@@ -38,12 +41,18 @@ function signal(p: SandboxProcess, sig: NodeJS.Signals): void {
 }
 
 export async function stopSandbox(status: SandboxStatus): Promise<StopResult> {
-  const running = status.processes.filter(stillRuns);
-  const hostRoot = status.state?.hostRoot ?? join(status.root, 'host');
+  const running = status.processes.filter((p) => !p.sharedWith && stillRuns(p));
+  const fleet = isFleet(status.state) ? status.state : null;
+  const hostRoots = fleet
+    ? fleet.hosts.map((h) => h.hostRoot)
+    : status.kind === 'fleet'
+      ? [...new Set(status.processes.flatMap((p) => (p.host ? [join(status.root, 'hosts', p.host)] : [])))] // never completely created
+      : [status.state && !isFleet(status.state) ? status.state.hostRoot : join(status.root, 'host')];
   const writers = running.filter((p) => p.role === 'journal writer');
   const server = running.find((p) => p.role === 'postgres');
 
-  await stopHostUnits(hostRoot);
+  await Promise.all(hostRoots.map((root) => stopHostUnits(root)));
+  if (running.some((p) => p.role === 'nginx')) await stopNginx(nginxFiles(fleet?.nginx?.dir ?? join(status.root, 'nginx')));
   await waitGone(writers, 5000);
   for (const w of writers) signal(w, 'SIGTERM');
   await waitGone(writers, 2000);
