@@ -142,7 +142,7 @@ describe('FlagsShifter over SSH', () => {
     const err = (await broken.apply(step([hosts[0]!, hosts[1]!], 66)).catch((e: unknown) => e)) as ShiftError;
     expect(err).toBeInstanceOf(ShiftError);
     expect(err.message).toMatch(/^step 1 of 3: flags not changed everywhere:\nhost1: restarting api after changing .*flags.json failed \(the file is written\)/);
-    expect(err).toMatchObject({ changed: true, attention: false });
+    expect(err).toMatchObject({ changed: true, attention: false, exitCode: 3 });
     expect(readFileSync(onDisk(hosts[1]!), 'utf8')).toBe(ORIGINAL); // stopped at the first failing host
     // host2's file is made unreadable: the revert still reverts host1, and says host2 needs a look
     writeFileSync(onDisk(hosts[1]!), 'not json');

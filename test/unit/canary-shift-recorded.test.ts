@@ -121,3 +121,14 @@ describe('createShifter', () => {
     expect(() => createShifter({ ...base, canary: config() })).toThrow("needs canary.nginx and the load balancer's runner");
   });
 });
+
+describe('a split that cannot be written', () => {
+  it('is refused before the load balancer is touched (exit 2)', async () => {
+    const { s, lb } = nginxWith({});
+    const err = (await s.apply({ ...step, stable: [] }).catch((e: unknown) => e)) as ShiftError;
+    expect(err).toBeInstanceOf(ShiftError);
+    expect(err.message).toBe('lb: 10% needs at least one canary and one stable server (1 canary, 0 stable); nothing was written');
+    expect(err.exitCode).toBe(2);
+    expect(lb.commands).toEqual([]);
+  });
+});

@@ -11,12 +11,12 @@ import type { LoadBalancer } from '../../config/canary.ts';
 import { lastLines } from '../../runners/run.ts';
 import type { Runner } from '../../runners/types.ts';
 import { parseKeyValues } from '../../commands/host-reads.ts';
+import { command } from '../../commands/shell.ts';
 import { APPLY_EXIT, dumpCommandText, lbCommand, shiftCommands } from './commands.ts';
 import { dumpProblems } from './nginx-check.ts';
 import { serverProblems, unifiedDiff, upstreamFileText } from './nginx-file.ts';
 import { stepLabel, ShiftError, type FileChange, type ShiftHost, type ShiftPlan, type ShiftResult, type ShiftStep, type TrafficShifter } from './types.ts';
 import { splitText, weightsFor, weightsText } from './weights.ts';
-import { command } from '../../commands/shell.ts';
 
 export interface NginxShifterOptions {
   readonly lb: LoadBalancer;
@@ -185,8 +185,13 @@ export class NginxShifter implements TrafficShifter {
 
   private async change(label: string, percent: number, canary: readonly ShiftHost[], stable: readonly ShiftHost[], signal?: AbortSignal): Promise<ShiftResult> {
     const t0 = performance.now();
-    const before = await this.readForChange(signal);
-    const plan = nginxPlan(this.lb, { percent, canary, stable, label, before, maxTotal: this.o.maxTotal });
+    const planFor = (before: string | null) => nginxPlan(this.lb, { percent, canary, stable, label, before, maxTotal: this.o.maxTotal });
+    try {
+      planFor(null); // a split that cannot be written is refused before the load balancer is touched
+    } catch (err) {
+      throw err instanceof ShiftError ? err : new ShiftError(`${this.lb.name}: ${(err as Error).message}; nothing was written`, false);
+    }
+    const plan = planFor(await this.readForChange(signal));
     const phases = await this.transaction(plan.files[0]!.after);
     return { ...plan, durationMs: Math.round(performance.now() - t0), phases };
   }

@@ -75,7 +75,8 @@ export interface TrafficShifter {
 
 /**
  * A shift that did not happen or went wrong. `changed`: whether live traffic may now differ from
- * before the call; `attention`: cutover cannot tell or could not put it back (a person must look).
+ * before the call (the controller then rolls back); `attention`: cutover cannot tell or could not
+ * put it back (a person must look). Uncaught, it exits 2 only when nothing changed, else 3.
  */
 export class ShiftError extends CutoverError {
   constructor(
@@ -83,7 +84,7 @@ export class ShiftError extends CutoverError {
     readonly changed: boolean,
     readonly attention = false,
   ) {
-    super(message, attention ? ExitCode.needsHuman : ExitCode.refused);
+    super(message, changed || attention ? ExitCode.needsHuman : ExitCode.refused);
   }
 }
 
