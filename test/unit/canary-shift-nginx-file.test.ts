@@ -89,6 +89,8 @@ describe('upstreamFileText', () => {
     ]);
     const bad = () => upstreamFileText({ upstream: 'app', appPort: 8001, canary: [{ name: 'c', address: '10.0.0.5 down' }], stable, weights: weightsFor(10, 1, 3), label: 'x' });
     expect(bad).toThrow(ShiftError);
+    const twice = () => upstreamFileText({ upstream: 'app', appPort: 8001, canary: [stable[0]!], stable, weights: weightsFor(10, 1, 3), label: 'x' });
+    expect(twice).toThrow('cannot write the nginx upstream: web-1 is named twice (a host is either canary or stable)');
     expect(bad).toThrow('cannot write the nginx upstream: c: address "10.0.0.5 down" is not a host name or IP address nginx can use in a server line');
   });
 });

@@ -115,6 +115,16 @@ describe('createShifter', () => {
     expect(runner.commands[1]!.stdin).toBe('{"flags": {"x": true}}');
   });
 
+  it('flags mode: a host named twice in a step is refused before anything runs', async () => {
+    const runner = new RecordingRunner({ name: 'web-4', address: '10.0.0.5', port: 22, user: 'deploy' });
+    const s = createShifter({
+      canary: CanaryConfig.parse({ mode: 'flags', flags: { file: '/srv/app/flags.json', flags: [{ pointer: '/flags/x' }] } }),
+      runId: 'R1', canaryHosts, stableHosts, services: [], runnerOf: () => runner,
+    });
+    await expect(s.apply({ ...step, stable: [...stableHosts, canaryHosts[0]!] })).rejects.toThrow('web-4: named twice in the step (a host is either canary or stable); nothing was changed');
+    expect(runner.commands).toEqual([]);
+  });
+
   it('refuses subset mode and missing parts', () => {
     const base = { runId: 'R1', canaryHosts, stableHosts, services: [], runnerOf: () => { throw new Error('no runner'); } };
     expect(() => createShifter({ ...base, canary: CanaryConfig.parse({ mode: 'subset' }) })).toThrow("mode 'subset' moves hosts with the deploy procedure; it has no traffic shifter");

@@ -16,7 +16,7 @@ import type { Runner } from '../../runners/types.ts';
 import { APPLY_EXIT, shiftCommands } from './commands.ts';
 import { isJsonValue, pointerProblems, setPointers, type PointerEdit } from './json-pointer.ts';
 import { unifiedDiff } from './nginx-file.ts';
-import { ShiftError, SignoffMissingError, stepLabel, type FileChange, type ShiftHost, type ShiftPlan, type ShiftResult, type ShiftStep, type TrafficShifter } from './types.ts';
+import { duplicateHosts, ShiftError, SignoffMissingError, stepLabel, type FileChange, type ShiftHost, type ShiftPlan, type ShiftResult, type ShiftStep, type TrafficShifter } from './types.ts';
 import { percentText } from './weights.ts';
 
 /** `canary.flags` as the schema gives it. */
@@ -149,6 +149,8 @@ export class FlagsShifter implements TrafficShifter {
 
   async apply(step: ShiftStep, signal?: AbortSignal): Promise<ShiftResult> {
     const { signoff } = this.o.flags;
+    const twice = duplicateHosts(step);
+    if (twice.length) throw new ShiftError(`${twice.join(', ')}: named twice in the step (a host is either canary or stable); nothing was changed`, false);
     if (signoff && step.canary.length) {
       // before anything changes: turning a flag on needs the sign-off on that host
       const checks = await Promise.all(step.canary.map(async (h) => ({ h, r: await this.o.runnerOf(h).exec(shiftCommands.signoff(signoff), { signal }) })));

@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from 'diff';
 import { NAME } from '../../config/primitives.ts';
-import { ShiftError, type ShiftHost } from './types.ts';
+import { duplicateHosts, ShiftError, type ShiftHost } from './types.ts';
 import { splitText, type Weights } from './weights.ts';
 
 export interface UpstreamFile {
@@ -56,6 +56,7 @@ function cohort(name: 'stable' | 'canary', hosts: readonly ShiftHost[], weight: 
 /** The whole include file for a split. Throws (nothing written) when a server cannot be written safely. */
 export function upstreamFileText(f: UpstreamFile): string {
   const problems = serverProblems([...f.canary, ...f.stable], f.appPort);
+  for (const name of duplicateHosts(f)) problems.push(`${name} is named twice (a host is either canary or stable)`);
   if (!/^[A-Za-z0-9_-]+$/.test(f.upstream)) problems.push(`upstream name ${JSON.stringify(f.upstream)}: must be letters, digits, dash or underscore`);
   if (problems.length) throw new ShiftError(`cannot write the nginx upstream: ${problems.join('; ')}`, false);
   if (f.canary.length !== f.weights.canaryServers || f.stable.length !== f.weights.stableServers)

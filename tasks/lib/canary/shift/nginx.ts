@@ -15,7 +15,7 @@ import { command } from '../../commands/shell.ts';
 import { APPLY_EXIT, dumpCommandText, lbCommand, shiftCommands } from './commands.ts';
 import { dumpProblems } from './nginx-check.ts';
 import { serverProblems, unifiedDiff, upstreamFileText } from './nginx-file.ts';
-import { stepLabel, ShiftError, type FileChange, type ShiftHost, type ShiftPlan, type ShiftResult, type ShiftStep, type TrafficShifter } from './types.ts';
+import { duplicateHosts, stepLabel, ShiftError, type FileChange, type ShiftHost, type ShiftPlan, type ShiftResult, type ShiftStep, type TrafficShifter } from './types.ts';
 import { splitText, weightsFor, weightsText } from './weights.ts';
 
 export interface NginxShifterOptions {
@@ -108,6 +108,7 @@ export class NginxShifter implements TrafficShifter {
   async preflight(signal?: AbortSignal): Promise<string[]> {
     const { lb } = this;
     const problems = serverProblems([...this.o.canary, ...this.o.stable], lb.appPort);
+    for (const name of duplicateHosts(this.o)) problems.push(`${name} is both a canary and a stable host (or named twice)`);
     let check: Record<string, string>;
     try {
       const r = await this.o.runner.exec(shiftCommands.check(lb.include), { signal });

@@ -98,6 +98,14 @@ export class SignoffMissingError extends ShiftError {
   }
 }
 
+/** A host named twice in a step (in one cohort, or in both) cannot be given one weight or one flag value. */
+export function duplicateHosts(step: Pick<ShiftStep, 'canary' | 'stable'>): string[] {
+  const seen = new Set<string>();
+  const twice = new Set<string>();
+  for (const h of [...step.canary, ...step.stable]) (seen.has(h.name) ? twice : seen).add(h.name);
+  return [...twice];
+}
+
 /** "step 2 of 5" */
 export function stepLabel(step: Pick<ShiftStep, 'index' | 'steps'>): string {
   return `step ${step.index + 1} of ${step.steps}`;
