@@ -57,6 +57,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([...runners.values()].map((r) => r.close()));
   await fleet?.stop();
+  if (fleet) rmSync(fleet.dir, { recursive: true, force: true });
 });
 
 beforeEach(() => {

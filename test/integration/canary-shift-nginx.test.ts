@@ -55,6 +55,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await nginx?.stop();
   await servers?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 beforeEach(async () => {
@@ -252,6 +253,7 @@ describe('NginxShifter over SSH (the load balancer as a sandbox host)', () => {
   afterAll(async () => {
     await Promise.all(runners.map((r) => r.close()));
     await fleet?.stop();
+    if (fleet) rmSync(fleet.dir, { recursive: true, force: true });
   });
 
   it('preflight, then a weight change through SSH: the file written, nginx serving the split', async () => {
