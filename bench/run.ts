@@ -6,6 +6,7 @@ import path from 'node:path';
 import { benchFleet } from './fleet.ts';
 import { benchHelp, verdictLine } from './help.ts';
 import { benchRedact } from './redact.ts';
+import { benchShift } from './shift.ts';
 import { benchSignals } from './signals.ts';
 import { benchVerify } from './verify.ts';
 
@@ -36,6 +37,11 @@ if (want('verify')) {
 }
 if (want('signals') || only.includes('signals-long')) {
   const r = await benchSignals(repo, only.includes('signals-long'));
+  process.stdout.write(`${r.text}\n`);
+  verdicts.push(...r.verdicts);
+}
+if (want('shift')) {
+  const r = await benchShift();
   process.stdout.write(`${r.text}\n`);
   verdicts.push(...r.verdicts);
 }
