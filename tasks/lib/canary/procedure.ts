@@ -164,6 +164,7 @@ export const canaryProcedure: Procedure<CanaryCtx> = {
   changedAnything: (ctx) => moved(ctx).length > 0 || ctx.rollout.percent > 0,
 
   async settle(ctx, outcome: Outcome) {
+    await ctx.shifter?.close();
     if (ctx.dry) return;
     const phase = ({ done: 'done', 'rolled-back': 'rolled-back', 'needs-attention': 'failed', refused: 'rolled-back', interrupted: 'stopped', 'dry-run': 'stopped' } as const)[outcome];
     // interrupted, or the lock lost: the controller stops, the split stays where it is (resume or abort)

@@ -48,4 +48,6 @@ export interface TrafficShifter {
   apply(step: ShiftStep, signal?: AbortSignal): Promise<ShiftResult>;
   /** Puts back what was in place before the canary (`current()` then). */
   restore(previous: string | null, signal?: AbortSignal): Promise<ShiftResult>;
+  /** Closes what it opened (the load balancer's connection). */
+  close(): Promise<void>;
 }

@@ -216,6 +216,8 @@ export function stepTask(ctx: CanaryCtx, i: number): ListrTask<CanaryCtx> {
           // subset: ceil(p% x N) hosts run the release; nginx and flags: at 100%, every host
           ...(mode === 'subset' ? [moveHosts(ctx, ctx.hosts.slice(0, subsetCount(percent, ctx.hosts.length)), `Hosts on ${ctx.tag}: ${subsetCount(percent, ctx.hosts.length)} of ${ctx.hosts.length}`)] : []),
           ...(mode === 'nginx' && last ? [moveHosts(ctx, ctx.hosts, `The rest of the fleet on ${ctx.tag}, rolling`)] : []),
+          // flags: ceil(p% x N) hosts get the flags on (they run the release already)
+          ...(mode === 'flags' ? [flagHosts(ctx, subsetCount(percent, ctx.hosts.length))] : []),
           trafficTask(ctx, i, percent, last),
           {
             title: `Bake ${hmsText(Math.round(bakeOf(ctx.canary, i) / 1000))}, judged every ${hmsText(Math.round(ctx.canary.interval / 1000))}`,
@@ -231,6 +233,19 @@ export function stepTask(ctx: CanaryCtx, i: number): ListrTask<CanaryCtx> {
         ],
         { exitOnError: true },
       ),
+  };
+}
+
+/** flags mode: the first `count` hosts are the canary from now on (the traffic task turns their flags on). */
+function flagHosts(ctx: CanaryCtx, count: number): ListrTask<CanaryCtx> {
+  return {
+    title: `Flags on ${count} of ${ctx.hosts.length} hosts`,
+    task: async (_c, t) => {
+      const on = ctx.hosts.slice(0, count);
+      for (const h of on) ctx.rollout.hosts.find((x) => x.name === h.host.name)!.moved = true;
+      t.title = `Flags on: ${on.map((h) => h.host.name).join(', ')}`;
+      await save(ctx);
+    },
   };
 }
 
