@@ -122,18 +122,21 @@ export function localCanary(o: LocalCanaryOptions): EnvironmentInput {
         criteria: { minSuccessRate: 95, maxP95: '4s', no5xx: true },
       },
     },
-    // tasks/canary.ts: a first draft of the demo's settings (short bakes); see docs/sandbox.md
+    // tasks/canary.ts: the demo's settings (bakes of seconds; see docs/sandbox.md). A step judges only
+    // its own requests, a few dozen: the gates on errors and latency, not the seed's 15-minute shares
     canary: o.nginx
       ? {
           mode: 'nginx',
           steps: [20, 50, 100],
-          bake: '10s',
+          // the first step, with the fewest requests on the canary, bakes longest
+          bake: ['30s', '10s', '10s'],
           interval: '2s',
+          gates: ['errors', 'errors-vs-stable', 'p95-latency', 'p95-vs-stable'],
           canaryHosts: 1,
           cohortBy: 'upstream',
           nginx: { name: 'lb', transport: 'local', address: '127.0.0.1', include: lb.include, upstream: UPSTREAM, appPort: o.appPort, ...nginxCommands(o.nginx, lb) },
         }
-      : { mode: 'subset', steps: [20, 50, 100], bake: '10s', interval: '2s', cohortBy: 'host' },
+      : { mode: 'subset', steps: [20, 50, 100], bake: ['30s', '10s', '10s'], interval: '2s', cohortBy: 'host', gates: ['errors', 'errors-vs-stable', 'p95-latency'] },
   };
 }
 

@@ -5,128 +5,42 @@
  * (Debian package), a PostgreSQL cluster of the "local sandbox" the fleet shares. The tasks run as
  * processes; everything is stopped by pid at the end.
  */
-import { execFile, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fleetLayout } from '../../sandbox/fleet-layout.ts';
 import { isRunning, listeningPids } from '../../sandbox/host.ts';
-import { nginxFiles, nginxMasterPid, stopNginx } from '../../sandbox/nginx.ts';
-import { freePort, postmasterPid, stopCluster } from '../../sandbox/postgres.ts';
+import { nginxMasterPid, stopNginx } from '../../sandbox/nginx.ts';
+import { postmasterPid } from '../../sandbox/postgres.ts';
 import { portFree } from '../../sandbox/provision.ts';
-import { REPO_ROOT, loadEnvironment } from '../../tasks/lib/config/load.ts';
+import { loadEnvironment } from '../../tasks/lib/config/load.ts';
 import { runnerFor } from '../../tasks/lib/runners/for-host.ts';
-import { stopFleetProcesses } from '../../sandbox/fleet.ts';
-import { trackHostRoot, trackProcess, untrackHostRoot, untrackProcess } from '../support/processes.ts';
+import { exec, LocalFleet } from '../support/local-fleet.ts';
+import { untrackProcess } from '../support/processes.ts';
 
-const exec = promisify(execFile);
-let work = '';
-let envDir = '';
-let root = '';
-let pgDir = '';
-let appPort = 0;
-let nginxPort = 0;
-let pgPort = 0;
-const layout = () => fleetLayout(root);
-
-interface Run { code: number | null; stdout: string; stderr: string; json: any } // eslint-disable-line @typescript-eslint/no-explicit-any
-function task(name: string, args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(path.join(REPO_ROOT, 'node_modules/.bin/tsx'), [path.join(REPO_ROOT, `tasks/${name}.ts`), ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, CUTOVER_ENVIRONMENTS_DIR: envDir, NO_COLOR: '1', CUTOVER_RENDERER: 'simple' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr, json: args.includes('--json') && stdout.trim() ? JSON.parse(stdout) : null }));
-  });
-}
-
-/** A port free on 127.0.0.1 and on the three hosts' addresses. */
-async function fleetPort(): Promise<number> {
-  for (;;) {
-    const port = await freePort();
-    if ((await Promise.all(layout().hosts.map((h) => portFree(port, h.address)))).every(Boolean)) return port;
-  }
-}
-
-/** Tracks what the fleet runs, so a crashed test run stops it. */
-function track(): void {
-  for (const h of layout().hosts) trackHostRoot(h.hostRoot);
-  const lb = nginxMasterPid(nginxFiles(layout().nginxDir));
-  if (lb) trackProcess(lb, { label: 'sandbox nginx', marker: nginxFiles(layout().nginxDir).conf, signal: 'SIGQUIT' });
-  const pm = postmasterPid(path.join(pgDir, 'data'));
-  if (pm) trackProcess(pm.pid, { label: 'sandbox postgres', marker: pgDir, signal: 'SIGINT' });
-}
-
-/** The upstream of each line of nginx's JSON access log. */
-const upstreams = (from = 0) =>
-  readFileSync(nginxFiles(layout().nginxDir).accessLog, 'utf8').split('\n').filter(Boolean).slice(from).map((l) => JSON.parse(l) as { upstream_addr: string; status: number; uri: string });
-const tally = (lines: { upstream_addr: string }[]) => Object.fromEntries(layout().hosts.map((h) => [h.name, lines.filter((l) => l.upstream_addr === `${h.address}:${appPort}`).length]));
-
-async function chats(n: number): Promise<number[]> {
-  const statuses: number[] = [];
-  for (let i = 0; i < n; i++) { // one after another: with one worker, round robin is exact
-    const r = await fetch(`http://127.0.0.1:${nginxPort}/api/v1/conversation/chat`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user_id: `t${i}`, message: 'Mes dépenses du mois' }),
-    });
-    await r.arrayBuffer();
-    statuses.push(r.status);
-  }
-  return statuses;
-}
+let f: LocalFleet;
+const layout = () => f.layout;
 
 beforeAll(async () => {
-  work = mkdtempSync(path.join(os.tmpdir(), 'cutover-fleet-'));
-  chmodSync(work, 0o755); // as root, the server runs as `postgres`, which must reach its data folder
-  root = path.join(work, 'clone', '.sandbox-canary');
-  pgDir = path.join(work, 'clone', '.sandbox', 'pg');
-  envDir = path.join(work, 'environments');
-  mkdirSync(envDir);
-  [appPort, nginxPort, pgPort] = [await fleetPort(), await freePort(), await freePort()];
-  writeEnv('fleet', 'clone', { app: appPort, nginx: nginxPort });
+  f = await LocalFleet.create();
 });
-
-/** An environment file of a clone in `work`, built by environments/local-canary.ts itself. */
-function writeEnv(name: string, clone: string, ports: { app: number; nginx: number }): void {
-  const dir = path.join(work, clone);
-  writeFileSync(
-    path.join(envDir, `${name}.ts`),
-    `import { findNginx } from ${JSON.stringify(path.join(REPO_ROOT, 'sandbox/nginx.ts'))};
-import { localCanary } from ${JSON.stringify(path.join(REPO_ROOT, 'environments/local-canary.ts'))};
-export default localCanary({
-  root: ${JSON.stringify(path.join(dir, '.sandbox-canary'))}, pgDir: ${JSON.stringify(path.join(dir, '.sandbox', 'pg'))},
-  appPort: ${ports.app}, pgPort: ${pgPort}, nginxPort: ${ports.nginx},
-  nginx: findNginx(), withDatabase: true, backupsDir: ${JSON.stringify(path.join(dir, 'backups'))},
-});
-`,
-  );
-}
 
 afterAll(async () => {
-  if (root) await stopFleetProcesses(layout());
-  if (pgDir) await stopCluster(path.join(pgDir, 'data')).catch(() => null);
-  for (const h of layout().hosts) untrackHostRoot(h.hostRoot);
-  rmSync(work, { recursive: true, force: true });
+  await f?.stop();
 });
 
 describe('the local canary fleet', () => {
   it('is created by the first command, then deploy v1.1.0 moves all three hosts, each verified on its own address', async () => {
-    const r = await task('deploy', ['v1.1.0', '--env', 'fleet', '--json']);
-    track();
+    const r = await f.task('deploy', ['v1.1.0', '--env', 'fleet', '--json']);
+    f.track();
     expect(r.code, r.stderr).toBe(0);
     expect(r.json).toMatchObject({ outcome: 'deployed', tag: 'v1.1.0', failedHosts: [] });
     expect(r.json.hosts.map((h: { name: string; from: string }) => [h.name, h.from])).toEqual([['sandbox-a', 'v1.0.0'], ['sandbox-b', 'v1.0.0'], ['sandbox-c', 'v1.0.0']]);
     for (const h of layout().hosts) {
       // each host's own working copy moved; this machine's shared path stays an empty mount point
       expect((await exec('git', ['-C', h.appDir, 'describe', '--tags', '--exact-match'])).stdout.trim()).toBe('v1.1.0');
-      expect(r.stderr).toContain(`ok   health: GET http://${h.address}:${appPort}/api/v1/health: 200, version v1.1.0`);
-      const health = (await (await fetch(`http://${h.address}:${appPort}/api/v1/health`)).json()) as { version: string };
+      expect(r.stderr).toContain(`ok   health: GET http://${h.address}:${f.appPort}/api/v1/health: 200, version v1.1.0`);
+      const health = (await (await fetch(`http://${h.address}:${f.appPort}/api/v1/health`)).json()) as { version: string };
       expect(health.version).toBe('v1.1.0');
     }
     expect(readdirSync(layout().shared)).toEqual([]);
@@ -137,15 +51,15 @@ describe('the local canary fleet', () => {
   }, 120_000);
 
   it('nginx spreads requests over the three upstreams (JSON access log); the canary\'s include, test and reload change the split', async () => {
-    const files = nginxFiles(layout().nginxDir);
-    const before = existsSync(files.accessLog) ? upstreams().length : 0;
-    expect(await chats(30)).toEqual(Array(30).fill(200));
-    const lines = upstreams(before);
+    const files = f.nginx;
+    const before = existsSync(files.accessLog) ? f.upstreams().length : 0;
+    expect(await f.chats(30)).toEqual(Array(30).fill(200));
+    const lines = f.upstreams(before);
     expect(lines.every((l) => l.status === 200 && l.uri === '/api/v1/conversation/chat')).toBe(true);
-    expect(tally(lines)).toEqual({ 'sandbox-a': 10, 'sandbox-b': 10, 'sandbox-c': 10 });
+    expect(f.tally(lines)).toEqual({ 'sandbox-a': 10, 'sandbox-b': 10, 'sandbox-c': 10 });
 
     // each host wrote its own request log, in its own folder; each host's runner reads its own at the shared path
-    const env = await loadEnvironment('fleet', { dir: envDir });
+    const env = await loadEnvironment('fleet', { dir: f.envDir });
     const hosts = env.config.hosts as Exclude<typeof env.config.hosts, { ec2: unknown }>;
     const logs = layout().hosts.map((h) => readdirSync(path.join(h.mountSource, 'logs')).map((f) => readFileSync(path.join(h.mountSource, 'logs', f), 'utf8')).join(''));
     for (const [i, h] of hosts.entries()) {
@@ -166,39 +80,39 @@ describe('the local canary fleet', () => {
     await exec('bash', ['-c', lb.test]);
     await exec('bash', ['-c', lb.reload]);
     for (let i = 0; i < 200 && old.some(isRunning); i++) await new Promise((res) => setTimeout(res, 25)); // the old worker is gone
-    const mark = upstreams().length;
-    await chats(40);
-    expect(tally(upstreams(mark))).toEqual({ 'sandbox-a': 20, 'sandbox-b': 10, 'sandbox-c': 10 });
+    const mark = f.upstreams().length;
+    await f.chats(40);
+    expect(f.tally(f.upstreams(mark))).toEqual({ 'sandbox-a': 20, 'sandbox-b': 10, 'sandbox-c': 10 });
     expect(nginxMasterPid(files)).toBe(master);
   }, 60_000);
 
   it('a second clone on the same ports is refused before it starts anything, naming the first clone and how to stop it (exit 2)', async () => {
-    writeEnv('two', 'clone2', { app: appPort, nginx: nginxPort });
-    writeEnv('three', 'clone2', { app: await fleetPort(), nginx: nginxPort });
-    const first = path.join(work, 'clone');
+    f.writeEnv('two', 'clone2', { app: f.appPort, nginx: f.nginxPort });
+    f.writeEnv('three', 'clone2', { app: await f.fleetPort(), nginx: f.nginxPort });
+    const first = path.join(f.work, 'clone');
     const ownPorts = 'or give this clone ports of its own: CUTOVER_SANDBOX_CANARY_PORT=<free port> (and CUTOVER_SANDBOX_NGINX_PORT) before the command.';
-    const app = await task('doctor', ['--env', 'two']);
+    const app = await f.task('doctor', ['--env', 'two']);
     expect(app.code).toBe(2);
     expect(app.stderr).toBe(
-      `cutover: port ${appPort} (sandbox app) is held by the sandbox of another clone, in ${first} (the demo service, pid ${listeningPids(appPort)[0]}). ` +
+      `cutover: port ${f.appPort} (sandbox app) is held by the sandbox of another clone, in ${first} (the demo service, pid ${listeningPids(f.appPort)[0]}). ` +
         `Stop it there: cd ${first} && npx tsx tasks/sandbox.ts stop --env fleet — ${ownPorts}\n`,
     );
-    const lb = await task('doctor', ['--env', 'three']);
+    const lb = await f.task('doctor', ['--env', 'three']);
     expect(lb.code).toBe(2);
     expect(lb.stderr).toBe(
-      `cutover: port ${nginxPort} (sandbox nginx) is held by the sandbox of another clone, in ${first} (nginx, pid ${nginxMasterPid(nginxFiles(layout().nginxDir))}). ` +
+      `cutover: port ${f.nginxPort} (sandbox nginx) is held by the sandbox of another clone, in ${first} (nginx, pid ${nginxMasterPid(f.nginx)}). ` +
         `Stop it there: cd ${first} && npx tsx tasks/sandbox.ts stop --env fleet — or give this clone ports of its own: CUTOVER_SANDBOX_NGINX_PORT=<free port> (and CUTOVER_SANDBOX_CANARY_PORT) before the command.\n`,
     );
-    const second = fleetLayout(path.join(work, 'clone2', '.sandbox-canary'));
+    const second = fleetLayout(path.join(f.work, 'clone2', '.sandbox-canary'));
     expect(existsSync(path.join(second.root, 'state.json'))).toBe(false);
     expect(second.hosts.some((h) => existsSync(path.join(h.hostRoot, 'run')))).toBe(false); // no unit ever started
-    expect(existsSync(path.join(work, 'clone2', '.sandbox'))).toBe(false); // nor PostgreSQL
+    expect(existsSync(path.join(f.work, 'clone2', '.sandbox'))).toBe(false); // nor PostgreSQL
   }, 60_000);
 
   it('tasks/sandbox.ts status shows the fleet and nginx; stop stops each of them by pid (the shared PostgreSQL keeps running)', async () => {
-    const s = await task('sandbox', ['status', '--env', 'fleet', '--json']);
+    const s = await f.task('sandbox', ['status', '--env', 'fleet', '--json']);
     expect(s.code, s.stderr).toBe(0);
-    expect(s.json).toMatchObject({ kind: 'fleet', created: true, ports: { app: appPort, nginx: nginxPort, postgres: pgPort }, appUrl: `http://127.0.0.1:${nginxPort}` });
+    expect(s.json).toMatchObject({ kind: 'fleet', created: true, ports: { app: f.appPort, nginx: f.nginxPort, postgres: f.pgPort }, appUrl: `http://127.0.0.1:${f.nginxPort}` });
     expect(s.json.hosts.map((h: { name: string; health: number; release: string }) => [h.name, h.health, h.release])).toEqual(
       [['sandbox-a', 200, 'v1.1.0'], ['sandbox-b', 200, 'v1.1.0'], ['sandbox-c', 200, 'v1.1.0']],
     );
@@ -209,29 +123,29 @@ describe('the local canary fleet', () => {
     ]);
     expect(procs.every((p) => p.running)).toBe(true);
     const services = procs.filter((p) => p.role === 'service').map((p) => p.pid);
-    expect(listeningPids(appPort)).toEqual([...services].sort((x, y) => x - y)); // one port, each service on its own address
-    expect(procs.find((p) => p.role === 'nginx')!.pid).toBe(nginxMasterPid(nginxFiles(layout().nginxDir)));
-    expect(procs.find((p) => p.role === 'postgres')!.sharedWith).toBe(path.dirname(pgDir));
+    expect(listeningPids(f.appPort)).toEqual([...services].sort((x, y) => x - y)); // one port, each service on its own address
+    expect(procs.find((p) => p.role === 'nginx')!.pid).toBe(nginxMasterPid(f.nginx));
+    expect(procs.find((p) => p.role === 'postgres')!.sharedWith).toBe(path.dirname(f.pgDir));
 
     // a run's lock is on the state host, sandbox-a, in its own folder: stop refuses while it is held
     const lock = path.join(layout().hosts[0]!.mountSource, '.cutover', 'app', 'lock.json');
     writeFileSync(lock, JSON.stringify({ runId: 'r-busy', env: 'fleet', tag: 'v1.6.0', task: 'deploy', owner: 'me@here', pid: process.pid, startedAt: '2026-12-01T00:00:00.000Z', ttlSec: 7200 }));
-    const busy = await task('sandbox', ['stop', '--env', 'fleet']);
+    const busy = await f.task('sandbox', ['stop', '--env', 'fleet']);
     rmSync(lock);
     expect(busy.code).toBe(2);
-    expect(busy.stderr).toContain(`cutover: a deploy (run r-busy, pid ${process.pid}, since 2026-12-01T00:00:00.000Z) is using the sandbox in ${root}`);
+    expect(busy.stderr).toContain(`cutover: a deploy (run r-busy, pid ${process.pid}, since 2026-12-01T00:00:00.000Z) is using the sandbox in ${f.root}`);
 
-    const stop = await task('sandbox', ['stop', '--env', 'fleet']);
+    const stop = await f.task('sandbox', ['stop', '--env', 'fleet']);
     expect(stop.code, stop.stderr).toBe(0);
     const ours = procs.filter((p) => p.role !== 'postgres');
     for (const p of ours) expect(stop.stdout).toContain(`(pid ${p.pid}`);
-    expect(stop.stdout).toContain(`Every process of the sandbox in ${root} is stopped (checked by pid).`);
-    expect(stop.stdout).toContain(`keeps running: it belongs to the sandbox in ${path.dirname(pgDir)}, which shares it`);
+    expect(stop.stdout).toContain(`Every process of the sandbox in ${f.root} is stopped (checked by pid).`);
+    expect(stop.stdout).toContain(`keeps running: it belongs to the sandbox in ${path.dirname(f.pgDir)}, which shares it`);
     expect(ours.map((p) => isRunning(p.pid))).toEqual(ours.map(() => false));
-    for (const h of layout().hosts) expect(await portFree(appPort, h.address)).toBe(true);
-    expect(await portFree(nginxPort)).toBe(true);
-    expect(postmasterPid(path.join(pgDir, 'data'))?.pid).toBe(procs.find((p) => p.role === 'postgres')!.pid);
+    for (const h of layout().hosts) expect(await portFree(f.appPort, h.address)).toBe(true);
+    expect(await portFree(f.nginxPort)).toBe(true);
+    expect(postmasterPid(path.join(f.pgDir, 'data'))?.pid).toBe(procs.find((p) => p.role === 'postgres')!.pid);
     for (const p of ours.filter((x) => x.role === 'nginx')) untrackProcess(p.pid);
-    await stopNginx(nginxFiles(layout().nginxDir)); // nothing left: a no-op
+    await stopNginx(f.nginx); // nothing left: a no-op
   }, 60_000);
 });

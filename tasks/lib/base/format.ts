@@ -72,3 +72,10 @@ export function sizeWithBytes(bytes: number): string {
 export function mbText(bytes: number): string {
   return `${(bytes / 1e6).toFixed(1)} MB`;
 }
+
+/** An error message in one line: its first line, and when that ends with ':', the first line of what it introduces. */
+export function oneLine(message: string): string {
+  const lines = message.split('\n').map((l) => l.trim()).filter(Boolean);
+  const first = lines[0] ?? '';
+  return first.endsWith(':') && lines[1] ? `${first} ${lines[1]}` : first;
+}

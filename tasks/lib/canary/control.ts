@@ -54,7 +54,7 @@ export function statusLines(s: Pick<Seen, 'canary' | 'lock' | 'where' | 'env'>, 
     `canary of ${c.tag} on ${c.env} (run ${c.runId}): ${c.phase}, ${percentText(c.realPercent)} of the traffic${c.stepIndex >= 0 ? `, step ${c.stepIndex + 1} of ${c.steps.length} (${c.steps.map((p) => percentText(p)).join(' -> ')})` : ''}`,
     `  mode ${c.mode}; hosts on ${c.tag}: ${c.hosts.filter((h) => h.moved).map((h) => h.name).join(', ') || 'none'}; others: ${c.hosts.filter((h) => !h.moved).map((h) => h.name).join(', ') || 'none'}`,
     FINISHED.includes(c.phase)
-      ? `  finished${c.reason ? `: ${c.reason}` : ''}`
+      ? `  finished${c.reason ? `: ${c.reason}` : ''}${c.phase === 'failed' ? `\n  its rollback did not complete: npx tsx tasks/canary.ts abort --env ${c.env} retries it` : ''}`
       : alive
         ? `  controller: run ${c.controllerRunId} by ${s.lock!.record!.owner}, lock renewed ${ageText(s.lock!.ageSec * 1000)} ago`
         : `  controller: NOT running (${s.lock ? `its lock is ${s.lock.stale ? `stale: ${s.lock.staleReason}` : `held by ${s.lock.record?.owner ?? 'someone'} for run ${s.lock.record?.runId}`}` : 'no lock held'}): resume or abort it`,
@@ -81,6 +81,8 @@ export async function control(what: Control, args: ParsedArgs): Promise<ExitCode
       return ExitCode.ok;
     }
     const c = s.canary;
+    // a failed canary (its rollback did not complete) has no controller; abort retries the rollback
+    if (what === 'abort' && c?.phase === 'failed') return null;
     if (!c || FINISHED.includes(c.phase)) throw new UsageError(`there is no canary in progress on ${s.env.name}${c ? ` (the last one, of ${c.tag}, is ${c.phase})` : ''}: nothing to ${what}`);
     const alive = controllerAlive(s);
     if (!alive) {

@@ -43,6 +43,8 @@ export interface JudgeSetup {
   readonly runnerFor: (h: Host) => RunCtx['hosts'][number]['runner'];
   readonly state?: MonitorState | null;
   readonly signal?: AbortSignal;
+  /** The step's start: records before it are not the step's (see MonitorOptions.notBefore). */
+  readonly notBefore?: number;
 }
 
 /** A monitor for one step: its cohorts are that step's. At 100% (no stable host) only absolute gates. */
@@ -57,6 +59,7 @@ export function stepMonitor(s: JudgeSetup): Monitor {
     gates,
     ...(s.state ? { state: s.state as MonitorState } : {}),
     ...(s.signal ? { signal: s.signal } : {}),
+    ...(s.notBefore !== undefined ? { notBefore: s.notBefore } : {}),
   });
 }
 

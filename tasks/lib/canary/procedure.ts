@@ -16,18 +16,18 @@ import { pruneAfterRun } from '../backup/prune-after-run.ts';
 import type { LockHolder } from '../state/lock.ts';
 import type { CanaryCtx } from './context.ts';
 import { canaryJson, canaryReport, canarySummary, canaryEndEvent, canaryStartEvent } from './summary.ts';
-import { moved, notMoved, percentText } from './split.ts';
-import { asCanary, CanaryRollback, moveHosts, shiftStep, stepTask } from './steps.ts';
-import { FINISHED, readCanary, writeCanary, type CanaryState } from './state.ts';
+import { moved, percentText, servingStable } from './split.ts';
+import { asCanary, CanaryRollback, drainTask, moveHosts, shiftStep, stepTask } from './steps.ts';
+import { FINISHED, SETTLED, readCanary, writeCanary, type CanaryState } from './state.ts';
 import { bakeOf } from '../config/canary.ts';
-import { hmsText } from '../base/format.ts';
+import { hmsText, oneLine } from '../base/format.ts';
 
 function freshState(ctx: CanaryCtx): CanaryState {
   const now = new Date().toISOString();
   return {
     version: 1, runId: ctx.runId, controllerRunId: ctx.runId, env: ctx.env.name, tag: ctx.tag, mode: ctx.canary.mode, steps: [...ctx.percents], stepIndex: -1,
     phase: 'deploying', percent: 0, realPercent: 0, hosts: ctx.hosts.map((h) => ({ name: h.host.name, from: h.from, moved: false })),
-    stepStartedAt: null, passingSince: null, monitor: null, decisions: [], smoke: [], reason: null, startedAt: now, updatedAt: now,
+    stepStartedAt: null, passingSince: null, monitor: null, decisions: [], smoke: [], reason: null, originalSplit: null, startedAt: now, updatedAt: now,
   };
 }
 
@@ -70,10 +70,14 @@ export const canaryProcedure: Procedure<CanaryCtx> = {
     if (ctx.cflags.resume || ctx.cflags.abort) {
       const verb = ctx.cflags.resume ? 'resume' : 'abort';
       if (!recorded) throw new UsageError(`there is no canary to ${verb} on ${ctx.env.name} (no canary.json on ${ctx.state.host.name})`);
-      if (FINISHED.includes(recorded.phase)) throw new UsageError(`the canary of ${recorded.tag} (run ${recorded.runId}) is ${recorded.phase}: there is nothing to ${verb}`);
+      if (SETTLED.includes(recorded.phase) || (ctx.cflags.resume && FINISHED.includes(recorded.phase)))
+        throw new UsageError(
+          `the canary of ${recorded.tag} (run ${recorded.runId}) is ${recorded.phase}: there is nothing to ${verb}` +
+            (recorded.phase === 'failed' ? ` (its rollback did not complete: npx tsx tasks/canary.ts abort --env ${ctx.env.name} retries it)` : ''),
+        );
       ctx.tag = recorded.tag;
     } else {
-      if (recorded && !FINISHED.includes(recorded.phase))
+      if (recorded && !SETTLED.includes(recorded.phase))
         throw new UsageError(
           `a canary of ${recorded.tag} (run ${recorded.runId}) is ${recorded.phase} at ${percentText(recorded.percent)} on ${ctx.env.name}: finish it first ` +
             `(npx tsx tasks/canary.ts status|resume|abort --env ${ctx.env.name}). Nothing was changed.`,
@@ -94,14 +98,16 @@ export const canaryProcedure: Procedure<CanaryCtx> = {
     if (ctx.shifter) {
       const problems = await ctx.shifter.preflight(ctx.signal);
       if (problems.length) throw new UsageError(`the ${ctx.canary.mode} traffic cannot be moved, nothing was changed:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-      ctx.originalSplit = await ctx.shifter.current(ctx.signal);
+      // resume, abort: the file as it was before the canary is the record's (this one is the canary's)
+      if (recorded && (ctx.cflags.resume || ctx.cflags.abort)) ctx.originalSplit = recorded.originalSplit;
+      else ctx.rollout.originalSplit = ctx.originalSplit = await ctx.shifter.current(ctx.signal);
     }
     return plan(ctx);
   },
 
   recheck: async (ctx) => {
     const recorded = await readCanary(ctx.state.runner, ctx.state.dir, ctx.signal);
-    if (!ctx.cflags.resume && !ctx.cflags.abort && recorded && !FINISHED.includes(recorded.phase))
+    if (!ctx.cflags.resume && !ctx.cflags.abort && recorded && !SETTLED.includes(recorded.phase))
       throw new UsageError(`a canary of ${recorded.tag} (run ${recorded.runId}) started while this run waited for the lock. Nothing was changed.`);
   },
 
@@ -119,46 +125,67 @@ export const canaryProcedure: Procedure<CanaryCtx> = {
     if (ctx.cflags.abort) return [{ title: `Abort the canary of ${ctx.tag} at ${percentText(ctx.rollout.percent)}`, task: () => Promise.reject(new CanaryRollback(`aborted by ${ctx.who} (canary abort)`)) }];
     const from = ctx.cflags.resume ? Math.max(0, ctx.rollout.stepIndex) : 0;
     return [
+      ...(ctx.canary.mode === 'nginx' && from === 0 ? [drainTask(ctx, ctx.hosts.slice(0, ctx.canary.canaryHosts))] : []),
       ...(ctx.canary.mode === 'nginx' ? [moveHosts(ctx, ctx.hosts.slice(0, ctx.canary.canaryHosts), `Canary hosts on ${ctx.tag}: ${ctx.hosts.slice(0, ctx.canary.canaryHosts).map((h) => h.host.name).join(', ')}`)] : []),
       ...ctx.percents.map((_, i) => i).filter((i) => i >= from).map((i) => stepTask(ctx, i)),
     ];
   },
 
   async recover(ctx, list: ListMaker<CanaryCtx>, error) {
-    const why = error instanceof CanaryRollback ? error.message : `the canary failed: ${ctx.redact((error as Error).message.split('\n')[0] ?? '')}`;
+    const why = error instanceof CanaryRollback ? error.message : `the canary failed: ${ctx.redact(oneLine((error as Error).message))}`;
     ctx.rollout.reason ??= why;
     ctx.rollout.phase = 'rolling-back';
     await writeCanary(ctx.state.runner, ctx.state.dir, ctx.rollout).catch(() => undefined);
     ctx.events.add({ type: 'phase', at: new Date().toISOString(), step: ctx.rollout.stepIndex, phase: 'rolling-back', why });
     const anyMoved = moved(ctx).length > 0;
-    const stableLeft = notMoved(ctx).length > 0;
+    const stableLeft = servingStable(ctx).length > 0;
+    // a load balancer that refuses the change (nginx -t failing for another reason) must not keep the
+    // hosts on the bad release: the hosts go back anyway, and the run says what the load balancer kept
+    const lbProblems: string[] = [];
+    const onLb = (what: string, task: () => Promise<void>) => async () => {
+      try {
+        await task();
+      } catch (err) {
+        lbProblems.push(`${what}: ${ctx.redact(oneLine((err as Error).message))}`);
+        throw err;
+      }
+    };
     try {
       await list([
         {
           // first, in seconds: every request to the stable hosts
           title: 'Traffic back to the stable hosts',
           enabled: () => ctx.shifter !== null && anyMoved && (stableLeft || ctx.canary.mode === 'flags'),
-          task: async () => {
+          exitOnError: ctx.canary.mode === 'flags',
+          task: onLb('traffic back to the stable hosts', async () => {
             const r = ctx.canary.mode === 'flags' ? await ctx.shifter!.restore(ctx.originalSplit, ctx.signal) : await ctx.shifter!.apply(shiftStep(ctx, 0, -1), ctx.signal);
             ctx.rollout.percent = 0;
             ctx.rollout.realPercent = r.realPercent;
             ctx.events.add({ type: 'traffic', at: new Date().toISOString(), step: -1, percent: 0, realPercent: r.realPercent, detail: r.detail });
-          },
+          }),
         },
         // then the moved hosts back to what they ran (flags mode changed no code)
         ...(ctx.canary.mode === 'flags' || !anyMoved ? [] : asCanary(rollbackTasks(ctx))),
         {
           title: 'Load balancer: as before the canary',
-          enabled: () => ctx.shifter !== null && ctx.canary.mode === 'nginx' && anyMoved,
-          task: async () => void (await ctx.shifter!.restore(ctx.originalSplit, ctx.signal)),
+          // always (it changes nothing when the file is as it was): the canary may have drained hosts, or an earlier rollback failed here
+          enabled: () => ctx.shifter !== null && ctx.canary.mode === 'nginx',
+          exitOnError: false,
+          task: onLb('the load balancer as before the canary', async () => void (await ctx.shifter!.restore(ctx.originalSplit, ctx.signal))),
         },
       ]).run();
-      for (const r of ctx.rollout.hosts) r.moved = false;
-      return 'rolled-back';
     } catch (err) {
       ctx.notes.push(`the rollback did not complete: ${ctx.redact((err as Error).message.split('\n')[0] ?? '')}`);
       return 'needs-attention';
     }
+    for (const r of ctx.rollout.hosts) r.moved = false;
+    if (lbProblems.length) {
+      ctx.notes.push(`the load balancer was not changed back (${lbProblems.join('; ')}); every host runs its previous release again, so whatever split nginx keeps serves it: fix nginx, then run npx tsx tasks/canary.ts abort --env ${ctx.env.name} to put the file back`);
+      return 'needs-attention';
+    }
+    ctx.rollout.percent = 0; // subset mode has no shifter: the hosts moving back moved the traffic back
+    ctx.rollout.realPercent = 0;
+    return 'rolled-back';
   },
 
   changedAnything: (ctx) => moved(ctx).length > 0 || ctx.rollout.percent > 0,

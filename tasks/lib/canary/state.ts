@@ -79,6 +79,8 @@ export const CanaryState = z.object({
   smoke: z.array(SmokeRecord),
   /** Why it rolled back or failed. */
   reason: z.string().nullable(),
+  /** nginx: the include as it was before the canary (null: there was none), put back by a resumed or aborted run too. */
+  originalSplit: z.string().nullable().default(null),
   startedAt: z.string(),
   updatedAt: z.string(),
 });
@@ -109,3 +111,5 @@ export async function writeCanary(runner: Runner, stateDir: string, state: Canar
 
 /** A phase in which no controller drives the canary any more. */
 export const FINISHED: readonly Phase[] = ['done', 'rolled-back', 'failed'];
+/** A phase that needs nothing more: not `failed` (its rollback did not complete; `abort` retries it). */
+export const SETTLED: readonly Phase[] = ['done', 'rolled-back'];

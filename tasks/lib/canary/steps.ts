@@ -20,7 +20,7 @@ import { runSmoke } from './smoke.ts';
 import { KEPT_DECISIONS, writeCanary, type DecisionRecord } from './state.ts';
 import { canaryFiles } from '../commands/canary.ts';
 import type { HostRef, ShiftStep } from './shifter.ts';
-import { moved, notMoved, percentText, subsetCount } from './split.ts';
+import { moved, notMoved, percentText, servingStable, subsetCount } from './split.ts';
 import { stepEvent } from './summary.ts';
 
 type T = Task<CanaryCtx>;
@@ -33,14 +33,61 @@ export function appPortOf(ctx: CanaryCtx, _h: Host): number | undefined {
   return ctx.canary.nginx?.appPort;
 }
 
-
 const ref = (ctx: CanaryCtx, h: HostRun): HostRef => {
   const port = appPortOf(ctx, h.host);
   return { name: h.host.name, address: h.host.address, ...(port !== undefined ? { port } : {}) };
 };
 
 export function shiftStep(ctx: CanaryCtx, percent: number, step: number): ShiftStep {
-  return { percent, canary: moved(ctx).map((h) => ref(ctx, h)), stable: notMoved(ctx).map((h) => ref(ctx, h)), runId: ctx.rollout.runId, step };
+  return { percent, canary: moved(ctx).map((h) => ref(ctx, h)), stable: servingStable(ctx).map((h) => ref(ctx, h)), runId: ctx.rollout.runId, step };
+}
+
+/**
+ * nginx at 100%: the rest of the fleet gets the release one host at a time, each out of rotation
+ * while it is deployed (every other host keeps an equal share), back in once verified.
+ */
+function rollRestTask(ctx: CanaryCtx): ListrTask<CanaryCtx> {
+  return { title: `The rest of the fleet on ${ctx.tag}, one host at a time`, task: (_c, t) => t.newListr(rollRest(ctx), { exitOnError: true }) };
+}
+
+function rollRest(ctx: CanaryCtx): ListrTask<CanaryCtx>[] {
+  return ctx.hosts.slice(ctx.canary.canaryHosts).flatMap((h): ListrTask<CanaryCtx>[] => [
+    {
+      title: `Load balancer: ${h.host.name} out of rotation`,
+      enabled: () => !moved(ctx).includes(h),
+      task: timed<CanaryCtx>(`drain ${h.host.name}`, async (c, t) => {
+        const serving = servingStable(c).filter((x) => x !== h);
+        const on = moved(c);
+        const step: ShiftStep = { percent: (100 * on.length) / (on.length + serving.length), canary: on.map((x) => ref(c, x)), stable: serving.map((x) => ref(c, x)), runId: c.rollout.runId, step: c.percents.length - 1 };
+        if (c.dry) return void c.dry.add(c.canary.nginx!.name, `${c.canary.nginx!.include}: ${h.host.name} not listed, every other host weight 1`);
+        const r = await c.shifter!.apply(step, c.signal);
+        t.title = `Load balancer: ${h.host.name} out of rotation (${r.detail}) in ${r.durationMs} ms`;
+      }),
+    },
+    moveHosts(ctx, [h], `${h.host.name} on ${ctx.tag}`),
+  ]);
+}
+
+/**
+ * nginx: the canary hosts out of rotation before their deploy (weight 0: every request to the
+ * stable hosts), so no user request meets a restarting service; step 1 brings them back.
+ */
+export function drainTask(ctx: CanaryCtx, canary: readonly HostRun[]): ListrTask<CanaryCtx> {
+  return {
+    title: `Load balancer: ${canary.map((h) => h.host.name).join(', ')} out of rotation while deployed`,
+    enabled: () => ctx.shifter !== null && ctx.canary.mode === 'nginx',
+    task: timed<CanaryCtx>('drain', async (c, t) => {
+      const step: ShiftStep = { percent: 0, canary: canary.map((h) => ref(c, h)), stable: c.hosts.filter((h) => !canary.includes(h)).map((h) => ref(c, h)), runId: c.rollout.runId, step: -1 };
+      if (c.dry) {
+        const plan = c.shifter!.plan(step, c.originalSplit);
+        for (const f of plan.files) c.dry.add(f.where, `${f.path}: ${plan.detail}\n${f.diff.replace(/\n$/, '').split('\n').map((l) => `      ${l}`).join('\n')}`);
+        return;
+      }
+      const r = await c.shifter!.apply(step, c.signal);
+      c.events.add({ type: 'traffic', at: new Date().toISOString(), step: -1, percent: 0, realPercent: 0, detail: r.detail });
+      t.title = `Load balancer: ${canary.map((h) => h.host.name).join(', ')} out of rotation (${r.detail}) in ${r.durationMs} ms`;
+    }),
+  };
 }
 
 async function save(ctx: CanaryCtx): Promise<void> {
@@ -125,15 +172,6 @@ async function bake(ctx: CanaryCtx, i: number, task: T): Promise<void> {
     stable: keysOf(stableHosts.map((h) => ({ host: h.host, tag: h.from.tag })), (h) => appPortOf(ctx, h)),
   };
   const resumed = ctx.rollout.stepIndex === i && ctx.rollout.monitor !== null;
-  ctx.monitor = stepMonitor({
-    signals: ctx.signals,
-    ...(ctx.canary.gates ? { gates: ctx.canary.gates } : {}),
-    keys,
-    hosts: ctx.hosts.map((h) => h.host),
-    runnerFor: (h) => ctx.hosts.find((x) => x.host.name === h.name)?.runner ?? ctx.state.runner,
-    state: resumed ? (ctx.rollout.monitor as never) : null,
-    signal: ctx.signal,
-  });
   ctx.rollout.stepIndex = i;
   if (!ctx.shifter) {
     // subset: the share of hosts on the release is the canary's share (a load balancer spreading evenly)
@@ -145,6 +183,16 @@ async function bake(ctx: CanaryCtx, i: number, task: T): Promise<void> {
     ctx.rollout.stepStartedAt = Date.now();
     ctx.rollout.passingSince = null;
   }
+  ctx.monitor = stepMonitor({
+    signals: ctx.signals,
+    ...(ctx.canary.gates ? { gates: ctx.canary.gates } : {}),
+    keys,
+    hosts: ctx.hosts.map((h) => h.host),
+    runnerFor: (h) => ctx.hosts.find((x) => x.host.name === h.name)?.runner ?? ctx.state.runner,
+    state: resumed ? (ctx.rollout.monitor as never) : null,
+    signal: ctx.signal,
+    notBefore: ctx.rollout.stepStartedAt!,
+  });
   await save(ctx);
   // a notification at every step (a failed one only warns, and never delays the bake)
   const { notify } = await import('../notify/webhook.ts');
@@ -215,7 +263,7 @@ export function stepTask(ctx: CanaryCtx, i: number): ListrTask<CanaryCtx> {
           },
           // subset: ceil(p% x N) hosts run the release; nginx and flags: at 100%, every host
           ...(mode === 'subset' ? [moveHosts(ctx, ctx.hosts.slice(0, subsetCount(percent, ctx.hosts.length)), `Hosts on ${ctx.tag}: ${subsetCount(percent, ctx.hosts.length)} of ${ctx.hosts.length}`)] : []),
-          ...(mode === 'nginx' && last ? [moveHosts(ctx, ctx.hosts, `The rest of the fleet on ${ctx.tag}, rolling`)] : []),
+          ...(mode === 'nginx' && last ? [rollRestTask(ctx)] : []),
           // flags: ceil(p% x N) hosts get the flags on (they run the release already)
           ...(mode === 'flags' ? [flagHosts(ctx, subsetCount(percent, ctx.hosts.length))] : []),
           trafficTask(ctx, i, percent, last),
@@ -268,11 +316,12 @@ function trafficTask(ctx: CanaryCtx, i: number, percent: number, last: boolean):
       }
       // nginx at 100%: every host runs the release, the file goes back to what it was (every host, as weighted before)
       const r = last && c.canary.mode === 'nginx' ? await shifter.restore(c.originalSplit, c.signal) : await shifter.apply(step, c.signal);
+      const real = last && c.canary.mode === 'nginx' ? 100 : r.realPercent; // every host runs the release now
       c.rollout.percent = percent;
-      c.rollout.realPercent = r.realPercent;
-      c.events.add({ type: 'traffic', at: new Date().toISOString(), step: i, percent, realPercent: r.realPercent, detail: r.detail });
+      c.rollout.realPercent = real;
+      c.events.add({ type: 'traffic', at: new Date().toISOString(), step: i, percent, realPercent: real, detail: r.detail });
       await save(c);
-      t.title = `Traffic: ${percentText(percent)} asked, ${percentText(r.realPercent)} given (${r.detail}) in ${r.durationMs} ms`;
+      t.title = `Traffic: ${percentText(percent)} asked, ${percentText(real)} given (${r.detail}) in ${r.durationMs} ms`;
     }),
   };
 }

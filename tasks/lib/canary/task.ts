@@ -39,7 +39,7 @@ function canaryCtx(args: ParsedArgs, base: KernelCtx, hosts: RunHosts, cflags: C
     percents,
     rollout: {
       version: 1, runId: base.runId, controllerRunId: base.runId, env: base.env.name, tag, mode: canary.mode, steps: [...percents], stepIndex: -1, phase: 'deploying',
-      percent: 0, realPercent: 0, hosts: [], stepStartedAt: null, passingSince: null, monitor: null, decisions: [], smoke: [], reason: null,
+      percent: 0, realPercent: 0, hosts: [], stepStartedAt: null, passingSince: null, monitor: null, decisions: [], smoke: [], reason: null, originalSplit: null,
       startedAt: new Date().toISOString(), updatedAt: new Date().toISOString(),
     },
     shifter: null,

@@ -40,6 +40,11 @@ export interface MonitorOptions {
   readonly gates?: readonly string[];
   readonly state?: MonitorState;
   readonly signal?: AbortSignal;
+  /**
+   * No record before this instant (ms) is read or judged: a canary step judges only what its own
+   * traffic produced (not what the host served on its previous release, nor its restart).
+   */
+  readonly notBefore?: number;
 }
 
 export interface Round {
@@ -99,7 +104,7 @@ export class Monitor {
 
   /** Reads what is new, then evaluates at `now`. */
   async tick(now: number): Promise<Round> {
-    const { read, failures } = await this.read(now - this.maxWindow, now);
+    const { read, failures } = await this.read(Math.max(now - this.maxWindow, this.opts.notBefore ?? -Infinity), now);
     return { ...(await this.evaluate(now, failures)), read };
   }
 
@@ -138,7 +143,7 @@ export class Monitor {
 
   /** Evaluates at `now` over what is kept (no reading): drops what fell out of the window first. */
   async evaluate(now: number, failures: ReadonlyMap<string, string> = new Map()): Promise<Omit<Round, 'read'>> {
-    const window = { from: now - this.signals.window, to: now };
+    const window = { from: Math.max(now - this.signals.window, this.opts.notBefore ?? -Infinity), to: now };
     const opts = { window, cohorts: this.opts.cohorts, ...(this.opts.signal ? { signal: this.opts.signal } : {}) };
     const parts: Record<string, Record<string, MetricValue>>[] = [];
     const stats: Record<string, SourceStats> = {};
@@ -149,7 +154,7 @@ export class Monitor {
         stats[s.name] = r.stats;
         continue;
       }
-      const kept = this.kept.get(s.name)!.filter((k) => k.t >= now - this.maxWindow);
+      const kept = this.kept.get(s.name)!.filter((k) => k.t >= Math.max(now - this.maxWindow, this.opts.notBefore ?? -Infinity));
       this.kept.set(s.name, kept);
       const agg = newAggregator(this.signals, s, opts);
       for (const k of kept) agg.line(k.line, 0, k.line.length, k.host, k.file, k.offset);
