@@ -22,6 +22,7 @@ const spec: TaskSpec = {
     'dry-run': { type: 'boolean', help: 'the plan, the steps, the exact nginx file (or flags) each step writes as a diff, the gates and smoke checks; changes nothing' },
     replay: { type: 'string', value: 'FILE.jsonl', help: 'judge a recorded request log offline as if the canary had run, printing each interval\'s decision; changes nothing' },
     field: { type: 'string', value: 'NAME', help: 'with --replay: the record field that names the release that served it (default version)' },
+    traffic: { type: 'boolean', help: 'send the environment\'s synthetic traffic (signals.traffic) while the canary runs, for steps to judge where no users send any (the local demo, a quiet staging)' },
     yes: CHANGE_OPTIONS.yes,
     'skip-backup': { type: 'string', value: 'REASON', help: 'no database backup before the canary hosts change; the reason is recorded' },
     'force-unlock': CHANGE_OPTIONS['force-unlock'],
@@ -30,8 +31,8 @@ const spec: TaskSpec = {
     help: COMMON_OPTIONS.help,
   },
   examples: [
-    'npx tsx tasks/canary.ts v1.1.0 --env local-canary            # promoted step by step (bakes of seconds in the demo)',
-    'npx tsx tasks/canary.ts v1.6.0 --env local-canary            # degrades under traffic: rolled back at the first step, with the gate that failed',
+    'npx tsx tasks/canary.ts v1.1.0 --env local-canary --traffic  # the demo: promoted step by step (bakes of seconds), synthetic traffic meanwhile',
+    'npx tsx tasks/canary.ts v1.6.0 --env local-canary --traffic  # degrades under traffic: rolled back at the first step, with the gate that failed',
     'npx tsx tasks/canary.ts v3.2.7 --env production --dry-run    # the steps, the nginx file of each as a diff, the gates',
     'npx tsx tasks/canary.ts v3.2.7 --env production --replay logs/predictions_2026-11-30.jsonl',
     'npx tsx tasks/canary.ts status --env production              # where it is, its last decisions, is its controller alive?',
@@ -51,8 +52,8 @@ await main(spec, async () => {
   return async (args) => {
     const first = args.positionals[0]!;
     const action = (ACTIONS as readonly string[]).includes(first) ? (first as (typeof ACTIONS)[number]) : null;
-    if (action && (str(args, 'steps') || str(args, 'replay') || flag(args, 'dry-run')))
-      throw new UsageError(`canary ${action} takes no --steps, --replay or --dry-run (they are for canary <tag>)`);
+    if (action && (str(args, 'steps') || str(args, 'replay') || flag(args, 'dry-run') || (flag(args, 'traffic') && action !== 'resume')))
+      throw new UsageError(`canary ${action} takes no --steps, --replay, --dry-run${action === 'resume' ? '' : ' or --traffic'} (they are for canary <tag>)`);
     if (str(args, 'replay') !== undefined) {
       const { replayTask } = await import('./lib/canary/replay-task.ts');
       return replayTask(args);

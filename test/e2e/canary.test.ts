@@ -43,7 +43,7 @@ describe('canary, subset mode, 4 hosts', () => {
     expect(history.slice(-2)).toMatchObject([{ type: 'started', task: 'canary', to: 'v1.1.0' }, { type: 'finished', task: 'canary', result: 'deployed', live: 'v1.1.0' }]);
     expect(await lockFile(f)).toBeNull();
     const md = readFileSync(r.json.report.mdPath, 'utf8');
-    expect(md).toContain('## Steps');
+    expect(md).toContain('## Canary steps');
     expect(md).toContain('```mermaid');
     expect(r.stderr).toMatch(/canary of v1\.1\.0 on sbx: PROMOTED/);
   }, LONG);

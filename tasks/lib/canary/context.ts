@@ -6,6 +6,7 @@ import type { Monitor } from '../signals/monitor.ts';
 import type { EventLog } from './events.ts';
 import type { TrafficShifter } from './shifter.ts';
 import type { CanaryState } from './state.ts';
+import type { Synthetic } from './synthetic.ts';
 
 export interface CanaryFlags {
   /** --steps: instead of canary.steps. */
@@ -14,6 +15,8 @@ export interface CanaryFlags {
   readonly resume: boolean;
   /** abort: roll the recorded canary back, without its controller. */
   readonly abort: boolean;
+  /** --traffic: the environment's synthetic traffic while the canary runs. */
+  readonly traffic?: boolean;
 }
 
 export interface CanaryCtx extends RunCtx {
@@ -33,4 +36,6 @@ export interface CanaryCtx extends RunCtx {
   previousController: string | null;
   /** The load balancer's upstream file as it was before the canary (nginx mode): put back after a rollback. */
   originalSplit: string | null;
+  /** --traffic: the generator, stopped when the run settles. */
+  synthetic: Synthetic | null;
 }

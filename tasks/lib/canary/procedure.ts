@@ -5,6 +5,7 @@
  * (seconds), then the moved hosts back to what they ran, verified. Ctrl-C (or a lost lock) stops
  * the controller and leaves the split as it is: `canary resume` or `canary abort` from any machine.
  */
+import type { ListrTask } from 'listr2';
 import { UsageError } from '../base/errors.ts';
 import { label } from '../base/run.ts';
 import { rollbackTasks } from '../deploy/graph.ts';
@@ -59,6 +60,17 @@ async function plan(ctx: CanaryCtx): Promise<string[]> {
   lines.push(`  before every increase: ${smoke.length ? smoke.join(', ') : 'no smoke checks'}`);
   lines.push(`  on a failure: traffic back to the stable hosts first, then the moved hosts back to what they ran, verified (applied migrations are NOT undone)`, '');
   return lines;
+}
+
+function syntheticTask(ctx: CanaryCtx): ListrTask<CanaryCtx> {
+  return {
+    title: 'Synthetic traffic (signals.traffic) until the canary ends',
+    task: async (_c, t) => {
+      const { startSynthetic } = await import('./synthetic.ts');
+      ctx.synthetic = startSynthetic(ctx.env.name);
+      t.title = `Synthetic traffic: tasks/traffic.ts --env ${ctx.env.name} (pid ${ctx.synthetic.pid}, ${ctx.signals.traffic!.rate}) until the canary ends`;
+    },
+  };
 }
 
 export const canaryProcedure: Procedure<CanaryCtx> = {
@@ -125,6 +137,7 @@ export const canaryProcedure: Procedure<CanaryCtx> = {
     if (ctx.cflags.abort) return [{ title: `Abort the canary of ${ctx.tag} at ${percentText(ctx.rollout.percent)}`, task: () => Promise.reject(new CanaryRollback(`aborted by ${ctx.who} (canary abort)`)) }];
     const from = ctx.cflags.resume ? Math.max(0, ctx.rollout.stepIndex) : 0;
     return [
+      ...(ctx.cflags.traffic && !ctx.dry ? [syntheticTask(ctx)] : []),
       ...(ctx.canary.mode === 'nginx' && from === 0 ? [drainTask(ctx, ctx.hosts.slice(0, ctx.canary.canaryHosts))] : []),
       ...(ctx.canary.mode === 'nginx' ? [moveHosts(ctx, ctx.hosts.slice(0, ctx.canary.canaryHosts), `Canary hosts on ${ctx.tag}: ${ctx.hosts.slice(0, ctx.canary.canaryHosts).map((h) => h.host.name).join(', ')}`)] : []),
       ...ctx.percents.map((_, i) => i).filter((i) => i >= from).map((i) => stepTask(ctx, i)),
@@ -191,6 +204,7 @@ export const canaryProcedure: Procedure<CanaryCtx> = {
   changedAnything: (ctx) => moved(ctx).length > 0 || ctx.rollout.percent > 0,
 
   async settle(ctx, outcome: Outcome) {
+    await ctx.synthetic?.stop();
     await ctx.shifter?.close();
     if (ctx.dry) return;
     const phase = ({ done: 'done', 'rolled-back': 'rolled-back', 'needs-attention': 'failed', refused: 'rolled-back', interrupted: 'stopped', 'dry-run': 'stopped' } as const)[outcome];

@@ -61,12 +61,15 @@ function rollRest(ctx: CanaryCtx): ListrTask<CanaryCtx>[] {
         const step: ShiftStep = { percent: (100 * on.length) / (on.length + serving.length), canary: on.map((x) => ref(c, x)), stable: serving.map((x) => ref(c, x)), runId: c.rollout.runId, step: c.percents.length - 1 };
         if (c.dry) return void c.dry.add(c.canary.nginx!.name, `${c.canary.nginx!.include}: ${h.host.name} not listed, every other host weight 1`);
         const r = await c.shifter!.apply(step, c.signal);
-        t.title = `Load balancer: ${h.host.name} out of rotation (${r.detail}) in ${r.durationMs} ms`;
+        t.title = `Load balancer: ${h.host.name} out of rotation (${afterReal(r.detail)}) in ${r.durationMs} ms`;
       }),
     },
     moveHosts(ctx, [h], `${h.host.name} on ${ctx.tag}`),
   ]);
 }
+
+/** `0% asked, 0.0% real: canary 1 server not listed, ...` -> what follows `real: `. */
+const afterReal = (detail: string) => detail.replace(/^.*?real: /, '');
 
 /**
  * nginx: the canary hosts out of rotation before their deploy (weight 0: every request to the
@@ -85,7 +88,7 @@ export function drainTask(ctx: CanaryCtx, canary: readonly HostRun[]): ListrTask
       }
       const r = await c.shifter!.apply(step, c.signal);
       c.events.add({ type: 'traffic', at: new Date().toISOString(), step: -1, percent: 0, realPercent: 0, detail: r.detail });
-      t.title = `Load balancer: ${canary.map((h) => h.host.name).join(', ')} out of rotation (${r.detail}) in ${r.durationMs} ms`;
+      t.title = `Load balancer: ${canary.map((h) => h.host.name).join(', ')} out of rotation (${afterReal(r.detail)}) in ${r.durationMs} ms`;
     }),
   };
 }
@@ -103,10 +106,7 @@ function deployHosts(ctx: CanaryCtx, hosts: HostRun[], first: boolean): ListrTas
   const view: RunCtx = Object.assign(Object.create(ctx) as RunCtx, { hosts }); // the same run, these hosts only
   return deployTasks(view, {
     migrate: first,
-    backup: async (c, task) => {
-      if (!first) return void task.skip('Backup taken before the first step');
-      await backupStep(c, task);
-    },
+    backup: first ? backupStep : null, // one backup, before the first hosts change
   }).map((t) => asCanary([t])[0]!);
 }
 
@@ -321,7 +321,7 @@ function trafficTask(ctx: CanaryCtx, i: number, percent: number, last: boolean):
       c.rollout.realPercent = real;
       c.events.add({ type: 'traffic', at: new Date().toISOString(), step: i, percent, realPercent: real, detail: r.detail });
       await save(c);
-      t.title = `Traffic: ${percentText(percent)} asked, ${percentText(real)} given (${r.detail}) in ${r.durationMs} ms`;
+      t.title = `Traffic: ${last && c.canary.mode === 'nginx' ? 'every host, as before the canary' : r.detail} in ${r.durationMs} ms`;
     }),
   };
 }

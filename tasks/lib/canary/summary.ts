@@ -153,7 +153,7 @@ export function canaryReport(ctx: CanaryCtx, r: RunResult, summary: string): Rep
     backup: ctx.backup ? { file: ctx.backup.file, sizeBytes: ctx.backup.size, sha256: ctx.backup.sha256 } : null,
     hosts: ctx.hosts.map((h) => ({ name: h.host.name, from: label(h.from), to: ctx.tag, state: moved(ctx).includes(h) ? 'on the release' : h.stage })),
     sections: [
-      { title: 'Steps', lines: stepTables.length ? stepTables : ['No step was judged.'] },
+      { title: 'Canary steps', lines: stepTables.length ? stepTables : ['No step was judged.'] },
       { title: 'Decisions', lines: decisionLines.length ? decisionLines : ['None.'] },
       { title: 'Over time', lines: charts(events) },
       { title: 'Smoke checks', lines: ctx.rollout.smoke.length ? ctx.rollout.smoke.map((s) => `- step ${s.step + 1}: ${s.ok ? 'passed' : 'FAILED'} (exit ${s.returncode ?? '-'}): ${s.detail}`) : ['None ran.'] },

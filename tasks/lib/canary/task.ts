@@ -1,6 +1,6 @@
 /** canary <tag>, canary resume, canary abort: as changing tasks of the kernel (their flags, context and procedure). */
 import { UsageError } from '../base/errors.ts';
-import { str, type ParsedArgs } from '../cli/args.ts';
+import { flag, str, type ParsedArgs } from '../cli/args.ts';
 import { runFlags } from '../deploy/targets.ts';
 import { validateTag } from '../deploy/tag.ts';
 import type { KernelCtx, RunHosts } from '../kernel/procedure.ts';
@@ -47,7 +47,10 @@ function canaryCtx(args: ParsedArgs, base: KernelCtx, hosts: RunHosts, cflags: C
     events: new EventLog(base.env.backupDir, base.runId, base.redact, !base.dryRun),
     previousController: null,
     originalSplit: null,
+    synthetic: null,
   };
+  if (cflags.traffic && !signals.traffic)
+    throw new UsageError(`--traffic sends the environment's synthetic traffic, and ${base.env.file} has no signals.traffic: add one (docs/signals.md), or send traffic yourself`);
   return ctx;
 }
 
@@ -55,7 +58,7 @@ export const canaryTask: ChangingTask<CanaryCtx> = {
   task: 'canary',
   build: async (args, base, hosts) => {
     const tag = validateTag(args.positionals[0]!);
-    return { procedure: canaryProcedure, ctx: canaryCtx(args, base, hosts, { steps: parseSteps(str(args, 'steps')), resume: false, abort: false }, tag) };
+    return { procedure: canaryProcedure, ctx: canaryCtx(args, base, hosts, { steps: parseSteps(str(args, 'steps')), resume: false, abort: false, traffic: flag(args, 'traffic') }, tag) };
   },
 };
 
@@ -64,7 +67,7 @@ export function takeOverTask(what: 'resume' | 'abort'): ChangingTask<CanaryCtx> 
   return {
     task: 'canary',
     build: async (args, base, hosts) => {
-      const ctx = canaryCtx(args, base, hosts, { resume: what === 'resume', abort: what === 'abort' }, '');
+      const ctx = canaryCtx(args, base, hosts, { resume: what === 'resume', abort: what === 'abort', traffic: what === 'resume' && flag(args, 'traffic') }, '');
       // the event log of the canary being resumed (its run id is known once the record is read)
       const adoptLog = ctx.events;
       return { procedure: { ...canaryProcedure, preflight: async (c, list) => {

@@ -31,8 +31,8 @@ const setAside = (h: HostRun, err: Error) => {
 };
 
 export interface DeployHooks {
-  /** Takes and verifies the backup (or records why it was skipped). */
-  backup: (ctx: RunCtx, task: T) => Promise<void>;
+  /** Takes and verifies the backup (or records why it was skipped); null: no backup step (a canary's later hosts, after its backup). */
+  backup: ((ctx: RunCtx, task: T) => Promise<void>) | null;
   /** Run the environment's migrations (deploy: yes; rollback: never, they are not undone). */
   migrate: boolean;
   /** releases strategy: switch to an existing release folder of the tag when there is one (rollback). */
@@ -51,7 +51,7 @@ export function deployTasks(ctx: RunCtx, hooks: DeployHooks): ListrTask<RunCtx>[
       task: (_, task) =>
         task.newListr(
           [
-            { title: 'Backup of the database', task: timed('backup', (c, t) => hooks.backup(c, t)) },
+            ...(hooks.backup ? [{ title: 'Backup of the database', task: timed('backup', (c: RunCtx, t: T) => hooks.backup!(c, t)) }] : []),
             hostStep<RunCtx, HostRun>({
               title: releasesMode ? `New release folders for ${ctx.tag}, installed` : `Fetch ${ctx.tag}`,
               step: 'prepare',
