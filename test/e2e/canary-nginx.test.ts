@@ -1,17 +1,15 @@
 /**
  * canary in nginx mode on the local canary fleet (environments/local-canary.ts's own configuration:
  * three hosts, a real nginx in front, steps 20 -> 50 -> 100 baked 30, 10 and 10 s), with the real
- * traffic generator sending requests through nginx. The weights nginx really served are read from
+ * traffic generator sending requests through nginx (`canary --traffic`, as the demo runs it). The weights nginx really served are read from
  * its JSON access log, between the canary's own traffic events.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exec, LocalFleet, type AccessLine } from '../support/local-fleet.ts';
 
 let f: LocalFleet;
-let traffic: ChildProcess | undefined;
 const LONG = 180_000;
 
 beforeAll(async () => {
@@ -21,14 +19,14 @@ beforeAll(async () => {
   const d = await f.task('doctor', ['--env', 'fleet']); // creates the fleet, at v1.0.0
   f.track();
   expect(d.code, d.stdout + d.stderr).not.toBe(2);
-  // the generator, through nginx, for the whole file: 600 requests a minute
-  traffic = f.spawnTask('traffic', ['--env', 'fleet', '--duration', '10m', '--seed', '7'], 'ignore');
 }, LONG);
 
 afterAll(async () => {
-  if (traffic && traffic.exitCode === null) await new Promise<void>((done) => (traffic!.once('close', () => done()), traffic!.kill('SIGINT')));
   await f?.stop();
 });
+
+/** The generators of `canary --traffic` still running for this fleet's environments. */
+const generators = async () => (await exec('pgrep', ['-f', `tasks/traffic.ts --env (fleet|quick)`]).catch(() => ({ stdout: '' }))).stdout.split('\n').filter(Boolean);
 
 interface TrafficEvent { type: 'traffic'; at: string; step: number; percent: number; realPercent: number; detail: string }
 const trafficEvents = (file: string): TrafficEvent[] =>
@@ -82,7 +80,7 @@ describe('canary, nginx mode, the local canary fleet', () => {
   it('a good tag: 20% then 50% of the requests nginx serves go to the canary host, then every host runs it and the file is as before', async () => {
     const original = readFileSync(f.nginx.include, 'utf8');
     const mark = f.upstreams().length;
-    const r = await f.task('canary', ['v1.1.0', '--env', 'fleet', '--json']);
+    const r = await f.task('canary', ['v1.1.0', '--env', 'fleet', '--traffic', '--json']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.json).toMatchObject({ success: true, phase: 'done', percent: 100 });
     expect(await tags()).toEqual(['v1.1.0', 'v1.1.0', 'v1.1.0']);
@@ -101,11 +99,12 @@ describe('canary, nginx mode, the local canary fleet', () => {
     expect(Math.abs(s1.share - 20)).toBeLessThan(6);
     expect(Math.abs(s2.share - 50)).toBeLessThan(6);
     expect(lines.every((l) => l.status < 500)).toBe(true);
+    expect(await generators()).toEqual([]); // --traffic's generator stopped with the run
   }, LONG);
 
   it('a tag that degrades under traffic: the gates fail at 20%, every request back to the stable hosts, the canary host back to v1.1.0, the file as before (exit 1)', async () => {
     const original = readFileSync(f.nginx.include, 'utf8');
-    const r = await f.task('canary', ['v1.6.0', '--env', 'fleet', '--json']);
+    const r = await f.task('canary', ['v1.6.0', '--env', 'fleet', '--traffic', '--json']);
     expect(r.code, r.stdout + r.stderr).toBe(1);
     expect(r.json).toMatchObject({ success: false, rollback_triggered: true, phase: 'rolled-back', percent: 0 });
     expect(r.json.rollback_reason).toMatch(/^a gate failed: /);
