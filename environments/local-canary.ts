@@ -105,7 +105,13 @@ export function localCanary(o: LocalCanaryOptions): EnvironmentInput {
         // a spike of 5xx fails at once; against the stable cohort, +50% fails when the difference is significant
         { name: 'errors', metric: errors, max: 5, minSamples: 20 },
         { name: 'errors-vs-stable', metric: errors, maxIncreasePct: 50, minSamples: 20, test: { kind: 'fisher' } },
-        ...(o.nginx ? [{ name: 'p95-vs-stable', metric: 'lb-p95', maxIncrease: 200, minSamples: 20 }] : []),
+        ...(o.nginx
+          ? [
+              { name: 'p95-vs-stable', metric: 'lb-p95', maxIncrease: 200, minSamples: 20 },
+              // the same over the hosts' request logs: what `canary --replay` can judge from them
+              { name: 'app-errors-vs-stable', metric: 'errors', maxIncreasePct: 50, minSamples: 20, test: { kind: 'fisher' as const } },
+            ]
+          : []),
       ],
       traffic: {
         corpus: 'sandbox/signals/corpus.yaml',
@@ -131,7 +137,7 @@ export function localCanary(o: LocalCanaryOptions): EnvironmentInput {
           // the first step, with the fewest requests on the canary, bakes longest
           bake: ['30s', '10s', '10s'],
           interval: '2s',
-          gates: ['errors', 'errors-vs-stable', 'p95-latency', 'p95-vs-stable'],
+          gates: ['errors', 'errors-vs-stable', 'p95-latency', 'p95-vs-stable', 'app-errors-vs-stable'],
           canaryHosts: 1,
           cohortBy: 'upstream',
           nginx: { name: 'lb', transport: 'local', address: '127.0.0.1', include: lb.include, upstream: UPSTREAM, appPort: o.appPort, ...nginxCommands(o.nginx, lb) },
