@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { command, sh } from '../../tasks/lib/commands/shell.ts';
 import { startCanaryFleet, startTraffic, stopTraffic } from '../support/canary-fleet.ts';
 import { STATE, tagOn, type DeployFleet } from '../support/deploy-fleet.ts';
+import { cutSessions } from '../support/sshd.ts';
 
 let f: DeployFleet | undefined;
 let traffic: ChildProcess | undefined;
@@ -115,5 +116,24 @@ describe('canary control from another terminal', () => {
     expect(r.json.phase).toBe('done');
     expect(await Promise.all(f.fleet.hosts.map((h) => tagOn(fleet, h)))).toEqual(['v1.1.0', 'v1.1.0', 'v1.1.0', 'v1.1.0']);
     expect(r.stderr).toMatch(/took the lock from .*resume of canary/);
+  }, LONG);
+
+  it('connections cut again and again while it bakes: the controller reconnects and goes on, and promotes', async () => {
+    f = await startCanaryFleet({ canary: "steps: [25, 100], bake: '6s', interval: '1s', smoke: { verify: true }" });
+    traffic = startTraffic(f, 120);
+    const fleet = f;
+    const run = f.task(['canary', 'v1.1.0', '--json']);
+    await until(async () => (await state(fleet))?.phase === 'baking');
+    let cut = 0;
+    // every 700 ms for 8 s, every host's sessions (the state host's, the log readers'): the bake spans them
+    for (let i = 0; i < 12; i++) {
+      for (const h of fleet.fleet.hosts) cut += cutSessions(h);
+      await new Promise((r) => setTimeout(r, 700));
+    }
+    const r = await run;
+    expect(cut).toBeGreaterThan(0);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.json).toMatchObject({ success: true, phase: 'done' });
+    expect(await Promise.all(f.fleet.hosts.map((h) => tagOn(fleet, h)))).toEqual(['v1.1.0', 'v1.1.0', 'v1.1.0', 'v1.1.0']);
   }, LONG);
 });

@@ -1,5 +1,5 @@
 // A fleet of sandbox hosts, each a real OpenSSH server on its own loopback address.
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -240,4 +240,23 @@ export async function startSshMaster(fleet: SshFleet, host: SshHost): Promise<{ 
   child.unref();
   (child.stderr as Socket).unref();
   return { controlPath, stop };
+}
+
+/** Cuts every session of this sshd (kills its per-connection processes; the listener stays): a network drop as the client sees it. */
+export function cutSessions(h: SshHost): number {
+  let kids = '';
+  try {
+    kids = execFileSync('pgrep', ['-P', String(h.pid)], { encoding: 'utf8' });
+  } catch {
+    return 0; // no session open
+  }
+  const pids = kids.split('\n').filter(Boolean).map(Number);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+  return pids.length;
 }

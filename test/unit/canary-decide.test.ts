@@ -32,6 +32,27 @@ describe('the canary decision at each interval', () => {
     ]);
   });
 
+  it('signals that could not be read (a connection drop) neither break nor grow the pass streak; past the maximum hold they count as inconclusive', () => {
+    let clock = { startedAt: 0, passingSince: null as number | null };
+    const step = (verdict: DecideInput['verdict'], now: number, unreadable = false) => {
+      const d = decide(base({ verdict, notPassing: unreadable ? ['could not be read: requests: host2: connection lost'] : [], clock, now, unreadable }));
+      clock = d.clock as typeof clock;
+      return d;
+    };
+    expect(step('pass', 0).action).toBe('hold');
+    const lost = step('inconclusive', 20 * S, true);
+    expect(lost).toMatchObject({ action: 'hold', clock: { passingSince: 0 } });
+    expect(lost.why).toBe("the signals could not be read, the step's clock goes on: could not be read: requests: host2: connection lost");
+    expect(step('pass', 60 * S).action).toBe('promote'); // the streak ran on through the drop
+    // without the flag, the same round breaks the streak
+    clock = { startedAt: 0, passingSince: 0 };
+    expect(step('inconclusive', 20 * S).clock.passingSince).toBeNull();
+    // a failed gate still rolls back, readable or not
+    expect(decide(base({ verdict: 'fail', notPassing: ['errors fail'], unreadable: true })).action).toBe('rollback');
+    // unreadable past the maximum hold: the configured action
+    expect(decide(base({ verdict: 'inconclusive', notPassing: ['x'], unreadable: true, now: 120 * S })).action).toBe('rollback');
+  });
+
   it('a failed gate rolls back at once, whatever the clock says', () => {
     expect(timeline(['pass', 'pass', 'fail'])).toEqual(['hold', 'hold', 'rollback']);
     expect(decide(base({ verdict: 'fail', notPassing: ['errors fail: 8% > 5%'] })).why).toBe('a gate failed: errors fail: 8% > 5%');

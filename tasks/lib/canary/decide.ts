@@ -30,6 +30,8 @@ export interface DecideInput {
   readonly control?: ControlAction | null;
   /** The controller is paused (by `pause`), or waiting for a person (maximum hold reached with onMaxHold 'wait'). */
   readonly paused?: 'paused' | 'waiting' | null;
+  /** The signals could not be read this round (a connection drop): the step's clock is kept as it is. */
+  readonly unreadable?: boolean;
 }
 
 export interface Decision {
@@ -53,6 +55,10 @@ export function decide(i: DecideInput): Decision {
   if (i.verdict === 'fail') return { action: 'rollback', clock, why: `a gate failed: ${i.notPassing.join('; ')}` };
   if (paused === 'paused') return { action: 'paused', clock: { ...clock, passingSince: null }, why: 'paused: waiting for canary resume, promote or abort' };
   if (paused === 'waiting') return { action: 'wait', clock: { ...clock, passingSince: null }, why: 'past the maximum hold: waiting for a person (canary promote or abort)' };
+
+  // nothing was learnt: the pass streak neither grows nor breaks (what was written meanwhile is read once
+  // the source answers again, from where its reading stopped)
+  if (i.unreadable && i.verdict !== 'pass' && now - clock.startedAt < i.maxHoldMs) return { action: 'hold', clock, why: `the signals could not be read, the step's clock goes on: ${i.notPassing.join('; ')}` };
 
   if (i.verdict === 'pass') {
     const since = clock.passingSince ?? now;

@@ -67,6 +67,8 @@ export interface Judged {
   readonly verdict: Verdict;
   readonly notPassing: string[];
   readonly evaluations: EvaluationLine[];
+  /** A source could not be read this round (a connection drop): no verdict on the release. */
+  readonly unreadable?: boolean;
 }
 
 export function judged(evaluations: readonly Evaluation[], verdict: Verdict): Judged {
@@ -93,8 +95,11 @@ export async function judgeNow(monitor: Monitor, now: number): Promise<Judged> {
     const round = await monitor.tick(now);
     const r = round.results[0];
     if (!r) return { verdict: 'inconclusive', notPassing: ['no cohort to judge yet'], evaluations: [] };
+    const unavailable = Object.entries(round.values.sources).filter(([, st]) => st.unavailable).map(([n, st]) => `${n}: ${st.unavailable}`);
+    // a failed gate still counts; otherwise a source that could not be read says nothing about the release
+    if (unavailable.length && r.verdict !== 'fail') return { ...judged(r.evaluations, 'inconclusive'), notPassing: [`could not be read: ${unavailable.join('; ')}`], unreadable: true };
     return judged(r.evaluations, r.verdict);
   } catch (err) {
-    return { verdict: 'inconclusive', notPassing: [`the signals could not be read: ${(err as Error).message.split('\n')[0]}`], evaluations: [] };
+    return { verdict: 'inconclusive', notPassing: [`the signals could not be read: ${(err as Error).message.split('\n')[0]}`], evaluations: [], unreadable: true };
   }
 }

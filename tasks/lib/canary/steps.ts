@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ListrTask } from 'listr2';
-import { hmsText } from '../base/format.ts';
+import { hmsText, oneLine } from '../base/format.ts';
 import { bakeOf } from '../config/canary.ts';
 import type { HostRun, RunCtx } from '../deploy/context.ts';
 import { deployTasks } from '../deploy/graph.ts';
@@ -91,6 +91,14 @@ export function drainTask(ctx: CanaryCtx, canary: readonly HostRun[]): ListrTask
       t.title = `Load balancer: ${canary.map((h) => h.host.name).join(', ')} out of rotation (${afterReal(r.detail)}) in ${r.durationMs} ms`;
     }),
   };
+}
+
+/** A state-host read or write that failed while baking: said once per kind of trouble, and the bake goes on. */
+function stateTrouble(ctx: CanaryCtx, what: string, err: Error): void {
+  if (ctx.signal.aborted) throw err;
+  const note = `could not ${what} ${ctx.state.host.name} at ${new Date().toISOString().slice(11, 19)}Z (${ctx.redact(oneLine(err.message))}); the bake went on and tried again at the next interval`;
+  if (!ctx.notes.some((n) => n.startsWith(`could not ${what}`))) ctx.notes.push(note);
+  ctx.events.add({ type: 'phase', at: new Date().toISOString(), step: ctx.rollout.stepIndex, phase: ctx.rollout.phase, why: note });
 }
 
 async function save(ctx: CanaryCtx): Promise<void> {
@@ -201,12 +209,15 @@ async function bake(ctx: CanaryCtx, i: number, task: T): Promise<void> {
   });
 
   for (;;) {
-    const control = await takeControl(ctx);
+    // a connection drop (hours into a day-long bake) is not a verdict: the step goes on, and the
+    // state is written again at the next interval; the lock's renewal decides when it is too long
+    const control = await takeControl(ctx).catch((err: Error) => (stateTrouble(ctx, 'read the control requests on', err), null));
     const now = Date.now();
     const j = await judgeNow(ctx.monitor, now);
     const d = decide({
       verdict: j.verdict,
       notPassing: j.notPassing,
+      unreadable: j.unreadable ?? false,
       clock: { startedAt: ctx.rollout.stepStartedAt!, passingSince: ctx.rollout.passingSince },
       now,
       bakeMs,
@@ -226,10 +237,10 @@ async function bake(ctx: CanaryCtx, i: number, task: T): Promise<void> {
     task.output = ctx.redact(`${j.verdict.toUpperCase()} -> ${d.action}: ${why}`);
     if (d.action === 'rollback') {
       ctx.rollout.reason = why;
-      await save(ctx);
+      await save(ctx).catch((err: Error) => stateTrouble(ctx, 'write the canary state on', err));
       throw new CanaryRollback(why);
     }
-    await save(ctx);
+    await save(ctx).catch((err: Error) => stateTrouble(ctx, 'write the canary state on', err));
     if (d.action === 'promote') {
       task.title = `Bake ${hmsText(Math.round(bakeMs / 1000))}: ${why}`;
       return;
