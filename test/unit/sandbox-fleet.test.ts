@@ -83,7 +83,8 @@ describe('environments/local-canary.ts', () => {
     const { localCanary } = await import('../../environments/local-canary.ts');
     const env = Environment.parse(localCanary({ ...opts, nginx: '/usr/sbin/nginx' }));
     expect(env.canary).toMatchObject({
-      mode: 'nginx', steps: [20, 50, 100], bake: 10_000, interval: 2000, canaryHosts: 1, cohortBy: 'upstream',
+      mode: 'nginx', steps: [20, 50, 100], bake: [30_000, 10_000, 10_000], interval: 2000, canaryHosts: 1, cohortBy: 'upstream',
+      gates: ['errors', 'errors-vs-stable', 'p95-latency', 'p95-vs-stable', 'app-errors-vs-stable'],
       nginx: { transport: 'local', address: '127.0.0.1', include: '/c/.sandbox-canary/nginx/upstream.conf', upstream: 'demo_chat', appPort: 18101 },
     });
     expect(env.signals!.sources.lb).toMatchObject({ kind: 'nginx', path: '/c/.sandbox-canary/nginx/access.json', on: 'local', cohortBy: { field: 'upstream' } });
