@@ -114,7 +114,11 @@ describe('canary, flags mode, 4 hosts', () => {
     expect(await canaryJson(f)).toMatchObject({ phase: 'done', mode: 'flags', tag: 'v1.1.0', stepIndex: 3 });
     expect((await hostHistory(f)).at(-1)).toMatchObject({ type: 'finished', task: 'canary', result: 'deployed', live: 'v1.1.0' });
     expect(await lockFile(f)).toBeNull();
-    expect(r.stderr).toMatch(/canary of v1\.1\.0 on sbx: PROMOTED/);
+    // said as what happened: flags, not deploys
+    expect(r.stderr).toContain('on a failure: every flag off again on every host (the hosts keep running v1.1.0: nothing is redeployed)');
+    expect(r.stderr).toContain('Smoke checks: no host has its flags on yet');
+    expect(r.stderr).toMatch(/canary of v1\.1\.0 on sbx: PROMOTED: the flags are on on every host \(v1\.1\.0\)/);
+    expect(r.stderr).toMatch(/\n {2}host4: v1\.1\.0, flags on\n/);
   }, LONG);
 
   it('a flag that degrades the service under real traffic fails the errors gate: every flag reverted on every host (exit 1), the release stays', async () => {
@@ -128,7 +132,9 @@ describe('canary, flags mode, 4 hosts', () => {
     expect(r.json.rollback_reason).toMatch(/^a gate failed: errors fail/);
     expect(r.json.metrics_delta.errors.canary).toBeGreaterThan(5);
     expect(r.json.decisions.some((d: { action: string }) => d.action === 'promote')).toBe(false);
-    expect(r.stderr).toMatch(/ROLLED BACK: a gate failed: errors/);
+    expect(r.stderr).toMatch(/ROLLED BACK: a gate failed: errors fail[^\n]*; every flag off again on every host \(they still run v1\.7\.0, as before the canary\)/);
+    expect(r.stderr).not.toContain('hosts back on the previous release');
+    expect(r.stderr).toMatch(/\n {2}host1: v1\.7\.0, flags off\n/);
     // every flag off again, each file byte for byte as before; the code never moved
     expect(flagFiles(f)).toEqual([FLAGS_OFF, FLAGS_OFF, FLAGS_OFF, FLAGS_OFF]);
     expect(await tags(f)).toEqual(['v1.7.0', 'v1.7.0', 'v1.7.0', 'v1.7.0']);
