@@ -156,4 +156,23 @@ describe('canary, flags mode, 4 hosts', () => {
     );
     expect(statuses.every((s) => s === 200)).toBe(true);
   }, LONG);
+
+  // every host runs the release in flags mode: its tag names no cohort. Judged by the version field, the
+  // canary and the stable cohort would both be every record, and a relative gate would pass a bad flag.
+  it('records told apart by version cannot judge a flag: no data for either cohort, never a pass; rolled back past the maximum hold', async () => {
+    f = await startCanaryFleet({
+      mode: 'flags',
+      gates: "{ name: 'errors-vs-stable', metric: 'errors', maxIncrease: 3, minSamples: 8 },",
+      canary: "steps: [25, 100], bake: '4s', interval: '1s', gates: ['errors-vs-stable'], smoke: { verify: false }",
+    });
+    f.editEnv((t) => t.replace("cohortBy: 'host'", "cohortBy: { field: 'version' }"));
+    await deployed(f, 'v1.7.0');
+    traffic = startTraffic(f, 120);
+    const r = await f.task(['canary', 'v1.7.0', '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.json.decisions.some((d: { action: string }) => d.action === 'promote')).toBe(false);
+    expect(r.json.decisions.some((d: { verdict: string }) => d.verdict === 'pass')).toBe(false);
+    expect(r.json.rollback_reason).toMatch(/^held \d+s, past the maximum hold \(8s\): .*no data for canary/);
+    expect(flagFiles(f)).toEqual([FLAGS_OFF, FLAGS_OFF, FLAGS_OFF, FLAGS_OFF]);
+  }, LONG);
 });

@@ -167,9 +167,11 @@ async function bake(ctx: CanaryCtx, i: number, task: T): Promise<void> {
   const maxHoldMs = ctx.canary.maxHold ?? 2 * bakeMs;
   const canaryHosts = moved(ctx);
   const stableHosts = notMoved(ctx);
+  // flags mode: every host runs the release, so its tag would put every record in both cohorts
+  const tagged = ctx.canary.mode !== 'flags';
   const keys = {
-    canary: keysOf(canaryHosts.map((h) => ({ host: h.host, tag: ctx.tag })), (h) => appPortOf(ctx, h)),
-    stable: keysOf(stableHosts.map((h) => ({ host: h.host, tag: h.from.tag })), (h) => appPortOf(ctx, h)),
+    canary: keysOf(canaryHosts.map((h) => ({ host: h.host, tag: tagged ? ctx.tag : undefined })), (h) => appPortOf(ctx, h)),
+    stable: keysOf(stableHosts.map((h) => ({ host: h.host, tag: tagged ? h.from.tag : undefined })), (h) => appPortOf(ctx, h)),
   };
   const resumed = ctx.rollout.stepIndex === i && ctx.rollout.monitor !== null;
   ctx.rollout.stepIndex = i;
