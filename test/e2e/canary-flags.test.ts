@@ -5,12 +5,12 @@
  * turned on host by host (each host's service restarted as its flag changes) and promoted; a flag
  * that degrades the service under real traffic fails a gate and is reverted on every host (exit 1).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { command, sh } from '../../tasks/lib/commands/shell.ts';
-import { FLAGS_OFF, featureOn, flagFiles, SIGNOFF, startCanaryFleet, startTraffic, stopTraffic } from '../support/canary-fleet.ts';
+import { FLAGS_OFF, featureOn, flagFiles, killTree, onHost, SIGNOFF, startCanaryFleet, startTraffic, stopTraffic } from '../support/canary-fleet.ts';
 import { hostHistory, lockFile, STATE, tagOn, UNIT, type DeployFleet } from '../support/deploy-fleet.ts';
 
 let f: DeployFleet | undefined;
@@ -32,6 +32,15 @@ const canaryJson = async (fleet: DeployFleet) => {
 };
 const tags = (fleet: DeployFleet) => Promise.all(fleet.fleet.hosts.map((h) => tagOn(fleet, h)));
 const pids = (fleet: DeployFleet) => fleet.fleet.hosts.map((h) => readFileSync(path.join(h.root, 'run', `${UNIT}.pid`), 'utf8').trim());
+
+/** Polls `cond` every 100 ms until it holds (or fails the test after `ms`). */
+async function until(cond: () => boolean, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 /** The release on every host, its feature off: what flags mode starts from. */
 async function deployed(fleet: DeployFleet, tag: string): Promise<void> {
@@ -174,5 +183,43 @@ describe('canary, flags mode, 4 hosts', () => {
     expect(r.json.decisions.some((d: { verdict: string }) => d.verdict === 'pass')).toBe(false);
     expect(r.json.rollback_reason).toMatch(/^held \d+s, past the maximum hold \(8s\): .*no data for canary/);
     expect(flagFiles(f)).toEqual([FLAGS_OFF, FLAGS_OFF, FLAGS_OFF, FLAGS_OFF]);
+  }, LONG);
+
+  it('a controller that dies between a step\'s flags and its bake: resume runs the recorded step with exactly its hosts on, then promotes', async () => {
+    // host2's reload waits while its hold file exists: the controller is killed there, at step 2, its flags written
+    const HOLD = '/srv/cutover-sbx/flags/hold';
+    f = await startCanaryFleet({ mode: 'flags', after: 'reload', reload: `while [ -e ${HOLD} ]; do sleep 0.1; done`, canary: "steps: [25, 50, 100], bake: '3s', interval: '1s', smoke: { verify: true }" });
+    const host2 = f.fleet.hosts[1]!;
+    writeFileSync(onHost(host2, HOLD), '');
+    await deployed(f, 'v1.1.0');
+    traffic = startTraffic(f, 120);
+    let controller: ChildProcess | undefined;
+    const first = f.task(['canary', 'v1.1.0'], { onOutput: (c) => void (controller = c) });
+    await until(() => featureOn(f!).join() === 'true,true,false,false');
+    killTree(controller!.pid!);
+    expect((await first).code).not.toBe(0);
+    // what the dead controller left: step 1 recorded, host1 and host2 with their flags on
+    const left = (await canaryJson(f)) as { stepIndex: number; hosts: { name: string; moved: boolean }[] };
+    expect(left.stepIndex).toBe(0);
+    expect(left.hosts.filter((h) => h.moved).map((h) => h.name)).toEqual(['host1', 'host2']);
+    rmSync(onHost(host2, HOLD));
+    // at once here (its pid is gone), after the lock's TTL elsewhere
+    for (let i = 0; !/controller: NOT running/.test((await f.task(['canary', 'status'])).stdout); i++) expect(i).toBeLessThan(100);
+
+    const watch = watchFlags(f);
+    const r = await f.task(['canary', 'resume', '--json']);
+    const states = await watch.stop();
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(states).toEqual(['on on off off', 'on off off off', 'on on off off', 'on on on on']);
+    const events = readFileSync(r.json.eventLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; step: number; detail: string });
+    expect(events.filter((e) => e.type === 'traffic').map((e) => [e.step, e.detail])).toEqual([
+      [0, '25% asked, 25.0% of the hosts: flags on for host1 (1 of 4)'],
+      // resumed at step 1: host1 only, as that step says (host2's flag off again), then step by step
+      [0, '25% asked, 25.0% of the hosts: flags on for host1 (1 of 4)'],
+      [1, '50% asked, 50.0% of the hosts: flags on for host1, host2 (2 of 4)'],
+      [2, '100% asked, 100.0% of the hosts: flags on for host1, host2, host3, host4 (4 of 4)'],
+    ]);
+    expect(flagFiles(f)).toEqual([FLAGS_ON, FLAGS_ON, FLAGS_ON, FLAGS_ON]);
+    expect(await lockFile(f)).toBeNull();
   }, LONG);
 });

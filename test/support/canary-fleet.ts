@@ -9,7 +9,7 @@
  * `signedOff` names (default all).
  */
 import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../../tasks/lib/config/load.ts';
@@ -31,7 +31,9 @@ export interface CanaryOptions {
   /** flags mode: the hosts (by index) that have the sign-off file (default every host). */
   readonly signedOff?: readonly number[];
   /** flags mode: what happens after a flag file changed (default 'none': the service sees the new file itself). */
-  readonly after?: 'restart' | 'none';
+  readonly after?: 'restart' | 'reload' | 'none';
+  /** flags mode, after: 'reload': the command run on a host after its file changed. */
+  readonly reload?: string;
   /** The canary section's body (after `mode`). */
   readonly canary?: string;
   /** Extra gates (TypeScript object literals, comma-separated). */
@@ -68,8 +70,9 @@ export function canaryEnvText(appPort: number, o: CanaryOptions): string {
 }
 
 /** The canary's `flags` key: FEATURE in FLAGS_FILE, the sign-off, `after`. */
-export function flagsSection(o: Pick<CanaryOptions, 'after'>): string {
-  return `flags: { file: '${FLAGS_FILE}', flags: [{ pointer: '${FEATURE}', on: true, off: false }], signoff: '${SIGNOFF}', after: '${o.after ?? 'none'}' }`;
+export function flagsSection(o: Pick<CanaryOptions, 'after' | 'reload'>): string {
+  const reload = o.reload ? `, reload: ${JSON.stringify(o.reload)}` : '';
+  return `flags: { file: '${FLAGS_FILE}', flags: [{ pointer: '${FEATURE}', on: true, off: false }], signoff: '${SIGNOFF}', after: '${o.after ?? 'none'}'${reload} }`;
 }
 
 /** Where a host's copy of a file under /srv/cutover-sbx is on this machine (each host's folder is mounted there). */
@@ -112,4 +115,25 @@ export function stopTraffic(p: ChildProcess | undefined): Promise<void> {
     p.once('close', () => done());
     p.kill('SIGINT');
   });
+}
+
+/** SIGKILL a process and all its descendants (a controller that dies with its laptop: tsx runs node as a child). */
+export function killTree(pid: number): void {
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) {
+    let kids = '';
+    try {
+      kids = execFileSync('ps', ['-o', 'pid=', '--ppid', String(all[i])], { encoding: 'utf8' });
+    } catch {
+      // none
+    }
+    all.push(...kids.split('\n').map((x) => Number(x.trim())).filter((n) => n > 0));
+  }
+  for (const p of all) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
 }

@@ -39,7 +39,9 @@ const ref = (ctx: CanaryCtx, h: HostRun): HostRef => {
 };
 
 export function shiftStep(ctx: CanaryCtx, percent: number, step: number): ShiftStep {
-  return { percent, canary: moved(ctx).map((h) => ref(ctx, h)), stable: servingStable(ctx).map((h) => ref(ctx, h)), runId: ctx.rollout.runId, step };
+  // flags mode deploys nothing: every host whose flags are not on is stable (a resumed canary's too)
+  const stable = ctx.canary.mode === 'flags' ? notMoved(ctx) : servingStable(ctx);
+  return { percent, canary: moved(ctx).map((h) => ref(ctx, h)), stable: stable.map((h) => ref(ctx, h)), runId: ctx.rollout.runId, step };
 }
 
 /**
@@ -286,13 +288,16 @@ export function stepTask(ctx: CanaryCtx, i: number): ListrTask<CanaryCtx> {
   };
 }
 
-/** flags mode: the first `count` hosts are the canary from now on (the traffic task turns their flags on). */
+/**
+ * flags mode: the first `count` hosts are the canary from now on, the others not (the traffic task
+ * turns their flags on, and off): a canary resumed at a step its controller had gone past has exactly that step's hosts on.
+ */
 function flagHosts(ctx: CanaryCtx, count: number): ListrTask<CanaryCtx> {
   return {
     title: `Flags on ${count} of ${ctx.hosts.length} hosts`,
     task: async (_c, t) => {
       const on = ctx.hosts.slice(0, count);
-      for (const h of on) ctx.rollout.hosts.find((x) => x.name === h.host.name)!.moved = true;
+      for (const h of ctx.hosts) ctx.rollout.hosts.find((x) => x.name === h.host.name)!.moved = on.includes(h);
       t.title = `Flags on: ${on.map((h) => h.host.name).join(', ')}`;
       await save(ctx);
     },
