@@ -71,7 +71,7 @@ function watchFlags(fleet: DeployFleet): { stop: () => Promise<string[]> } {
 
 describe('canary, flags mode, 4 hosts', () => {
   it('refused before anything changes: hosts not on the release, then a host without the sign-off (exit 2, the host and the file named)', async () => {
-    f = await startCanaryFleet({ mode: 'flags', signedOff: [0, 1, 3] });
+    f = await startCanaryFleet({ mode: 'flags', signedOff: [0, 1, 3], after: 'restart' });
     const first = await f.task(['canary', 'v1.7.0', '--json']);
     expect(first.code, first.stdout + first.stderr).toBe(2);
     expect(first.stdout + first.stderr).toContain('flags mode turns flags on in a release the hosts already run; these do not run v1.7.0: host1 (v1.0.0');
@@ -93,6 +93,23 @@ describe('canary, flags mode, 4 hosts', () => {
     expect(await canaryJson(f)).toBeNull();
     expect(await hostHistory(f)).toEqual(history);
     expect(await tags(f)).toEqual(['v1.7.0', 'v1.7.0', 'v1.7.0', 'v1.7.0']);
+
+    // signed off everywhere: --dry-run shows each step's change on the hosts it changes, and the restart after it
+    writeFileSync(onHost(f.fleet.hosts[2]!, SIGNOFF), 'shadow run reviewed\n');
+    const pidsBefore = pids(f);
+    const dry = await f.task(['canary', 'v1.7.0', '--dry-run']);
+    expect(dry.code, dry.stdout + dry.stderr).toBe(0);
+    const listed = dry.stdout.slice(dry.stdout.indexOf('Dry run: these would run'));
+    const changes = [...listed.matchAll(/^ {2}\[(host\d)\] \/srv\/cutover-sbx\/flags\/flags\.json: (\d+)% asked/gm)].map((m) => `${m[2]}% ${m[1]}`);
+    expect(changes).toEqual(['25% host1', '50% host2', '100% host3', '100% host4']);
+    expect(listed).toContain('-    "new_ranker": { "enabled": false, "model": "v2" }\n      +    "new_ranker": { "enabled": true, "model": "v2" }');
+    expect(listed).toContain('[flags] write /srv/cutover-sbx/flags/flags.json on host3 (temporary file, then rename), then restart demo-chat');
+    expect(dry.stdout).toContain('on a failure: every flag off again on every host (the hosts keep running v1.7.0: nothing is redeployed)');
+    expect(dry.stdout).toContain('DRY RUN: nothing was changed');
+    expect(flagFiles(f)).toEqual(before);
+    expect(pids(f)).toEqual(pidsBefore);
+    expect(await lockFile(f)).toBeNull();
+    expect(await canaryJson(f)).toBeNull();
   }, LONG);
 
   it('with the sign-off everywhere, a good flag is turned on host by host (each host restarted as its flag changes) and promoted', async () => {

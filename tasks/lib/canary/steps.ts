@@ -318,7 +318,10 @@ function trafficTask(ctx: CanaryCtx, i: number, percent: number, last: boolean):
       const step = shiftStep(c, percent, i);
       if (c.dry) {
         const plan = shifter.plan(step, c.originalSplit);
-        for (const f of plan.files) c.dry.add(f.where, `${f.path}: ${plan.detail}\n${f.diff.replace(/\n$/, '').split('\n').map((l) => `      ${l}`).join('\n')}`);
+        const flags = c.canary.mode === 'flags';
+        // flags: only the hosts whose file this step changes, then what runs after the write (restart, reload)
+        for (const f of plan.files.filter((x) => !flags || x.after !== x.before)) c.dry.add(f.where, `${f.path}: ${plan.detail}\n${f.diff.replace(/\n$/, '').split('\n').map((l) => `      ${l}`).join('\n')}`);
+        if (flags) for (const a of plan.actions ?? []) c.dry.add('flags', a);
         return;
       }
       // nginx at 100%: every host runs the release, the file goes back to what it was (every host, as weighted before)
