@@ -12,6 +12,8 @@ export interface DemoRelease {
   mode: 'ok' | 'unhealthy' | 'crash' | 'journal-errors' | 'slow-chat' | 'degraded';
   /** degraded mode: how (default 8% 5xx and +300 ms on 10% of chats, after 30 chats). */
   degraded?: { errorRate?: number; extraLatencyMs?: number; slowShare?: number; after?: number };
+  /** degraded mode: degraded only while this flag (a JSON pointer into the service's DEMO_FLAGS_FILE) is true. */
+  degradedFlag?: string;
   /** file name (NNN_name.sql) → SQL, added in this release; earlier releases' migrations stay */
   migrations?: Record<string, string>;
 }
@@ -71,7 +73,7 @@ export async function createOrigin(dir: string, releases: DemoRelease[] = DEFAUL
       // one day per release, so `git log` reads like a release history
       const date = new Date(Date.UTC(2025, 0, 1 + i, 12)).toISOString();
       await cp(DEMO_APP_SOURCE, work, { recursive: true, filter: (src) => !['.installed', 'node_modules'].includes(basename(src)) });
-      await writeFile(join(work, 'release.json'), `${JSON.stringify({ version: r.tag, mode: r.mode, ...(r.degraded ? { degraded: r.degraded } : {}) })}\n`);
+      await writeFile(join(work, 'release.json'), `${JSON.stringify({ version: r.tag, mode: r.mode, ...(r.degraded ? { degraded: r.degraded } : {}), ...(r.degradedFlag ? { degradedFlag: r.degradedFlag } : {}) })}\n`);
       for (const [name, sql] of Object.entries(r.migrations ?? {})) await writeFile(join(work, 'migrations', name), sql);
       await git(date)`git add --all`;
       await git(date)`git commit --quiet --allow-empty -m ${`Release ${r.tag} (${r.mode})`}`;

@@ -1,12 +1,18 @@
 // demo-chat: the small chat service cutover deploys in its sandbox. Plain Node, no dependencies
 // of its own (Prometheus metrics use the prom-client package DEMO_PROM_CLIENT points at).
 // Behaviour per release comes from ./release.json:
-//   {"version": "v1.1.0", "mode": "ok"|"unhealthy"|"crash"|"journal-errors"|"slow-chat"|"degraded", "degraded"?: {...}}
-// Environment: HOST, PORT, DATABASE_URL, DEMO_LOG_DIR (request log), DEMO_PROM_CLIENT, DEMO_RATE_LIMIT (20/s).
+//   {"version": "v1.1.0", "mode": "ok"|"unhealthy"|"crash"|"journal-errors"|"slow-chat"|"degraded", "degraded"?: {...},
+//    "degradedFlag"?: "/features/new_ranker/enabled"}
+// Environment: HOST, PORT, DATABASE_URL, DEMO_LOG_DIR (request log), DEMO_PROM_CLIENT, DEMO_RATE_LIMIT (20/s),
+// DEMO_FLAGS_FILE (feature flags, ./flags.mjs: a JSON file, read at start and again whenever it changes).
+// A degraded release with a `degradedFlag` ships its degradation behind that flag (a JSON pointer into
+// DEMO_FLAGS_FILE): it behaves as `ok` while the value there is not `true`, and as `degraded` while it is
+// (the `after` chats counted from the moment the flag turned on) — the feature a flags canary turns on.
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { connect } from 'node:net';
 import { readFileSync } from 'node:fs';
+import { openFlags } from './flags.mjs';
 import { loadMetrics } from './metrics.mjs';
 import { hash, predict, redactPreview } from './predict.mjs';
 import { createRateLimiter, parseRateLimit } from './rate-limit.mjs';
@@ -28,7 +34,8 @@ const error = (line) => process.stdout.write(`<3>${line}\n`);
 function loadRelease() {
   try {
     const release = JSON.parse(readFileSync('release.json', 'utf8'));
-    if (typeof release.version !== 'string' || !MODES.includes(release.mode)) throw new Error(`bad content: ${JSON.stringify(release)}`);
+    const badFlag = release.degradedFlag !== undefined && (typeof release.degradedFlag !== 'string' || !release.degradedFlag.startsWith('/'));
+    if (typeof release.version !== 'string' || !MODES.includes(release.mode) || badFlag) throw new Error(`bad content: ${JSON.stringify(release)}`);
     return release;
   } catch (e) {
     process.stderr.write(`<3>demo-chat: cannot load release.json in ${process.cwd()}: ${e.message}\n`);
@@ -122,7 +129,21 @@ function main() {
   const metrics = loadMetrics(process.env.DEMO_PROM_CLIENT, release.version);
   if (!metrics.available) warn(`demo-chat: no /metrics: ${metrics.why}`);
   const degraded = { ...DEGRADED, ...(release.degraded ?? {}) };
+  const flags = openFlags(process.env.DEMO_FLAGS_FILE, { warn });
   let chats = 0;
+  // behind a flag: degraded only while it is on, its first `after` chats (counted from when it turned on) still fine
+  let featureOn = null; // not looked at yet: the first look says where it is
+  const degradedNow = () => {
+    if (release.mode !== 'degraded') return false;
+    if (!release.degradedFlag) return true;
+    const on = flags.isOn(release.degradedFlag);
+    if (on !== featureOn) {
+      featureOn = on;
+      chats = 0;
+      log(`demo-chat: feature ${release.degradedFlag} ${on ? 'on' : 'off'} (${process.env.DEMO_FLAGS_FILE ?? 'no DEMO_FLAGS_FILE'})`);
+    }
+    return on;
+  };
 
   const routes = {
     'GET /api/v1/health': async () => {
@@ -158,8 +179,8 @@ function main() {
       const { intent, text } = answer(body.message);
       let extra = 0;
       let fail = false;
-      const k = chats++ - degraded.after;
-      if (release.mode === 'degraded' && k >= 0) {
+      const k = degradedNow() ? chats++ - degraded.after : -1;
+      if (k >= 0) {
         fail = picked(k, degraded.errorRate);
         if (picked(k, degraded.slowShare)) extra = degraded.extraLatencyMs;
       }
@@ -214,6 +235,7 @@ function main() {
     const { address, port } = server.address();
     log(`demo-chat ${release.version} (mode ${release.mode}) listening on http://${address}:${port} pid ${process.pid}`);
     if (release.mode === 'journal-errors') journalError('startup');
+    degradedNow();
   });
   server.on('error', (e) => { error(`demo-chat: cannot listen: ${e.message}`); process.exit(1); });
 

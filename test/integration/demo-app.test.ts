@@ -1,7 +1,7 @@
 // sandbox/demo-app/server.mjs run directly: one process per test, on 127.0.0.1 and a port the kernel picks (PORT=0).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -241,6 +241,37 @@ describe('demo-app server.mjs', () => {
     const rest = await Promise.all(Array.from({ length: 100 }, (_, i) => chat(app, { user_id: i + 1, message: 'Mes dépenses' }).then((r) => r.status)));
     expect(rest.filter((s) => s === 500).length).toBe(8);
     expect(app.out().split('\n').filter((l) => l.startsWith('<3>ERROR conversation_service: model backend timed out')).length).toBe(8);
+  });
+
+  it('degraded behind a flag: fine while DEMO_FLAGS_FILE has it off, degraded once the file is replaced with it on, fine again off', async () => {
+    const flagDir = await mkdtemp(join(tmpdir(), 'demo-flags-'));
+    dirs.push(flagDir);
+    const file = join(flagDir, 'flags.json');
+    const flagsText = (on: boolean) => `{"features": {"new_ranker": {"enabled": ${on}}}}\n`;
+    const put = async (on: boolean) => {
+      await writeFile(`${file}.new`, flagsText(on));
+      await rename(`${file}.new`, file); // as cutover's canary writes it
+    };
+    await writeFile(file, flagsText(false));
+    const app = await startApp('degraded', { DEMO_RATE_LIMIT: '1000/s', DEMO_FLAGS_FILE: file }, { degraded: { after: 5, errorRate: 0.3 }, degradedFlag: '/features/new_ranker/enabled' });
+    const burst = (n: number) => Promise.all(Array.from({ length: n }, (_, i) => chat(app, { user_id: i + 1, message: 'Mes dépenses' }).then((r) => r.status)));
+    await until(() => app.out().includes('demo-chat: feature /features/new_ranker/enabled off'), 'the feature state at start');
+    expect((await burst(60)).every((s) => s === 200)).toBe(true);
+
+    await put(true);
+    expect(await burst(5)).toEqual([200, 200, 200, 200, 200]); // its first `after` chats, counted from the flag
+    expect((await burst(100)).filter((s) => s === 500).length).toBe(30);
+    expect(app.out()).toContain(`demo-chat: feature /features/new_ranker/enabled on (${file})`);
+
+    await put(false);
+    expect((await burst(60)).every((s) => s === 200)).toBe(true);
+    expect(app.out()).toMatch(/feature \/features\/new_ranker\/enabled on .*\n[^]*feature \/features\/new_ranker\/enabled off/);
+  });
+
+  it('release.json with a degradedFlag that is not a JSON pointer refuses to start', async () => {
+    const p = await launch('degraded', {}, { degradedFlag: 'features.new_ranker' });
+    expect(await p.exited).toBe(1);
+    expect(p.err()).toContain('cannot load release.json');
   });
 
   it('release.json with an unknown mode refuses to start', async () => {

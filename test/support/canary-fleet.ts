@@ -3,18 +3,37 @@
  * environment reads them (one JSONL source over SSH, cohorts by host), gates that a degraded
  * release breaks quickly, and a canary section with bakes of seconds. Traffic comes from the real
  * generator (tasks/traffic.ts --each-host), run as a process.
+ *
+ * flags mode: every host's service reads its feature flags from FLAGS_FILE (written off on every
+ * host at start), and the canary turns FEATURE on there; the sign-off file is created on the hosts
+ * `signedOff` names (default all).
  */
 import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../../tasks/lib/config/load.ts';
 import { startDeployFleet, type DeployFleet } from './deploy-fleet.ts';
+import type { SshHost } from './sshd.ts';
 
 export const LOGS = '/srv/cutover-sbx/logs';
+/** flags mode: the flag file every host's service reads (outside the app's working copy), and its sign-off. */
+export const FLAGS_FILE = '/srv/cutover-sbx/flags/flags.json';
+export const SIGNOFF = '/srv/cutover-sbx/flags/SIGNED-OFF';
+/** The flag v1.7.0 ships its degradation behind. */
+export const FEATURE = '/features/new_ranker/enabled';
+/** The flag file as the hosts have it before a canary: every feature off, hand-formatted. */
+export const FLAGS_OFF = '{\n  "service": "demo-chat",\n  "features": {\n    "new_ranker": { "enabled": false, "model": "v2" }\n  }\n}\n';
 
 export interface CanaryOptions {
   readonly hosts?: number;
-  readonly mode?: 'subset';
+  readonly mode?: 'subset' | 'flags';
+  /** flags mode: the hosts (by index) that have the sign-off file (default every host). */
+  readonly signedOff?: readonly number[];
+  /** flags mode: what happens after a flag file changed (default 'none': the service sees the new file itself). */
+  readonly after?: 'restart' | 'reload' | 'none';
+  /** flags mode, after: 'reload': the command run on a host after its file changed. */
+  readonly reload?: string;
   /** The canary section's body (after `mode`). */
   readonly canary?: string;
   /** Extra gates (TypeScript object literals, comma-separated). */
@@ -46,14 +65,36 @@ export function canaryEnvText(appPort: number, o: CanaryOptions): string {
       concurrency: 8,
     },
   },
-  canary: { mode: '${o.mode ?? 'subset'}', ${o.canary ?? "steps: [25, 50, 100], bake: '4s', interval: '1s', smoke: { verify: true }"} },
+  canary: { mode: '${o.mode ?? 'subset'}', ${o.canary ?? "steps: [25, 50, 100], bake: '4s', interval: '1s', smoke: { verify: true }"}${o.mode === 'flags' ? `, ${flagsSection(o)}` : ''} },
   ${o.extra ?? ''}`;
 }
+
+/** The canary's `flags` key: FEATURE in FLAGS_FILE, the sign-off, `after`. */
+export function flagsSection(o: Pick<CanaryOptions, 'after' | 'reload'>): string {
+  const reload = o.reload ? `, reload: ${JSON.stringify(o.reload)}` : '';
+  return `flags: { file: '${FLAGS_FILE}', flags: [{ pointer: '${FEATURE}', on: true, off: false }], signoff: '${SIGNOFF}', after: '${o.after ?? 'none'}'${reload} }`;
+}
+
+/** Where a host's copy of a file under /srv/cutover-sbx is on this machine (each host's folder is mounted there). */
+export const onHost = (h: SshHost, file: string) => path.join(h.root, 'srv', path.relative('/srv/cutover-sbx', file));
+
+/** The flag file on each host, as bytes on disk. */
+export const flagFiles = (f: DeployFleet) => f.fleet.hosts.map((h) => readFileSync(onHost(h, FLAGS_FILE), 'utf8'));
+
+/** FEATURE's value on each host. */
+export const featureOn = (f: DeployFleet) => flagFiles(f).map((t) => (JSON.parse(t) as { features: { new_ranker: { enabled: unknown } } }).features.new_ranker.enabled);
 
 export async function startCanaryFleet(o: CanaryOptions = {}): Promise<DeployFleet> {
   // the request log of each host's demo service: /srv/cutover-sbx/logs, its own folder (mount namespace)
   let f: DeployFleet | null = null;
-  f = await startDeployFleet({ hosts: o.hosts ?? 4, unitEnv: () => ({ DEMO_LOG_DIR: LOGS, DEMO_RATE_LIMIT: '1000/s' }) });
+  const flags: Record<string, string> = o.mode === 'flags' ? { DEMO_FLAGS_FILE: FLAGS_FILE } : {};
+  f = await startDeployFleet({ hosts: o.hosts ?? 4, unitEnv: () => ({ DEMO_LOG_DIR: LOGS, DEMO_RATE_LIMIT: '1000/s', ...flags }) });
+  if (o.mode === 'flags')
+    for (const [i, h] of f.fleet.hosts.entries()) {
+      mkdirSync(path.dirname(onHost(h, FLAGS_FILE)), { recursive: true });
+      writeFileSync(onHost(h, FLAGS_FILE), FLAGS_OFF);
+      if (!o.signedOff || o.signedOff.includes(i)) writeFileSync(onHost(h, SIGNOFF), 'shadow run reviewed\n');
+    }
   const port = f.appPort;
   f.editEnv((t) => t.replace("  policy: { autoRollback: true, confirm: false },", `  policy: { autoRollback: true, confirm: false },${canaryEnvText(port, o)}`));
   return f;
@@ -74,4 +115,25 @@ export function stopTraffic(p: ChildProcess | undefined): Promise<void> {
     p.once('close', () => done());
     p.kill('SIGINT');
   });
+}
+
+/** SIGKILL a process and all its descendants (a controller that dies with its laptop: tsx runs node as a child). */
+export function killTree(pid: number): void {
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) {
+    let kids = '';
+    try {
+      kids = execFileSync('ps', ['-o', 'pid=', '--ppid', String(all[i])], { encoding: 'utf8' });
+    } catch {
+      // none
+    }
+    all.push(...kids.split('\n').map((x) => Number(x.trim())).filter((n) => n > 0));
+  }
+  for (const p of all) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
 }

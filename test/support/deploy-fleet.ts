@@ -32,6 +32,8 @@ export const TEST_RELEASES: DemoRelease[] = [
   { tag: 'v1.5.0', mode: 'slow-chat' }, // answers chat in 1.5 s: over the fleet's 1 s budget
   // passes deploy verification, then under traffic a third of the chats fail (canary tests: quick to see)
   { tag: 'v1.6.1', mode: 'degraded', degraded: { after: 3, errorRate: 0.3, slowShare: 0.3, extraLatencyMs: 300 } },
+  // the same degradation behind a feature flag (flags canaries): fine until /features/new_ranker/enabled is true
+  { tag: 'v1.7.0', mode: 'degraded', degraded: { after: 3, errorRate: 0.3, slowShare: 0.3, extraLatencyMs: 300 }, degradedFlag: '/features/new_ranker/enabled' },
 ];
 
 export interface DeployFleet {

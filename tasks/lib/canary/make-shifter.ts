@@ -18,6 +18,7 @@ const planOf = (p: ShiftPlan): ControllerPlan => ({
   realPercent: p.real,
   detail: p.summary,
   files: p.files.map((f) => ({ where: f.host, path: f.path, before: f.before, after: f.after, diff: f.diff })),
+  actions: p.actions,
 });
 
 const resultOf = (r: ShiftResult): ControllerResult => ({ realPercent: r.real, detail: r.summary, durationMs: r.durationMs });

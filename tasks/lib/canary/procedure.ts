@@ -58,7 +58,8 @@ async function plan(ctx: CanaryCtx): Promise<string[]> {
   lines.push(`  gates: ${ctx.signals.gates.filter((g) => !c.gates || c.gates.includes(g.name)).map((g) => g.name).join(', ')} (canary cohort against the stable one; a failed gate rolls back, warn or inconclusive holds up to ${c.maxHold ? hmsText(Math.round(c.maxHold / 1000)) : 'twice the bake'}, then ${c.onMaxHold})`);
   const smoke = [c.smoke.command && `command \`${c.smoke.command}\``, c.smoke.validate && 'the validation suite', c.smoke.verify && "verify's checks"].filter(Boolean);
   lines.push(`  before every increase: ${smoke.length ? smoke.join(', ') : 'no smoke checks'}`);
-  lines.push(`  on a failure: traffic back to the stable hosts first, then the moved hosts back to what they ran, verified (applied migrations are NOT undone)`, '');
+  if (c.mode === 'flags') lines.push(`  on a failure: every flag off again on every host (the hosts keep running ${ctx.tag}: nothing is redeployed)`, '');
+  else lines.push(`  on a failure: traffic back to the stable hosts first, then the moved hosts back to what they ran, verified (applied migrations are NOT undone)`, '');
   return lines;
 }
 

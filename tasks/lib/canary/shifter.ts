@@ -28,6 +28,8 @@ export interface ShiftPlan {
   readonly files: readonly { readonly where: string; readonly path: string; readonly before: string | null; readonly after: string; readonly diff: string }[];
   /** One line: `canary weight 1 (host1), stable weight 3 each (host2, host3)`. */
   readonly detail: string;
+  /** What applying it runs, in words: `write FILE on host1 (temporary file, then rename), then restart api`. */
+  readonly actions?: readonly string[];
 }
 
 export interface ShiftResult {

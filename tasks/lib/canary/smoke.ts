@@ -74,6 +74,6 @@ export async function runSmoke(ctx: CanaryCtx, hosts: readonly HostRun[], out: (
       lines.push(passed ? `verify ${h.host.name} ok` : `verify ${h.host.name}: ${failures.join('; ')}`);
     }
   }
-  if (!lines.length && !ctx.dry) lines.push(hosts.length ? 'no smoke checks configured (canary.smoke)' : 'no canary host yet: the deploy of the first ones verifies them');
+  if (!lines.length && !ctx.dry) lines.push(hosts.length ? 'no smoke checks configured (canary.smoke)' : ctx.canary.mode === 'flags' ? 'no host has its flags on yet' : 'no canary host yet: the deploy of the first ones verifies them');
   return { ok, returncode, lines };
 }

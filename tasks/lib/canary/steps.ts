@@ -39,7 +39,9 @@ const ref = (ctx: CanaryCtx, h: HostRun): HostRef => {
 };
 
 export function shiftStep(ctx: CanaryCtx, percent: number, step: number): ShiftStep {
-  return { percent, canary: moved(ctx).map((h) => ref(ctx, h)), stable: servingStable(ctx).map((h) => ref(ctx, h)), runId: ctx.rollout.runId, step };
+  // flags mode deploys nothing: every host whose flags are not on is stable (a resumed canary's too)
+  const stable = ctx.canary.mode === 'flags' ? notMoved(ctx) : servingStable(ctx);
+  return { percent, canary: moved(ctx).map((h) => ref(ctx, h)), stable: stable.map((h) => ref(ctx, h)), runId: ctx.rollout.runId, step };
 }
 
 /**
@@ -175,9 +177,11 @@ async function bake(ctx: CanaryCtx, i: number, task: T): Promise<void> {
   const maxHoldMs = ctx.canary.maxHold ?? 2 * bakeMs;
   const canaryHosts = moved(ctx);
   const stableHosts = notMoved(ctx);
+  // flags mode: every host runs the release, so its tag would put every record in both cohorts
+  const tagged = ctx.canary.mode !== 'flags';
   const keys = {
-    canary: keysOf(canaryHosts.map((h) => ({ host: h.host, tag: ctx.tag })), (h) => appPortOf(ctx, h)),
-    stable: keysOf(stableHosts.map((h) => ({ host: h.host, tag: h.from.tag })), (h) => appPortOf(ctx, h)),
+    canary: keysOf(canaryHosts.map((h) => ({ host: h.host, tag: tagged ? ctx.tag : undefined })), (h) => appPortOf(ctx, h)),
+    stable: keysOf(stableHosts.map((h) => ({ host: h.host, tag: tagged ? h.from.tag : undefined })), (h) => appPortOf(ctx, h)),
   };
   const resumed = ctx.rollout.stepIndex === i && ctx.rollout.monitor !== null;
   ctx.rollout.stepIndex = i;
@@ -295,13 +299,16 @@ export function stepTask(ctx: CanaryCtx, i: number): ListrTask<CanaryCtx> {
   };
 }
 
-/** flags mode: the first `count` hosts are the canary from now on (the traffic task turns their flags on). */
+/**
+ * flags mode: the first `count` hosts are the canary from now on, the others not (the traffic task
+ * turns their flags on, and off): a canary resumed at a step its controller had gone past has exactly that step's hosts on.
+ */
 function flagHosts(ctx: CanaryCtx, count: number): ListrTask<CanaryCtx> {
   return {
     title: `Flags on ${count} of ${ctx.hosts.length} hosts`,
     task: async (_c, t) => {
       const on = ctx.hosts.slice(0, count);
-      for (const h of on) ctx.rollout.hosts.find((x) => x.name === h.host.name)!.moved = true;
+      for (const h of ctx.hosts) ctx.rollout.hosts.find((x) => x.name === h.host.name)!.moved = on.includes(h);
       t.title = `Flags on: ${on.map((h) => h.host.name).join(', ')}`;
       await save(ctx);
     },
@@ -322,7 +329,10 @@ function trafficTask(ctx: CanaryCtx, i: number, percent: number, last: boolean):
       const step = shiftStep(c, percent, i);
       if (c.dry) {
         const plan = shifter.plan(step, c.originalSplit);
-        for (const f of plan.files) c.dry.add(f.where, `${f.path}: ${plan.detail}\n${f.diff.replace(/\n$/, '').split('\n').map((l) => `      ${l}`).join('\n')}`);
+        const flags = c.canary.mode === 'flags';
+        // flags: only the hosts whose file this step changes, then what runs after the write (restart, reload)
+        for (const f of plan.files.filter((x) => !flags || x.after !== x.before)) c.dry.add(f.where, `${f.path}: ${plan.detail}\n${f.diff.replace(/\n$/, '').split('\n').map((l) => `      ${l}`).join('\n')}`);
+        if (flags) for (const a of plan.actions ?? []) c.dry.add('flags', a);
         return;
       }
       // nginx at 100%: every host runs the release, the file goes back to what it was (every host, as weighted before)

@@ -20,11 +20,13 @@ const rel = (p: string) => path.relative(process.cwd(), p) || p;
 
 function headline(ctx: CanaryCtx, r: RunResult): string {
   const at = percentText(ctx.rollout.percent);
+  const flags = ctx.canary.mode === 'flags';
   switch (r.outcome) {
     case 'done':
-      return `PROMOTED: ${ctx.tag} takes 100% of the traffic on every host, verified`;
+      return flags ? `PROMOTED: the flags are on on every host (${ctx.tag})` : `PROMOTED: ${ctx.tag} takes 100% of the traffic on every host, verified`;
     case 'rolled-back':
-      return `ROLLED BACK: ${ctx.rollout.reason ?? 'the canary failed'}; traffic and hosts back on the previous release, verified`;
+      // flags mode changes no code: the hosts run the release they ran before the canary
+      return `ROLLED BACK: ${ctx.rollout.reason ?? 'the canary failed'}; ${flags ? `every flag off again on every host (they still run ${ctx.tag}, as before the canary)` : 'traffic and hosts back on the previous release, verified'}`;
     case 'refused':
       return 'REFUSED before changing anything live';
     case 'needs-attention':
@@ -41,7 +43,7 @@ export function canarySummary(ctx: CanaryCtx, r: RunResult): string {
   if (r.outcome === 'dry-run') return lines.join('\n');
   lines.push(`  traffic: ${percentText(ctx.rollout.realPercent)} on ${ctx.tag}${ctx.rollout.stepIndex >= 0 ? ` (step ${ctx.rollout.stepIndex + 1} of ${ctx.percents.length})` : ''}`);
   for (const h of ctx.hosts) {
-    const on = moved(ctx).includes(h) ? `on ${ctx.tag}` : h.stage === 'rolled-back' ? `back on ${label(h.from)}, verified` : h.stage === 'rollback-failed' ? `state uncertain: the rollback to ${label(h.from)} did not verify` : `on ${label(h.from)}`;
+    const on = ctx.canary.mode === 'flags' ? `${label(h.from)}, flags ${moved(ctx).includes(h) ? 'on' : 'off'}` : moved(ctx).includes(h) ? `on ${ctx.tag}` : h.stage === 'rolled-back' ? `back on ${label(h.from)}, verified` : h.stage === 'rollback-failed' ? `state uncertain: the rollback to ${label(h.from)} did not verify` : `on ${label(h.from)}`;
     lines.push(`  ${h.host.name}: ${on}${h.problem && h.stage !== 'verified' ? `\n      why: ${h.problem}` : ''}`);
   }
   const changes = ctx.rollout.decisions.filter((d) => d.action !== 'hold').slice(-8);
