@@ -266,6 +266,12 @@ export function stepTask(ctx: CanaryCtx, i: number): ListrTask<CanaryCtx> {
           {
             title: 'Smoke checks',
             task: timed<CanaryCtx>(`smoke ${i + 1}`, async (c, t) => {
+              // the step is recorded as begun before anything of it changes: a resume goes on from
+              // here, never back to the step before (with a fresh monitor: this step's cohorts)
+              if (c.rollout.stepIndex !== i) {
+                Object.assign(c.rollout, { stepIndex: i, monitor: null, stepStartedAt: null, passingSince: null });
+                await save(c);
+              }
               const r = await runSmoke(c, moved(c), (line) => (t.output = line));
               c.events.add({ type: 'smoke', at: new Date().toISOString(), step: i, ok: r.ok, returncode: r.returncode, detail: r.lines.join('; ') });
               if (!c.dry) c.rollout.smoke.push({ at: new Date().toISOString(), step: i, ok: r.ok, returncode: r.returncode, detail: r.lines.join('; ') });
