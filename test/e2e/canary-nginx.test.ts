@@ -16,6 +16,8 @@ beforeAll(async () => {
   f = await LocalFleet.create();
   // `quick`: the same fleet, with short bakes (for what needs a step, not the demo's timing)
   f.writeEnv('quick', 'clone', { app: f.appPort, nginx: f.nginxPort }, (t) => t.replace('export default env;', "env.canary!.bake = ['5s', '3s', '3s'];\nexport default env;"));
+  // `brisk`: bakes long enough for a few dozen requests a step, to read the split nginx served
+  f.writeEnv('brisk', 'clone', { app: f.appPort, nginx: f.nginxPort }, (t) => t.replace('export default env;', "env.canary!.bake = ['7s', '6s', '3s'];\nexport default env;"));
   const d = await f.task('doctor', ['--env', 'fleet']); // creates the fleet, at v1.0.0
   f.track();
   expect(d.code, d.stdout + d.stderr).not.toBe(2);
@@ -26,7 +28,7 @@ afterAll(async () => {
 });
 
 /** The generators of `canary --traffic` still running for this fleet's environments. */
-const generators = async () => (await exec('pgrep', ['-f', `tasks/traffic.ts --env (fleet|quick)`]).catch(() => ({ stdout: '' }))).stdout.split('\n').filter(Boolean);
+const generators = async () => (await exec('pgrep', ['-f', `tasks/traffic.ts --env (fleet|quick|brisk)`]).catch(() => ({ stdout: '' }))).stdout.split('\n').filter(Boolean);
 
 interface TrafficEvent { type: 'traffic'; at: string; step: number; percent: number; realPercent: number; detail: string }
 const trafficEvents = (file: string): TrafficEvent[] =>
@@ -80,7 +82,7 @@ describe('canary, nginx mode, the local canary fleet', () => {
   it('a good tag: 20% then 50% of the requests nginx serves go to the canary host, then every host runs it and the file is as before', async () => {
     const original = readFileSync(f.nginx.include, 'utf8');
     const mark = f.upstreams().length;
-    const r = await f.task('canary', ['v1.1.0', '--env', 'fleet', '--traffic', '--json']);
+    const r = await f.task('canary', ['v1.1.0', '--env', 'brisk', '--traffic', '--json']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.json).toMatchObject({ success: true, phase: 'done', percent: 100 });
     expect(await tags()).toEqual(['v1.1.0', 'v1.1.0', 'v1.1.0']);
