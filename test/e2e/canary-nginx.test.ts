@@ -27,8 +27,15 @@ afterAll(async () => {
   await f?.stop();
 });
 
-/** The generators of `canary --traffic` still running for this fleet's environments. */
-const generators = async () => (await exec('pgrep', ['-f', `tasks/traffic.ts --env (fleet|quick|brisk)`]).catch(() => ({ stdout: '' }))).stdout.split('\n').filter(Boolean);
+/** The generators of `canary --traffic` still running for this fleet (their environment names this test's folder). */
+const generators = async () =>
+  (await exec('pgrep', ['-f', 'tasks/traffic.ts --env']).catch(() => ({ stdout: '' }))).stdout.split('\n').filter(Boolean).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`CUTOVER_ENVIRONMENTS_DIR=${f.envDir}`);
+    } catch {
+      return false; // gone
+    }
+  });
 
 interface TrafficEvent { type: 'traffic'; at: string; step: number; percent: number; realPercent: number; detail: string }
 const trafficEvents = (file: string): TrafficEvent[] =>
