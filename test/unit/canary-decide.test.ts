@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decide, type DecideInput } from '../../tasks/lib/canary/decide.ts';
+import { decide, nextJudgement, type DecideInput } from '../../tasks/lib/canary/decide.ts';
 import { subsetCount } from '../../tasks/lib/canary/split.ts';
 import { parseSteps } from '../../tasks/lib/canary/task.ts';
 
@@ -53,6 +53,37 @@ describe('the canary decision at each interval', () => {
     expect(decide(base({ paused: 'waiting' })).action).toBe('wait');
     expect(decide(base({ paused: 'paused', control: 'resume', now: 70 * S, clock: { startedAt: 0, passingSince: 0 } })).action).toBe('promote');
     expect(decide(base({ paused: 'paused', verdict: 'fail', notPassing: ['x'] })).action).toBe('rollback');
+  });
+});
+
+describe('when the gates are judged next', () => {
+  const clock = (passingSince: number | null) => ({ startedAt: 0, passingSince });
+  const at = (began: number, now: number, passingSince: number | null) => nextJudgement({ began, now, intervalMs: 2 * S, bakeMs: 10 * S, clock: clock(passingSince) });
+
+  it('every interval from when a judgement began, however long it took; as soon as the bake is done when sooner; never back to back', () => {
+    expect(at(10 * S, 10.3 * S, null)).toBe(12 * S);
+    expect(at(10 * S, 10.3 * S, 4 * S)).toBe(12 * S);
+    expect(at(12.5 * S, 12.8 * S, 4 * S)).toBe(14 * S); // the bake completes before the next interval
+    expect(at(10 * S, 13 * S, null)).toBe(13.5 * S); // a judgement slower than the interval: a quarter of one before the next
+  });
+
+  it('a step is promoted when its bake completes, not up to an interval later (judged every 3 s, each judgement taking 300 ms)', () => {
+    let t = 0;
+    let c: { startedAt: number; passingSince: number | null } = clock(null);
+    const judged: number[] = [];
+    for (;;) {
+      const began = t;
+      t += 50; // the operator's requests read
+      const d = decide(base({ verdict: t >= 5000 ? 'pass' : 'inconclusive', clock: c, now: t, bakeMs: 10_000, maxHoldMs: 60_000 }));
+      judged.push(t);
+      c = d.clock as typeof c;
+      t += 250; // the signals read and judged, the state written
+      if (d.action === 'promote') break;
+      t = Math.max(t, nextJudgement({ began, now: t, intervalMs: 3000, bakeMs: 10_000, clock: c }));
+    }
+    // passing from 6050; the next interval would be 18050
+    expect(judged).toEqual([50, 3050, 6050, 9050, 12050, 15050, 16100]);
+    expect(judged.at(-1)! - c.passingSince!).toBe(10_050);
   });
 });
 

@@ -14,7 +14,7 @@ import { backupStep } from '../deploy/backup-step.ts';
 import { timed, type Task } from '../kernel/listr.ts';
 import type { Host } from '../config/schema.ts';
 import type { CanaryCtx } from './context.ts';
-import { decide, type ControlAction } from './decide.ts';
+import { decide, nextJudgement, type ControlAction } from './decide.ts';
 import { judgeNow, keysOf, stepMonitor } from './judge.ts';
 import { runSmoke } from './smoke.ts';
 import { KEPT_DECISIONS, writeCanary, type DecisionRecord } from './state.ts';
@@ -201,6 +201,7 @@ async function bake(ctx: CanaryCtx, i: number, task: T): Promise<void> {
   });
 
   for (;;) {
+    const began = Date.now();
     const control = await takeControl(ctx);
     const now = Date.now();
     const j = await judgeNow(ctx.monitor, now);
@@ -234,7 +235,8 @@ async function bake(ctx: CanaryCtx, i: number, task: T): Promise<void> {
       task.title = `Bake ${hmsText(Math.round(bakeMs / 1000))}: ${why}`;
       return;
     }
-    await sleep(ctx.canary.interval, undefined, { signal: ctx.signal });
+    const next = nextJudgement({ began, now: Date.now(), intervalMs: ctx.canary.interval, bakeMs, clock: d.clock });
+    await sleep(Math.max(0, next - Date.now()), undefined, { signal: ctx.signal });
   }
 }
 
