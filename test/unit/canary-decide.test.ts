@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { decide, nextJudgement, type DecideInput } from '../../tasks/lib/canary/decide.ts';
 import { subsetCount } from '../../tasks/lib/canary/split.ts';
-import { parseSteps } from '../../tasks/lib/canary/task.ts';
+import { parseSteps, runSteps } from '../../tasks/lib/canary/task.ts';
+import { CanaryConfig } from '../../tasks/lib/config/canary.ts';
 
 const S = 1000;
 const base = (o: Partial<DecideInput>): DecideInput => ({
@@ -88,6 +89,16 @@ describe('when the gates are judged next', () => {
 });
 
 describe('steps and subsets', () => {
+  it('--steps with a bake per step: as many steps as bakes, else refused naming both', () => {
+    const perStep = CanaryConfig.parse({ mode: 'subset', steps: [20, 50, 100], bake: ['30s', '10s', '10s'] });
+    expect(() => runSteps(perStep, [10, 20, 50, 75, 100], 'environments/local-canary.ts')).toThrow(
+      '--steps 10,20,50,75,100: environments/local-canary.ts gives canary.bake one duration per step (3: 20,50,100); give 3 steps, or make canary.bake one duration for every step',
+    );
+    expect(runSteps(perStep, [10, 50, 100], 'x.ts')).toEqual([10, 50, 100]);
+    expect(runSteps(perStep, undefined, 'x.ts')).toEqual([20, 50, 100]);
+    expect(runSteps(CanaryConfig.parse({ mode: 'subset', bake: '10s' }), [10, 20, 50, 75, 100], 'x.ts')).toEqual([10, 20, 50, 75, 100]);
+  });
+
   it('--steps: increasing whole percentages ending at 100', () => {
     expect(parseSteps('10,20,50,75,100')).toEqual([10, 20, 50, 75, 100]);
     expect(parseSteps(undefined)).toBeUndefined();
