@@ -3,6 +3,7 @@
  * loop is bounded. Machines are shared and noisy: read the ratios, not the absolute numbers.
  */
 import path from 'node:path';
+import { benchCanary } from './canary.ts';
 import { benchFleet } from './fleet.ts';
 import { benchHelp, verdictLine } from './help.ts';
 import { benchRedact } from './redact.ts';
@@ -42,6 +43,11 @@ if (want('signals') || only.includes('signals-long')) {
 }
 if (want('shift')) {
   const r = await benchShift();
+  process.stdout.write(`${r.text}\n`);
+  verdicts.push(...r.verdicts);
+}
+if (want('canary')) {
+  const r = await benchCanary(repo);
   process.stdout.write(`${r.text}\n`);
   verdicts.push(...r.verdicts);
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { decide, type DecideInput } from '../../tasks/lib/canary/decide.ts';
+import { decide, nextJudgement, type DecideInput } from '../../tasks/lib/canary/decide.ts';
 import { subsetCount } from '../../tasks/lib/canary/split.ts';
-import { parseSteps } from '../../tasks/lib/canary/task.ts';
+import { parseSteps, runSteps } from '../../tasks/lib/canary/task.ts';
+import { CanaryConfig } from '../../tasks/lib/config/canary.ts';
 
 const S = 1000;
 const base = (o: Partial<DecideInput>): DecideInput => ({
@@ -77,7 +78,48 @@ describe('the canary decision at each interval', () => {
   });
 });
 
+describe('when the gates are judged next', () => {
+  const clock = (passingSince: number | null) => ({ startedAt: 0, passingSince });
+  const at = (began: number, now: number, passingSince: number | null) => nextJudgement({ began, now, intervalMs: 2 * S, bakeMs: 10 * S, clock: clock(passingSince) });
+
+  it('every interval from when a judgement began, however long it took; as soon as the bake is done when sooner; never back to back', () => {
+    expect(at(10 * S, 10.3 * S, null)).toBe(12 * S);
+    expect(at(10 * S, 10.3 * S, 4 * S)).toBe(12 * S);
+    expect(at(12.5 * S, 12.8 * S, 4 * S)).toBe(14 * S); // the bake completes before the next interval
+    expect(at(10 * S, 13 * S, null)).toBe(13.5 * S); // a judgement slower than the interval: a quarter of one before the next
+  });
+
+  it('a step is promoted when its bake completes, not up to an interval later (judged every 3 s, each judgement taking 300 ms)', () => {
+    let t = 0;
+    let c: { startedAt: number; passingSince: number | null } = clock(null);
+    const judged: number[] = [];
+    for (;;) {
+      const began = t;
+      t += 50; // the operator's requests read
+      const d = decide(base({ verdict: t >= 5000 ? 'pass' : 'inconclusive', clock: c, now: t, bakeMs: 10_000, maxHoldMs: 60_000 }));
+      judged.push(t);
+      c = d.clock as typeof c;
+      t += 250; // the signals read and judged, the state written
+      if (d.action === 'promote') break;
+      t = Math.max(t, nextJudgement({ began, now: t, intervalMs: 3000, bakeMs: 10_000, clock: c }));
+    }
+    // passing from 6050; the next interval would be 18050
+    expect(judged).toEqual([50, 3050, 6050, 9050, 12050, 15050, 16100]);
+    expect(judged.at(-1)! - c.passingSince!).toBe(10_050);
+  });
+});
+
 describe('steps and subsets', () => {
+  it('--steps with a bake per step: as many steps as bakes, else refused naming both', () => {
+    const perStep = CanaryConfig.parse({ mode: 'subset', steps: [20, 50, 100], bake: ['30s', '10s', '10s'] });
+    expect(() => runSteps(perStep, [10, 20, 50, 75, 100], 'environments/local-canary.ts')).toThrow(
+      '--steps 10,20,50,75,100: environments/local-canary.ts gives canary.bake one duration per step (3: 20,50,100); give 3 steps, or make canary.bake one duration for every step',
+    );
+    expect(runSteps(perStep, [10, 50, 100], 'x.ts')).toEqual([10, 50, 100]);
+    expect(runSteps(perStep, undefined, 'x.ts')).toEqual([20, 50, 100]);
+    expect(runSteps(CanaryConfig.parse({ mode: 'subset', bake: '10s' }), [10, 20, 50, 75, 100], 'x.ts')).toEqual([10, 20, 50, 75, 100]);
+  });
+
   it('--steps: increasing whole percentages ending at 100', () => {
     expect(parseSteps('10,20,50,75,100')).toEqual([10, 20, 50, 75, 100]);
     expect(parseSteps(undefined)).toBeUndefined();

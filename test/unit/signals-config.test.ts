@@ -77,6 +77,19 @@ describe('source commands (exact)', () => {
     expect(readLogBytes('/srv/app/logs/predictions_2026-12-01.jsonl', 100, 50).script).toBe('tail -c +101 -- /srv/app/logs/predictions_2026-12-01.jsonl | head -c 50');
   });
 
+  it('lists and reads ahead in one command: a NUL byte, then the file from its offset', () => {
+    expect(listLogFiles('/srv/app/logs/predictions_{date}.jsonl', { name: 'predictions_2026-12-01.jsonl', offset: 100, max: 4096 }).script).toBe(
+      `for f in /srv/app/logs/predictions_[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9].jsonl; do [ -f "$f" ] && printf '%s %s\\n' "$(stat -c %s -- "$f")" "\${f##*/}"; done; ` +
+        `printf '\\0'; [ -f /srv/app/logs/predictions_2026-12-01.jsonl ] && [ "$(stat -c %s -- /srv/app/logs/predictions_2026-12-01.jsonl)" -gt 100 ] && ` +
+        'tail -c +101 -- /srv/app/logs/predictions_2026-12-01.jsonl | head -c 4096; exit 0',
+    );
+    expect(listLogFiles("/var/log/it's here/access.json", { name: 'access.json', offset: 0, max: 10 }).script).toBe(
+      `for f in '/var/log/it'\\''s here'/access.json; do [ -f "$f" ] && printf '%s %s\\n' "$(stat -c %s -- "$f")" "\${f##*/}"; done; ` +
+        `printf '\\0'; [ -f '/var/log/it'\\''s here/access.json' ] && [ "$(stat -c %s -- '/var/log/it'\\''s here/access.json')" -gt 0 ] && ` +
+        `tail -c +1 -- '/var/log/it'\\''s here/access.json' | head -c 10; exit 0`,
+    );
+  });
+
   it('puts a cohort into PromQL as an escaped alternation', () => {
     expect(withCohort('sum(rate(x{instance=~"{cohort}"}[5m]))', ['127.0.0.1:8001', 'a|b'])).toBe('sum(rate(x{instance=~"127\\\\.0\\\\.0\\\\.1:8001|a\\\\|b"}[5m]))');
     expect(withCohort('x{v=~"{cohort}"}', 'all')).toBe('x{v=~".*"}');

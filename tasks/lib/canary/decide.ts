@@ -78,3 +78,14 @@ export function decide(i: DecideInput): Decision {
   }
   return { action: 'hold', clock: next, why: `holding (${s(held)} of at most ${s(i.maxHoldMs)}): ${what}` };
 }
+
+/**
+ * When to judge next (epoch ms): one interval after this judgement began (so the gates are judged
+ * every interval, however long reading the signals took), or as soon as the bake completes when
+ * every gate is passing: a step is promoted when its bake is done, not up to an interval later.
+ * Never sooner than a quarter of an interval from `now`, however slow the last judgement was.
+ */
+export function nextJudgement(o: { readonly began: number; readonly now: number; readonly intervalMs: number; readonly bakeMs: number; readonly clock: StepClock }): number {
+  const baked = o.clock.passingSince === null ? Infinity : o.clock.passingSince + o.bakeMs;
+  return Math.max(Math.min(o.began + o.intervalMs, baked), o.now + o.intervalMs / 4);
+}

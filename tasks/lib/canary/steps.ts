@@ -14,7 +14,7 @@ import { backupStep } from '../deploy/backup-step.ts';
 import { timed, type Task } from '../kernel/listr.ts';
 import type { Host } from '../config/schema.ts';
 import type { CanaryCtx } from './context.ts';
-import { decide, type ControlAction } from './decide.ts';
+import { decide, nextJudgement, type ControlAction } from './decide.ts';
 import { judgeNow, keysOf, stepMonitor } from './judge.ts';
 import { runSmoke } from './smoke.ts';
 import { KEPT_DECISIONS, writeCanary, type DecisionRecord } from './state.ts';
@@ -213,6 +213,7 @@ async function bake(ctx: CanaryCtx, i: number, task: T): Promise<void> {
   });
 
   for (;;) {
+    const began = Date.now();
     // a connection drop (hours into a day-long bake) is not a verdict: the step goes on, and the
     // state is written again at the next interval; the lock's renewal decides when it is too long
     const control = await takeControl(ctx).catch((err: Error) => (stateTrouble(ctx, 'read the control requests on', err), null));
@@ -249,7 +250,8 @@ async function bake(ctx: CanaryCtx, i: number, task: T): Promise<void> {
       task.title = `Bake ${hmsText(Math.round(bakeMs / 1000))}: ${why}`;
       return;
     }
-    await sleep(ctx.canary.interval, undefined, { signal: ctx.signal });
+    const next = nextJudgement({ began, now: Date.now(), intervalMs: ctx.canary.interval, bakeMs, clock: d.clock });
+    await sleep(Math.max(0, next - Date.now()), undefined, { signal: ctx.signal });
   }
 }
 

@@ -1,5 +1,6 @@
 /** canary <tag>, canary resume, canary abort: as changing tasks of the kernel (their flags, context and procedure). */
 import { UsageError } from '../base/errors.ts';
+import type { CanaryConfig } from '../config/canary.ts';
 import { flag, str, type ParsedArgs } from '../cli/args.ts';
 import { runFlags } from '../deploy/targets.ts';
 import { validateTag } from '../deploy/tag.ts';
@@ -20,11 +21,25 @@ export function parseSteps(text: string | undefined): number[] | undefined {
   return steps;
 }
 
+/**
+ * The run's steps: --steps, else canary.steps. A bake given per step must have one per step of
+ * the run: --steps with another count is refused (step 4 of 5 would otherwise bake for no time, and never end).
+ */
+export function runSteps(canary: CanaryConfig, steps: readonly number[] | undefined, file: string): readonly number[] {
+  if (!steps) return canary.steps;
+  if (Array.isArray(canary.bake) && canary.bake.length !== steps.length)
+    throw new UsageError(
+      `--steps ${steps.join(',')}: ${file} gives canary.bake one duration per step (${canary.bake.length}: ${canary.steps.join(',')}); ` +
+        `give ${canary.bake.length} steps, or make canary.bake one duration for every step`,
+    );
+  return steps;
+}
+
 function canaryCtx(args: ParsedArgs, base: KernelCtx, hosts: RunHosts, cflags: CanaryFlags, tag: string): CanaryCtx {
   const { canary, signals } = base.env.config;
   if (!canary) throw new UsageError(`${base.env.file} has no canary section: add one (mode, steps, bake...) to run a canary; see docs/canary.md`);
   if (!signals) throw new UsageError(`${base.env.file} has no signals section: the canary's steps are judged by its gates; see docs/signals.md`);
-  const percents = cflags.steps ?? canary.steps;
+  const percents = runSteps(canary, cflags.steps, base.env.file);
   const ctx: CanaryCtx = {
     ...base,
     task: 'deploy', // the deploy's steps run in it; the kernel's task is the procedure's ('canary')

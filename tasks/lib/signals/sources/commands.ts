@@ -18,11 +18,28 @@ export function splitLogPath(path: string): { dir: string; prefix: string; suffi
   return { dir, prefix: name.slice(0, at), suffix: name.slice(at + DATE_TOKEN.length), dated: true };
 }
 
-/** One line per existing log file: `<size> <name>` (names without the folder). Nothing when there is none. */
-export function listLogFiles(path: string): Command {
+/** Read ahead with a listing: the bytes of `name` (in the log's folder) from `offset`, at most `max`. */
+export interface ReadAhead {
+  readonly name: string;
+  readonly offset: number;
+  readonly max: number;
+}
+
+/**
+ * One line per existing log file: `<size> <name>` (names without the folder). Nothing when there is
+ * none. With `ahead`, in the same round trip: a NUL byte, then that file's bytes from its offset
+ * (at most `max`; nothing when the file is gone or no longer than the offset).
+ */
+export function listLogFiles(path: string, ahead?: ReadAhead): Command {
   const { dir, prefix, suffix, dated } = splitLogPath(path);
   const glob = dated ? sh`${dir}/${prefix}${raw(DATE_GLOB)}${suffix}` : sh`${dir}/${prefix}`;
-  return command(sh`for f in ${glob}; do [ -f "$f" ] && printf '%s %s\\n' "$(stat -c %s -- "$f")" "\${f##*/}"; done; exit 0`, { readOnly: true });
+  const list = sh`for f in ${glob}; do [ -f "$f" ] && printf '%s %s\\n' "$(stat -c %s -- "$f")" "\${f##*/}"; done`;
+  if (!ahead) return command(sh`${list}; exit 0`, { readOnly: true });
+  const file = `${dir}/${ahead.name}`;
+  return command(
+    sh`${list}; printf '\\0'; [ -f ${file} ] && [ "$(stat -c %s -- ${file})" -gt ${ahead.offset} ] && tail -c +${ahead.offset + 1} -- ${file} | head -c ${ahead.max}; exit 0`,
+    { readOnly: true },
+  );
 }
 
 /** `length` bytes of `file` from byte `offset` (0-based), streamed. */

@@ -8,6 +8,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import type { Runner } from '../../runners/types.ts';
 import { lastLines } from '../../runners/run.ts';
 import { CutoverError } from '../../base/errors.ts';
@@ -27,7 +28,12 @@ export interface LogFile {
 
 /** Where the files are: this machine's file system, or a host through its runner. */
 export interface LogPlace {
-  list(): Promise<LogFile[]>;
+  /**
+   * The files and their sizes. `ahead`: the file a read is expected in next and from where (the
+   * newest one already read): a place that pays a round trip per command may bring its new bytes
+   * along with the listing.
+   */
+  list(ahead?: { readonly name: string; readonly offset: number }): Promise<LogFile[]>;
   /** Streams `length` bytes from `offset` into the splitter. */
   read(name: string, offset: number, length: number, into: LineSplitter, signal?: AbortSignal): Promise<void>;
 }
@@ -88,10 +94,11 @@ export class LogReader {
 
   /** The same walk over what is new, with the reading of each range left to `readRange` (parallel readers). */
   async readRanges(readRange: RangeReader, opts: { since?: number } = {}): Promise<ReadReport> {
-    const files = sortFiles(await this.place.list(), this.logPath);
-    const fresh = Object.keys(this.offsets).length === 0;
-    const first = fresh ? firstFileToRead(files, this.logPath, opts.since) : 0;
     const known = Object.keys(this.offsets).sort();
+    const newestKnown = known.at(-1);
+    const files = sortFiles(await this.place.list(newestKnown === undefined ? undefined : { name: newestKnown, offset: this.offsets[newestKnown]! }), this.logPath);
+    const fresh = known.length === 0;
+    const first = fresh ? firstFileToRead(files, this.logPath, opts.since) : 0;
     const oldestKnown = known[0];
     let bytes = 0;
     const read: string[] = [];
@@ -193,18 +200,75 @@ export class LocalLogPlace implements LogPlace {
   }
 }
 
-/** Files on a host, through its runner (SSH, or bash on this machine). */
+/** What a listing brought along: bytes of `name` from `offset`. */
+interface Ahead {
+  readonly name: string;
+  readonly offset: number;
+  readonly bytes: Buffer;
+}
+
+/** A listing's output: text lines, then (after a NUL byte) the bytes read ahead, at most `max`. */
+class ListingSink extends Writable {
+  private readonly text: Buffer[] = [];
+  private readonly data: Buffer[] = [];
+  private inData = false;
+  private dataBytes = 0;
+
+  constructor(private readonly max: number) {
+    super();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
+    let c = chunk;
+    if (!this.inData) {
+      const nul = c.indexOf(0);
+      if (nul < 0) return void (this.text.push(c), done());
+      this.text.push(c.subarray(0, nul));
+      this.inData = true;
+      c = c.subarray(nul + 1);
+    }
+    const keep = c.subarray(0, Math.max(0, this.max - this.dataBytes));
+    this.data.push(keep);
+    this.dataBytes += keep.length;
+    done();
+  }
+
+  get listing(): string {
+    return Buffer.concat(this.text).toString('utf8');
+  }
+
+  /** null: nothing was read ahead. */
+  get ahead(): Buffer | null {
+    return this.inData && this.dataBytes > 0 ? Buffer.concat(this.data) : null;
+  }
+}
+
+/** At most this much of a file comes with a listing; the rest of a larger read is streamed as before. */
+export const READ_AHEAD_MAX = 4 << 20;
+
+/**
+ * Files on a host, through its runner (SSH, or bash on this machine). A listing asked with `ahead`
+ * brings the new bytes of that file in the same command: a reader following a growing log then
+ * costs one round trip per read, not two.
+ */
 export class RunnerLogPlace implements LogPlace {
+  private ahead: Ahead | null = null;
+
   constructor(
     private readonly runner: Runner,
     private readonly logPath: string,
+    private readonly readAheadMax = READ_AHEAD_MAX,
   ) {}
 
-  async list(): Promise<LogFile[]> {
-    const cmd = listLogFiles(this.logPath);
-    const r = await this.runner.exec(cmd, { timeoutMs: 30_000 });
+  async list(ahead?: { readonly name: string; readonly offset: number }): Promise<LogFile[]> {
+    const cmd = listLogFiles(this.logPath, ahead ? { ...ahead, max: this.readAheadMax } : undefined);
+    const sink = new ListingSink(this.readAheadMax);
+    this.ahead = null;
+    const r = await this.runner.exec(cmd, { timeoutMs: 30_000, sink });
     if (r.code !== 0) throw new CutoverError(`${this.runner.host.name}: cannot list ${this.logPath}: \`${display(cmd)}\` ${r.error ?? `exited ${r.code}`}: ${lastLines(r.stderr, 5)}`);
-    return r.stdout
+    const bytes = sink.ahead;
+    if (ahead && bytes) this.ahead = { ...ahead, bytes };
+    return sink.listing
       .split('\n')
       .filter(Boolean)
       .map((l) => {
@@ -215,6 +279,16 @@ export class RunnerLogPlace implements LogPlace {
   }
 
   async read(name: string, offset: number, length: number, into: LineSplitter, signal?: AbortSignal): Promise<void> {
+    const a = this.ahead;
+    if (a && a.name === name && a.offset === offset) {
+      this.ahead = null;
+      // the listing brought them: what it has of the range, then the rest (if any) as usual
+      const have = Math.min(a.bytes.length, length);
+      into.push(a.bytes.subarray(0, have));
+      if (have === length) return;
+      offset += have;
+      length -= have;
+    }
     const { dir } = splitLogPath(this.logPath);
     const cmd = readLogBytes(`${dir}/${name}`, offset, length);
     const r = await this.runner.exec(cmd, { sink: into, ...(signal ? { signal } : {}) });
