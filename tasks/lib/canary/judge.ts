@@ -43,13 +43,16 @@ export interface JudgeSetup {
   readonly runnerFor: (h: Host) => RunCtx['hosts'][number]['runner'];
   readonly state?: MonitorState | null;
   readonly signal?: AbortSignal;
+  /** Where the step before stopped reading (its window's start): a new step does not read the logs from their beginning again. */
+  readonly positions?: MonitorState['positions'];
   /** The step's start: records before it are not the step's (see MonitorOptions.notBefore). */
   readonly notBefore?: number;
 }
 
 /** A monitor for one step: its cohorts are that step's. At 100% (no stable host) only absolute gates. */
 export function stepMonitor(s: JudgeSetup): Monitor {
-  const sources = openSources(s.signals, { hosts: s.hosts, runnerFor: s.runnerFor, ...(s.state ? { positions: (s.state as MonitorState).positions } : {}), ...(s.signal ? { signal: s.signal } : {}) });
+  const positions = s.state ? (s.state as MonitorState).positions : s.positions;
+  const sources = openSources(s.signals, { hosts: s.hosts, runnerFor: s.runnerFor, ...(positions ? { positions } : {}), ...(s.signal ? { signal: s.signal } : {}) });
   const chosen = s.signals.gates.filter((g) => !s.gates || s.gates.includes(g.name));
   const alone = s.keys.stable.length === 0;
   const gates = (alone ? chosen.filter((g) => !isRelative(g)) : chosen).map((g) => g.name);

@@ -202,6 +202,8 @@ async function bake(ctx: CanaryCtx, i: number, task: T): Promise<void> {
     hosts: ctx.hosts.map((h) => h.host),
     runnerFor: (h) => ctx.hosts.find((x) => x.host.name === h.name)?.runner ?? ctx.state.runner,
     state: resumed ? (ctx.rollout.monitor as never) : null,
+    // a new step reads on from where the step before kept its window (its clocks are its own)
+    ...(!resumed && ctx.monitor ? { positions: ctx.monitor.state().positions } : {}),
     signal: ctx.signal,
     notBefore: ctx.rollout.stepStartedAt!,
   });
