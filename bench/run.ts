@@ -3,6 +3,7 @@
  * loop is bounded. Machines are shared and noisy: read the ratios, not the absolute numbers.
  */
 import path from 'node:path';
+import { benchDeploy } from './deploy.ts';
 import { benchFleet } from './fleet.ts';
 import { benchHelp, verdictLine } from './help.ts';
 import { benchRedact } from './redact.ts';
@@ -21,6 +22,11 @@ if (want('help')) {
 }
 if (want('fleet')) {
   const r = await benchFleet(repo);
+  process.stdout.write(`${r.text}\n`);
+  verdicts.push(...r.verdicts);
+}
+if (want('deploy')) {
+  const r = await benchDeploy(repo, Number(process.env.BENCH_ROUNDS ?? 3));
   process.stdout.write(`${r.text}\n`);
   verdicts.push(...r.verdicts);
 }

@@ -72,6 +72,9 @@ export function thisMachine(): LocalRunner {
 }
 
 export class LocalRunner implements Runner {
+  /** Processes started (see Runner.commandsRun). */
+  commandsRun = 0;
+
   constructor(
     readonly host: HostTarget,
     private readonly pathPrefix: readonly string[] = [],
@@ -80,6 +83,7 @@ export class LocalRunner implements Runner {
   async exec(cmd: Command, opts: ExecOptions = {}): Promise<ExecResult> {
     if (opts.signal?.aborted) return notStarted(this.host.name, opts); // an abort that came first: nothing starts
     const started = performance.now();
+    this.commandsRun++;
     const stdout = new TailStore();
     const stderr = new TailStore();
     const env = localEnv(process.env, this.pathPrefix);

@@ -56,6 +56,8 @@ export class SshRunner implements Runner {
   /** What the runner did on its own, for the run's output and summary. */
   readonly notices: string[] = [];
   private holdsJump = false;
+  /** Exec requests sent on this host's connections (see Runner.commandsRun). */
+  commandsRun = 0;
 
   constructor(
     readonly host: HostTarget,
@@ -187,6 +189,7 @@ export class SshRunner implements Runner {
         const stop = new Promise<void>((done) => {
           setTimeout(done, 5000).unref();
           try {
+            this.commandsRun++;
             conn.exec(wrapForBash(killTagged(tag)), (e, ch) => {
               if (e) return stray(), done();
               ch.on('close', () => done()).resume();
@@ -212,6 +215,7 @@ export class SshRunner implements Runner {
       conn.once('close', onConnectionClose);
       opts.signal?.addEventListener('abort', onAbort, { once: true });
 
+      this.commandsRun++;
       conn.exec(line, (e, ch) => {
         if (e) {
           settled = true;
