@@ -126,10 +126,50 @@ function fastTarget(f: DeployFleet): Target {
   return { f, envName: f.envName, sshAddress: h.address, sshPort: h.port, knownHosts: f.fleet.knownHostsPath, appAddress: h.address, appPort: f.appPort, backupDir: f.backupDir };
 }
 
+async function quickRounds(repo: string, f: DeployFleet, rounds: number, pg: { host: string; port: number; user: string }): Promise<{ text: string; verdicts: Verdict[] }> {
+  await f.psql(`insert into messages (user_id, body) select g % 1000, 'message ' || g || ' ' || md5(g::text) from generate_series(1, 200000) g; analyze messages;`);
+  const t = fastTarget(f);
+  await cutover(repo, t, 'deploy', [B]);
+  // BENCH_BASELINE_REPO: another checkout of cutover (the commit before a change), measured in the same rounds
+  const before = process.env.BENCH_BASELINE_REPO;
+  const deploys: Run[] = [];
+  const rollbacks: Run[] = [];
+  const shells: Run[] = [];
+  const old: Run[] = [];
+  const oldRollbacks: Run[] = [];
+  for (let i = 0; i < rounds; i++) {
+    if (before) {
+      await resetForA(f);
+      old.push(await cutover(before, t, 'deploy', [A]));
+      oldRollbacks.push(await cutover(before, t, 'rollback', []));
+    }
+    await resetForA(f);
+    deploys.push(await cutover(repo, t, 'deploy', [A]));
+    rollbacks.push(await cutover(repo, t, 'rollback', []));
+    await resetForA(f);
+    shells.push(await shell(repo, t, 'seed-deploy.sh', A, pg));
+    await shell(repo, t, 'seed-rollback.sh', B, pg);
+  }
+  const d = median(deploys.map((r) => r.ms));
+  const text = table('Quick: one-host deploy, shell vs cutover, and the in-place rollback', [
+    { name: 'bench/seed-deploy.sh', median: median(shells.map((r) => r.ms)), samples: rounds },
+    { name: 'deploy.ts', median: d, samples: rounds, note: `${median(deploys.map(trips))} SSH commands (sshd log ${median(deploys.map((r) => r.sshdCommands))}), first output ${fmtMs(median(deploys.map((r) => r.firstMs)))}` },
+    { name: 'rollback.ts', median: median(rollbacks.map((r) => r.ms)), samples: rounds, note: `${median(rollbacks.map(trips))} SSH commands` },
+    ...(before
+      ? [
+          { name: `deploy.ts of ${before}`, median: median(old.map((r) => r.ms)), samples: rounds, note: `${median(old.map(trips))} SSH commands, first output ${fmtMs(median(old.map((r) => r.firstMs)))}` },
+          { name: `rollback.ts of ${before}`, median: median(oldRollbacks.map((r) => r.ms)), samples: rounds, note: `${median(oldRollbacks.map(trips))} SSH commands` },
+        ]
+      : []),
+  ]);
+  return { text, verdicts: [] };
+}
+
 const stepsMs = (r: Run, prefix: string) => (r.json?.steps ?? []).filter((s) => s.name.startsWith(prefix)).reduce((a, s) => a + s.durationMs, 0);
 const trips = (r: Run) => r.json?.roundTrips?.total ?? NaN;
 
-export async function benchDeploy(repo: string, rounds = 3): Promise<{ text: string; verdicts: Verdict[] }> {
+/** `quick`: only the one-host deploy against the shell and the in-place rollback (for iterating on a change). */
+export async function benchDeploy(repo: string, rounds = 3, quick = false): Promise<{ text: string; verdicts: Verdict[] }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cutover-bench-deploy-'));
   chmodSync(dir, 0o755); // the postgres user must reach the cluster's folder inside
   const pg = await startPostgres({ dir: path.join(dir, 'pg') });
@@ -140,11 +180,12 @@ export async function benchDeploy(repo: string, rounds = 3): Promise<{ text: str
   try {
     const inPlace = await startDeployFleet({ hosts: 1, pg: pgInfo, dir: path.join(dir, 'in-place'), secondService: true, hostOptions: logged });
     fleets.push(inPlace);
+    if (quick) return await quickRounds(repo, inPlace, rounds, pgInfo);
     const releases = await startDeployFleet({ hosts: 1, pg: pgInfo, dir: path.join(dir, 'releases'), strategy: 'releases', secondService: true, hostOptions: logged });
     fleets.push(releases);
     const three = await startDeployFleet({ hosts: 3, pg: pgInfo, dir: path.join(dir, 'three'), secondService: true, hostOptions: logged });
     fleets.push(three);
-    // production-like data: 200k rows in the table the chat writes to
+    // production-like data: 200k rows in the table the chat writes to (quickRounds adds its own)
     await inPlace.psql(`insert into messages (user_id, body) select g % 1000, 'message ' || g || ' ' || md5(g::text) from generate_series(1, 200000) g; analyze messages;`);
     const fast = fastTarget(inPlace);
     const slow = await slowTarget(inPlace, dir);

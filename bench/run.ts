@@ -25,8 +25,8 @@ if (want('fleet')) {
   process.stdout.write(`${r.text}\n`);
   verdicts.push(...r.verdicts);
 }
-if (want('deploy')) {
-  const r = await benchDeploy(repo, Number(process.env.BENCH_ROUNDS ?? 3));
+if (want('deploy') || only.includes('deploy-quick')) {
+  const r = await benchDeploy(repo, Number(process.env.BENCH_ROUNDS ?? 3), only.includes('deploy-quick'));
   process.stdout.write(`${r.text}\n`);
   verdicts.push(...r.verdicts);
 }

@@ -41,6 +41,9 @@ const printHeld = raw(`printf 'held %s %s\\n%s\\n' "$(date +%s)" "$m" "$r"`);
 const unreadable = raw(`echo "cannot read $f" >&2; exit 1`);
 const newTemp = raw(`t=$(mktemp "$d/.lock.XXXXXX") || exit 1\ntrap 'rm -f -- "$t"' EXIT`);
 
+/** `held ...`, `free`, or exit 1 when the lock cannot be read (after statePreamble). */
+export const lockStatusBody = sh`if ${readLock}; then ${printHeld}; elif [ -e "$f" ]; then ${unreadable}; else echo free; fi`;
+
 /** The exact text JSON.stringify gives the record's runId: cannot match inside another value. */
 const runIdText = (runId: string): string => `"runId":${JSON.stringify(runId)}`;
 
@@ -63,9 +66,7 @@ exit 1`,
 
   /** `held ...` or `free`. */
   status: (stateDir: string): Command =>
-    command(sh`${statePreamble(stateDir, false)}\nif ${readLock}; then ${printHeld}; elif [ -e "$f" ]; then ${unreadable}; else echo free; fi`, {
-      readOnly: true,
-    }),
+    command(sh`${statePreamble(stateDir, false)}\n${lockStatusBody}`, { readOnly: true }),
 
   /** Removes the lock only when it is this run's: `released`, `absent` or `not-owner` + holder. */
   release: (stateDir: string, runId: string): Command => ownerOnly(stateDir, runId, raw(`rm -f -- "$f" && echo released`)),

@@ -3,19 +3,18 @@ import path from 'node:path';
 import { backupPlan } from '../backup/dump.ts';
 import { pruneAfterRun } from '../backup/prune-after-run.ts';
 import { label } from '../base/run.ts';
-import { git } from '../commands/git.ts';
-import { releasePaths } from '../commands/releases.ts';
 import type { Procedure } from '../kernel/procedure.ts';
-import { run } from '../runners/run.ts';
+import { describeHolder, parseHeld } from '../state/lock.ts';
 import { backupStep } from './backup-step.ts';
 import type { RunCtx } from './context.ts';
 import { deployTasks, rollbackTasks } from './graph.ts';
 import { checkHosts, movingParts, undoAfterFailure } from './moving.ts';
 
-/** The git folder whose objects know the tags: the working copy, or the releases' bare mirror. */
-function gitDir(ctx: RunCtx): string {
-  const { app } = ctx.env.config;
-  return app.strategy === 'in-place' ? app.path : releasePaths(app.path).repo;
+/** When the preflight found the deploy lock held: said before the confirmation (the lock itself still decides). */
+function lockLine(ctx: RunCtx): string | null {
+  const text = ctx.hosts.find((h) => h.host === ctx.state.host)?.facts?.lock;
+  if (!text || text === 'free\n') return null;
+  return `  lock: ${describeHolder(parseHeld(text))}`;
 }
 
 async function plan(ctx: RunCtx): Promise<string[]> {
@@ -25,24 +24,15 @@ async function plan(ctx: RunCtx): Promise<string[]> {
   const lines = [``, `Plan: deploy ${tag} to ${env.name} (${env.file}), run ${ctx.runId} by ${ctx.who}`];
   for (const h of ctx.hosts) lines.push(`  ${h.host.name} (${h.host.address}): ${label(h.from)} -> ${tag}`);
   if (ctx.filtered) lines.push(`  only these hosts (--hosts/--tag); the environment's other hosts are not touched`);
-  // the commits and migration files come from the first host's git objects (fetched unless dry-run)
-  if (!ctx.dryRun && app.strategy === 'in-place') {
-    await run(first.runner, git.fetchTags(app.path), { signal: ctx.signal });
-    first.fetched = true;
-  }
-  // from the commit the host runs, never a name read from the host (a tag can look like an option)
-  const from = first.from.commit;
-  const log = await first.runner.exec(git.log(gitDir(ctx), from, tag), { signal: ctx.signal });
-  if (log.code === 0) {
-    const commits = log.stdout.trim().split('\n').filter(Boolean);
-    lines.push(`  commits ${label(first.from)}..${tag} (${commits.length}):`, ...commits.slice(0, 20).map((c) => `    ${c}`));
-    if (commits.length > 20) lines.push(`    ... and ${commits.length - 20} more`);
+  // the commits and migration files came with the first host's preflight, after its fetch (real runs)
+  const facts = first.facts?.plan;
+  if (facts?.ok) {
+    lines.push(`  commits ${label(first.from)}..${tag} (${facts.count}):`, ...facts.commits.map((c) => `    ${c}`));
+    if (facts.count > facts.commits.length) lines.push(`    ... and ${facts.count - facts.commits.length} more`);
+    if (app.migrationsDir) lines.push(`  migration files new or changed in ${tag}: ${facts.changed?.length ? facts.changed.join(', ') : 'none'}`);
   } else lines.push(`  commits: not known yet (${tag} is fetched by the first step)`);
-  if (app.migrationsDir && log.code === 0) {
-    const files = await first.runner.exec(git.changedFiles(gitDir(ctx), from, tag, app.migrationsDir), { signal: ctx.signal });
-    const names = files.stdout.trim().split('\n').filter(Boolean);
-    lines.push(`  migration files new or changed in ${tag}: ${names.length ? names.join(', ') : 'none'}`);
-  }
+  const held = lockLine(ctx);
+  if (held) lines.push(held);
   if (ctx.flags.skipBackup) lines.push(`  backup: SKIPPED (--skip-backup: ${ctx.flags.skipBackup})`);
   else if (database) {
     const p = backupPlan({ db: database, format: database.format, dir: env.backupDir, fromTag: first.from.tag ?? null, toTag: tag });
@@ -61,7 +51,7 @@ export const deployProcedure: Procedure<RunCtx> = {
   task: 'deploy',
 
   async preflight(ctx, list) {
-    await checkHosts(ctx, list, true);
+    await checkHosts(ctx, list, { needTag: true });
     return plan(ctx);
   },
 

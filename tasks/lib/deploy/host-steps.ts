@@ -49,13 +49,16 @@ export async function prepare(ctx: RunCtx, h: HostRun, out: Out, opts: { reuseRe
   }
   const p = releasePaths(app.path);
   if (opts.reuseRelease) {
-    const existing = (await run(h.runner, releases.list(p))).stdout.split('\n').filter((d) => d && tagOfRelease(d) === ctx.tag);
+    // the release folders came with the preflight's facts
+    const listed = h.facts?.releases ?? (await run(h.runner, releases.list(p))).stdout.split('\n');
+    const existing = listed.filter((d) => d && tagOfRelease(d) === ctx.tag);
     if (existing.length) {
       h.newRelease = existing.sort().at(-1)!;
       return true;
     }
   }
-  await run(h.runner, releases.prepareRepo(p, app.repo), streaming(ctx, out));
+  if (!h.fetched) await run(h.runner, releases.prepareRepo(p, app.repo), streaming(ctx, out));
+  h.fetched = true;
   h.newRelease = releaseDirName(ctx.tag, new Date());
   await run(h.runner, releases.add(p, h.newRelease, ctx.tag), streaming(ctx, out));
   return false;

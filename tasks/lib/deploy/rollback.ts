@@ -18,7 +18,8 @@ import { RESTORE_FLAGS } from '../commands/pg.ts';
 import { secret, secretValues } from '../config/load.ts';
 import { timed, type Task } from '../kernel/listr.ts';
 import type { Procedure } from '../kernel/procedure.ts';
-import { readHistory } from '../state/history.ts';
+import { parseHistory, readHistory } from '../state/history.ts';
+import type { HistoryEvent } from '../state/records.ts';
 import { currentAndPrevious, deployments, everDeployedOk } from '../state/queries.ts';
 import { backupRunner, backupStep } from './backup-step.ts';
 import type { RunCtx } from './context.ts';
@@ -44,9 +45,9 @@ export interface RollbackChoice {
  * The target tag and the dump to restore, from the history on the state host. Default tag: the
  * previous entry of the live stack. Default dump: the one taken before the deploy being undone.
  */
-export async function chooseRollback(ctx: RunCtx, o: RollbackRequest): Promise<RollbackChoice> {
+export async function chooseRollback(ctx: RunCtx, o: RollbackRequest, read?: readonly HistoryEvent[]): Promise<RollbackChoice> {
   const { env } = ctx;
-  const { events } = await readHistory(ctx.state.runner, ctx.state.dir);
+  const events = read ?? (await readHistory(ctx.state.runner, ctx.state.dir)).events;
   const live = currentAndPrevious(events);
   const where = `the history on ${ctx.state.host.name} (${ctx.state.dir}/history.jsonl)`;
   // a tag that was live when a deploy started (before cutover's first deploy, say) ran in production too
@@ -92,9 +93,11 @@ export function rollbackProcedure(request: RollbackRequest): Procedure<RunCtx> {
     task: 'rollback',
 
     async preflight(ctx, list) {
-      choice = await chooseRollback(ctx, request);
+      // the history comes with the state host's facts when it is one of the hosts (one round trip)
+      await checkHosts(ctx, list, { needTag: false, history: 'read', releases: true, fetch: true });
+      const read = ctx.hosts.find((h) => h.host === ctx.state.host)?.facts?.history;
+      choice = await chooseRollback(ctx, request, read?.ok ? parseHistory(read.text).events : undefined);
       ctx.tag = choice.tag;
-      await checkHosts(ctx, list, false);
       const lines = ['', `Plan: roll ${ctx.env.name} back to ${ctx.tag} (${ctx.env.file}), run ${ctx.runId} by ${ctx.who}`];
       for (const h of ctx.hosts) lines.push(`  ${h.host.name} (${h.host.address}): ${label(h.from)} -> ${ctx.tag}`);
       if (ctx.env.config.app.strategy === 'releases') lines.push(`  releases: switch current back to ${ctx.tag}'s release folder (no reinstall when it is still there)`);
