@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { history } from '../../tasks/lib/commands/history.ts';
-import { lock, LOCK_HELD_EXIT } from '../../tasks/lib/commands/lock.ts';
+import { lock, LOCK_HELD_EXIT, lockSession } from '../../tasks/lib/commands/lock.ts';
 import type { LockRecord } from '../../tasks/lib/state/records.ts';
 
 const record: LockRecord = {
@@ -83,6 +83,64 @@ printf '%s\n' "$ev" >> "$h" || exit 1
 mv -f -- "$t" "$f" || exit 1
 echo forced`);
     expect(c.stdin).toBe(`${recordLine}\n{"type":"lock-forced"}\n`);
+  });
+});
+
+describe('lock sessions: two commands where there were four (exact strings)', () => {
+  const release = String.raw`(
+[ -e "$f" ] || { echo absent; exit 0; }
+${mutex}
+if ${readLock}; then case "$r" in *'"runId":"r-20260102-1"'*) rm -f -- "$f" && echo released;; *) echo not-owner; ${printHeld};; esac; elif [ -e "$f" ]; then echo "cannot read $f" >&2; exit 1; else echo absent; fi
+)`;
+  const append = String.raw`(
+${mutex}
+IFS= read -r ev && [ -n "$ev" ] || { echo 'no history event on stdin' >&2; exit 1; }
+if [ -s "$h" ] && [ -n "$(tail -c 1 -- "$h")" ]; then printf '\n' >> "$h" || exit 1; fi
+printf '%s\n' "$ev" >> "$h" || exit 1
+)`;
+  const historySection = String.raw`printf '\036%s\n' history
+(
+if [ -e "$h" ]; then tr -d '\036' < "$h"; fi
+) </dev/null
+printf '\n\036=%s %s\n' history "$?"`;
+
+  it('takeAndStart: ln, then the started line under the mutex (told on stdin), or the lock released', () => {
+    const c = lockSession.takeAndStart('/srv/.cutover/app', record, { history: false });
+    expect(c.script).toBe(String.raw`umask 077
+d=/srv/.cutover/app; f="$d/lock.json"; h="$d/history.jsonl"
+mkdir -p -m 0700 -- "$d" || exit 1
+t=$(mktemp "$d/.lock.XXXXXX") || exit 1
+trap 'rm -f -- "$t"' EXIT
+IFS= read -r rec && [ -n "$rec" ] && printf '%s\n' "$rec" > "$t" || { echo 'no lock record on stdin' >&2; exit 1; }
+for i in 1 2 3 4 5; do
+  e=$(ln -- "$t" "$f" 2>&1) && break
+  if ${readLock}; then ${printHeld}; exit 75; fi
+  [ "$i" = 5 ] && { printf '%s\n' "$e" >&2; exit 1; }
+done
+echo locked
+IFS= read -r -t 600 next || next=
+if [ "$next" = started ]; then
+  ${append} && { echo started; exit 0; }
+  ${release}
+  exit 1
+fi
+${release}`);
+    expect(c.stdin).toBe(`${recordLine}\n`);
+    expect(c.readOnly).toBeUndefined();
+    expect(lockSession.takeAndStart('/srv/.cutover/app', record, { history: true }).script).toContain(`echo locked\n${historySection}\nIFS= read -r -t 600 next`);
+  });
+
+  it('finishAndRelease: the finished line under the mutex, then (told, or stdin ended) the owner-only release', () => {
+    const c = lockSession.finishAndRelease('/srv/.cutover/app', 'r-20260102-1', { history: true });
+    expect(c.script).toBe(String.raw`umask 077
+d=/srv/.cutover/app; f="$d/lock.json"; h="$d/history.jsonl"
+mkdir -p -m 0700 -- "$d" || exit 1
+if ${append}; then echo finished; else echo not-recorded; fi
+${historySection}
+IFS= read -r -t 600 next || next=
+${release}`);
+    expect(c.stdin).toBeUndefined();
+    expect(lockSession.finishAndRelease('/srv/.cutover/app', 'r-20260102-1', { history: false }).script).not.toContain('history\n(');
   });
 });
 
