@@ -5,11 +5,12 @@
 import { appCommand, pgEnv } from '../commands/app.ts';
 import { git } from '../commands/git.ts';
 import { releaseDirName, releasePaths, releases, releasesToPrune, tagOfRelease } from '../commands/releases.ts';
-import { systemd } from '../commands/systemd.ts';
-import { command, raw } from '../commands/shell.ts';
+import { parseHostNow } from '../commands/journal.ts';
+import { restartScript, restartUnitsLines } from '../commands/restart.ts';
+import { RS } from '../commands/sections.ts';
+import { command, display, raw } from '../commands/shell.ts';
 import { secret, secretValues } from '../config/load.ts';
-import { CutoverError } from '../base/errors.ts';
-import { hostNow } from '../probes/journal.ts';
+import { CommandFailedError, CutoverError } from '../base/errors.ts';
 import { lineRedactor } from '../reports/redact-lines.ts';
 import { lastLines, run } from '../runners/run.ts';
 import type { ExecOptions } from '../runners/types.ts';
@@ -94,37 +95,54 @@ export async function switchRelease(ctx: RunCtx, h: HostRun, dirName: string): P
 }
 
 /**
- * Restart the services over SSH, then wait (briefly) until systemd says active. `only: 'ssh'`:
- * the services restarted through SSM were done already (and the host's clock was read then).
+ * Restart the services over SSH in ONE command (commands/restart.ts): the host's clock, every
+ * restart, the custom status checks, and all the units waited for together until systemd says
+ * active. `only: 'ssh'`: the services restarted through SSM were done already (and the host's clock
+ * was read then).
  */
 export async function restart(ctx: RunCtx, h: HostRun, out: Out, opts: { only?: 'ssh' } = {}): Promise<void> {
-  if (!(opts.only && h.restartedAt)) h.restartedAt = await hostNow(h.runner, ctx.signal);
   const services = ctx.env.config.services.filter((s) => !opts.only || s.restart !== 'ssm');
-  for (const s of services) {
-    h.restarted = true; // from the first restart command on, the services may have changed
-    if (s.commands) await run(h.runner, command(raw(s.commands.restart)), streaming(ctx, out));
-    else await run(h.runner, systemd.restart([s.unit!], s.sudo), streaming(ctx, out));
+  const custom = services.filter((s) => s.commands);
+  const units = services.filter((s) => s.unit).map((s) => ({ unit: s.unit!, sudo: s.sudo }));
+  const cmd = restartScript({ custom: custom.map((s) => s.commands!), units, waitSec: 10 });
+  let head = '';
+  let lines = '';
+  const secrets = secretValues(ctx.env);
+  let clock = true; // the first line out is the host's clock, not output to show
+  const show = (text: string) => text.split('\n').filter((l) => l.trim() && !l.startsWith(RS)).forEach(out);
+  const shownOut = lineRedactor(secrets, (text) => show(clock ? ((clock = false), text.slice(text.indexOf('\n') + 1)) : text));
+  const shownErr = lineRedactor(secrets, show);
+  h.restarted = true; // from the restart command on, the services may have changed
+  const r = await h.runner.exec(cmd, {
+    signal: ctx.signal,
+    onStdout: (c) => {
+      if (!head.includes('\n')) head += c;
+      lines = (lines + c).slice(-65_536);
+      shownOut.push(c);
+    },
+    onStderr: (c) => shownErr.push(c),
+  });
+  const stdout = lines || r.stdout; // a runner that does not stream (the recorder) answers at the end
+  if (!head) head = r.stdout;
+  if (!(opts.only && h.restartedAt) && !ctx.dry) h.restartedAt = parseHostNow(head.split('\n')[0] ?? '');
+  const marks = stdout.split('\n');
+  if (marks.includes(`${RS}restarted`)) h.stage = 'restarted';
+  if (r.code === 0) return;
+  const down = marks.findIndex((l) => l.startsWith(`${RS}down `));
+  if (down >= 0) {
+    const [, i, code] = marks[down]!.split(' ');
+    const s = custom[Number(i)]!;
+    throw new CutoverError(`${h.host.name}: ${s.name} is not running after the restart (status command exits ${code}); its logs end with:\n${lastLines(marks.slice(down + 1).join('\n'), 15)}`);
   }
-  h.stage = 'restarted';
-  // hosts without systemd: the service's own status command says whether it runs; its logs say why not
-  for (const s of services.filter((x) => x.commands)) {
-    const status = await h.runner.exec(command(raw(s.commands!.status), { readOnly: true }), { signal: ctx.signal, timeoutMs: 30_000 });
-    if (status.code === 0) continue;
-    const logs = await h.runner.exec(command(raw(s.commands!.logs), { readOnly: true }), { signal: ctx.signal, timeoutMs: 30_000 });
-    throw new CutoverError(`${h.host.name}: ${s.name} is not running after the restart (status command exits ${status.code}); its logs end with:\n${lastLines(logs.stdout || logs.stderr, 15)}`);
+  const at = marks.findIndex((l) => l.startsWith(`${RS}states`));
+  if (at >= 0) {
+    const states = marks[at]!.split(' ').slice(1);
+    const names = units.map((u) => u.unit);
+    const failed = names.filter((_, i) => states[i] === 'failed');
+    throw new CutoverError(`${h.host.name}: ${names.map((u, i) => `${u} is ${states[i] || 'unknown'}`).join(', ')} after the restart; see: journalctl -u ${(failed[0] ?? names[0])!} -n 50`);
   }
-  const units = services.filter((s) => s.unit).map((s) => s.unit!);
-  if (!units.length) return;
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const r = await h.runner.exec(systemd.isActive(units), { signal: ctx.signal });
-    if (r.code === 0) return;
-    const states = r.stdout.trim().split('\n');
-    const failed = units.filter((_, i) => states[i] === 'failed');
-    if (failed.length || Date.now() > deadline)
-      throw new CutoverError(`${h.host.name}: ${units.map((u, i) => `${u} is ${states[i] ?? 'unknown'}`).join(', ')} after the restart; see: journalctl -u ${(failed[0] ?? units[0])!} -n 50`);
-    await new Promise((res) => setTimeout(res, 200));
-  }
+  const what = [...custom.map((s) => s.commands!.restart), ...restartUnitsLines(units).map((l) => l.text)].join('; ');
+  throw new CommandFailedError(h.host.name, display(command(raw(what)), secrets), r.code, lastLines(r.stderr || stdout, 20) + (r.error ? `\n(${r.error})` : ''), r.signal);
 }
 
 /** releases: delete old release folders beyond `keepReleases`, never `current`. */
