@@ -4,6 +4,7 @@ import type { Deployed } from '../base/run.ts';
 import type { Host } from '../config/schema.ts';
 import type { KernelCtx } from '../kernel/procedure.ts';
 import type { PreflightFacts } from '../probes/host-facts.ts';
+import type { StagedRun } from './staged.ts';
 import type { ProbeResult } from '../probes/types.ts';
 import type { Runner } from '../runners/types.ts';
 
@@ -27,6 +28,8 @@ export interface HostRun {
   fetched?: boolean;
   /** What the preflight read on this host, in its one round trip. */
   facts?: PreflightFacts;
+  /** in-place: check out, install (and migrate) in one command, started by the check-out step (of the deploy, then of a rollback). */
+  code?: StagedRun;
   /** The host's clock (epoch seconds, as it printed them) just before the restart: the journal scan starts there. */
   restartedAt?: string;
   /** The services were restarted on this host in this run (a restart that never ran leaves the old code running). */

@@ -8,7 +8,8 @@ import { releaseDirName, releasePaths, releases, releasesToPrune, tagOfRelease }
 import { parseHostNow } from '../commands/journal.ts';
 import { restartScript, restartUnitsLines } from '../commands/restart.ts';
 import { RS } from '../commands/sections.ts';
-import { command, display, raw } from '../commands/shell.ts';
+import { command, display, raw, type Command } from '../commands/shell.ts';
+import type { StagedStep } from '../commands/staged.ts';
 import { secret, secretValues } from '../config/load.ts';
 import { CommandFailedError, CutoverError } from '../base/errors.ts';
 import { lineRedactor } from '../reports/redact-lines.ts';
@@ -16,6 +17,7 @@ import { lastLines, run } from '../runners/run.ts';
 import type { ExecOptions } from '../runners/types.ts';
 import type { Deployed } from '../base/run.ts';
 import type { HostRun, RunCtx } from './context.ts';
+import { StagedRun } from './staged.ts';
 
 export type Out = (line: string) => void;
 
@@ -38,8 +40,9 @@ export function codeDir(ctx: RunCtx, h: HostRun): string {
 }
 
 /**
- * Touches nothing live: fetch tags (in-place), or mirror + new release folder (releases). With
- * `reuseRelease`, an existing release folder of the tag is used as it is: returns true then.
+ * Touches nothing live: fetch tags (in-place, unless the preflight did), or mirror + new release
+ * folder (releases), installed in the same command. With `reuseRelease`, an existing release folder
+ * of the tag is used as it is (no reinstall): returns true then.
  */
 export async function prepare(ctx: RunCtx, h: HostRun, out: Out, opts: { reuseRelease: boolean } = { reuseRelease: false }): Promise<boolean> {
   const { app } = ctx.env.config;
@@ -61,31 +64,40 @@ export async function prepare(ctx: RunCtx, h: HostRun, out: Out, opts: { reuseRe
   if (!h.fetched) await run(h.runner, releases.prepareRepo(p, app.repo), streaming(ctx, out));
   h.fetched = true;
   h.newRelease = releaseDirName(ctx.tag, new Date());
-  await run(h.runner, releases.add(p, h.newRelease, ctx.tag), streaming(ctx, out));
+  const steps: StagedStep[] = [{ name: 'prepare', commands: [releases.add(p, h.newRelease, ctx.tag)] }];
+  if (app.install.length) steps.push({ name: 'install', commands: installCommands(ctx, codeDir(ctx, h)) });
+  await new StagedRun(h.runner, steps, { signal: ctx.signal, secrets: secretValues(ctx.env) }).until(steps.at(-1)!.name, out);
   return false;
 }
 
-/**
- * in-place: the working copy moves to the tag, or back to the exact commit a host ran (a revision
- * read from a host is never used as a name: commit ids only). Live from here on.
- */
-export async function checkout(ctx: RunCtx, h: HostRun, to: Deployed | { tag: string }): Promise<void> {
-  if (h.stage === 'untouched') h.stage = 'code-changed';
-  const cmd = 'commit' in to ? git.checkoutCommit(ctx.env.config.app.path, to.commit) : git.checkoutTag(ctx.env.config.app.path, to.tag);
-  await run(h.runner, cmd, { signal: ctx.signal, secrets: secretValues(ctx.env) });
+const installCommands = (ctx: RunCtx, dir: string): Command[] => ctx.env.config.app.install.map((c) => appCommand(dir, c, ctx.env.config.app.env));
+
+function migrateCommands(ctx: RunCtx, dir: string): Command[] {
+  const { app, database } = ctx.env.config;
+  const vars = { ...app.env, ...(database ? pgEnv(database) : {}) };
+  const password = database ? secret(ctx.env, database.password) : undefined;
+  return app.migrate.map((c) => appCommand(dir, c, vars, password));
 }
 
-export async function install(ctx: RunCtx, h: HostRun, dir: string, out: Out): Promise<void> {
+/**
+ * in-place: check out (the tag, or back to the exact commit a host ran: a revision read from a host
+ * is never used as a name), install and, on the host that runs them, the migrations: ONE command
+ * (staged.ts), started at once; the graph's steps wait for their parts (`h.code.until(step)`).
+ * Live from here on.
+ */
+export function startCode(ctx: RunCtx, h: HostRun, to: Deployed | { tag: string }, o: { migrate: boolean }): StagedRun {
   const { app } = ctx.env.config;
-  for (const cmd of app.install) await run(h.runner, appCommand(dir, cmd, app.env), streaming(ctx, out));
+  if (h.stage === 'untouched') h.stage = 'code-changed';
+  const steps: StagedStep[] = [{ name: 'checkout', commands: ['commit' in to ? git.checkoutCommit(app.path, to.commit) : git.checkoutTag(app.path, to.tag)] }];
+  if (app.install.length) steps.push({ name: 'install', commands: installCommands(ctx, app.path) });
+  if (o.migrate && app.migrate.length) steps.push({ name: 'migrate', commands: migrateCommands(ctx, app.path) });
+  h.code = new StagedRun(h.runner, steps, { signal: ctx.signal, secrets: secretValues(ctx.env) }).start();
+  return h.code;
 }
 
 /** Runs once per deploy (the database is shared), on the first host, in the new code's folder. */
 export async function migrate(ctx: RunCtx, h: HostRun, dir: string, out: Out): Promise<void> {
-  const { app, database } = ctx.env.config;
-  const vars = { ...app.env, ...(database ? pgEnv(database) : {}) };
-  const password = database ? secret(ctx.env, database.password) : undefined;
-  for (const cmd of app.migrate) await run(h.runner, appCommand(dir, cmd, vars, password), streaming(ctx, out));
+  for (const cmd of migrateCommands(ctx, dir)) await run(h.runner, cmd, streaming(ctx, out));
 }
 
 /** releases: switch `current` atomically. Live from here on. */
