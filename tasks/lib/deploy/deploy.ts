@@ -39,7 +39,7 @@ async function plan(ctx: RunCtx): Promise<string[]> {
     lines.push(`  backup: ${database.name} on ${database.dumpOn === 'host' ? first.host.name : 'this machine'} -> ${path.relative(process.cwd(), p.dumpPath)} (verified before anything live changes)`);
   } else lines.push('  backup: no database configured');
   lines.push(
-    `  then: ${app.strategy === 'in-place' ? 'check out, install' : 'switch current'}, migrate (${app.migrate.length} command(s)), restart ${services.map((s) => s.name).join(', ')}, verify (${['health', verify.readiness && 'readiness', verify.chat && 'chat', verify.journal && 'journal'].filter(Boolean).join(', ')})`,
+    `  then: ${app.strategy === 'in-place' ? 'check out, install' : 'switch current'}, migrate (${app.migrate.length} command(s)), restart ${services.map((s) => s.name).join(', ')}, verify (${['health', verify.readiness && 'readiness', verify.chat && 'chat', verify.journal && 'journal and services'].filter(Boolean).join(', ')})`,
     `  on failure: ${policy.autoRollback && !ctx.flags.noRollback ? `automatic rollback to ${label(first.from)}, verified the same way (applied migrations are NOT undone)` : 'no automatic rollback (a human decides)'}`,
     '',
   );
