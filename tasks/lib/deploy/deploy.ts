@@ -1,13 +1,10 @@
 /** deploy <tag>: the procedure the kernel runs (preflight and plan, the work, the undo, retention after success). */
 import path from 'node:path';
-import { backupPlan } from '../backup/dump.ts';
-import { pruneAfterRun } from '../backup/prune-after-run.ts';
 import { label } from '../base/run.ts';
 import type { Procedure } from '../kernel/procedure.ts';
 import { describeHolder, parseHeld } from '../state/lock.ts';
-import { backupStep } from './backup-step.ts';
 import type { RunCtx } from './context.ts';
-import { deployTasks, rollbackTasks } from './graph.ts';
+import { loadWork, work } from './load-work.ts';
 import { checkHosts, movingParts, undoAfterFailure } from './moving.ts';
 
 /** When the preflight found the deploy lock held: said before the confirmation (the lock itself still decides). */
@@ -35,7 +32,7 @@ async function plan(ctx: RunCtx): Promise<string[]> {
   if (held) lines.push(held);
   if (ctx.flags.skipBackup) lines.push(`  backup: SKIPPED (--skip-backup: ${ctx.flags.skipBackup})`);
   else if (database) {
-    const p = backupPlan({ db: database, format: database.format, dir: env.backupDir, fromTag: first.from.tag ?? null, toTag: tag });
+    const p = work().backupPlan({ db: database, format: database.format, dir: env.backupDir, fromTag: first.from.tag ?? null, toTag: tag });
     lines.push(`  backup: ${database.name} on ${database.dumpOn === 'host' ? first.host.name : 'this machine'} -> ${path.relative(process.cwd(), p.dumpPath)} (verified before anything live changes)`);
   } else lines.push('  backup: no database configured');
   lines.push(
@@ -51,17 +48,19 @@ export const deployProcedure: Procedure<RunCtx> = {
   task: 'deploy',
 
   async preflight(ctx, list) {
+    const loading = loadWork(); // while the hosts answer
     await checkHosts(ctx, list, { needTag: true });
+    await loading;
     return plan(ctx);
   },
 
-  work: (ctx) => deployTasks(ctx, { migrate: true, backup: (c, task) => backupStep(c, task) }),
+  work: (ctx) => work().deployTasks(ctx, { migrate: true, backup: (c, task) => work().backupStep(c, task) }),
 
-  recover: (ctx, list) => undoAfterFailure(ctx, list, () => rollbackTasks(ctx)),
+  recover: (ctx, list) => undoAfterFailure(ctx, list, () => work().rollbackTasks(ctx)),
 
   // retention only once the run succeeded: a failed run may still need every dump there is
   async afterSuccess(ctx) {
     if (!ctx.backup) return [];
-    return [...(await pruneAfterRun(ctx.env, ctx.state.runner)).notes];
+    return [...(await work().pruneAfterRun(ctx.env, ctx.state.runner)).notes];
   },
 };

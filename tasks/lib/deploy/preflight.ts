@@ -11,7 +11,9 @@ import { readHostFacts, workTreeOf, type FactsAsk, type PreflightFacts } from '.
 import { mbText } from '../base/format.ts';
 import { label } from '../base/run.ts';
 import type { HostRun, RunCtx } from './context.ts';
-import { usesSsm } from './restart-step.ts';
+
+/** Services restarted through SSM (the same test as restart-step.ts, without loading the restart's modules). */
+const usesSsm = (ctx: RunCtx) => ctx.env.config.services.some((s) => s.restart === 'ssm');
 
 export class PreflightError extends CutoverError {
   constructor(readonly problems: readonly string[]) {

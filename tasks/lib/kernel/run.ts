@@ -102,6 +102,8 @@ export async function runChanging<C extends KernelCtx>(args: ParsedArgs, spec: C
     // the state host is chosen among every host; the filter only says which ones the work touches
     const keep = new Set(filterHosts(all, hostFilterFrom(args), env.file));
     const selected = runners.filter((x) => keep.has(x.host));
+    // the handshakes overlap what follows (the procedure's modules, the state-host check, the preflight's start)
+    all.forEach((host, i) => (keep.has(host) || host === stateHost) && real[i]!.prewarm?.());
     const base: KernelCtx = {
       env,
       runId: newRunId(),

@@ -1,10 +1,11 @@
 /**
  * Local runner: the same commands, run with bash on this machine (the built-in sandbox host).
- * zx spawns them; its output store is replaced by tails so a large output is never held whole.
+ * zx spawns them (loaded at the first command); its output store is replaced by tails so a large
+ * output is never held whole.
  */
 import { spawn, type SpawnOptions } from 'node:child_process';
 import os from 'node:os';
-import { $, type ProcessPromise } from 'zx';
+import type { ProcessPromise } from 'zx';
 import type { Command } from '../commands/shell.ts';
 import { Tail } from './tail.ts';
 import { notStarted, THIS_MACHINE, type ExecOptions, type ExecResult, type HostTarget, type Runner } from './types.ts';
@@ -84,6 +85,7 @@ export class LocalRunner implements Runner {
     if (opts.signal?.aborted) return notStarted(this.host.name, opts); // an abort that came first: nothing starts
     const started = performance.now();
     this.commandsRun++;
+    const { $ } = await import('zx'); // loaded by the first local command only: SSH hosts never need it
     const stdout = new TailStore();
     const stderr = new TailStore();
     const env = localEnv(process.env, this.pathPrefix);

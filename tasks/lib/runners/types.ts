@@ -52,6 +52,8 @@ export interface Runner {
    * or one local process. The runner's own (stopping a command a dropped connection left) count too.
    */
   readonly commandsRun?: number;
+  /** Starts connecting ahead of the first command (SSH), so the handshake overlaps other work. */
+  prewarm?(): void;
 }
 
 /** The result of a command that was never started because its run was aborted already. */
