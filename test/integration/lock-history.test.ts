@@ -337,6 +337,12 @@ describe.each(Object.keys(kinds) as (keyof typeof kinds)[])('over %s', (kind) =>
     const answer = await g.release();
     expect(answer.status).toBe('not-owner');
     expect(readFileSync(path.join(state, 'lock.json'), 'utf8')).toContain('run-c');
+    // a line longer than the command may carry travels on stdin, the same way
+    const long = serializeEvent({ type: 'finished', runId: 'run-d', task: 'deploy', env: 'staging', result: 'failed', live: null, steps: [], error: 'x'.repeat(20_000), at: 'T3' });
+    writeFileSync(path.join(state, 'lock.json'), `${JSON.stringify(rec('run-d'))}\n`);
+    const h = await finishAndHold(r, state, 'run-d', long, { history: false });
+    expect([h.recorded, (await h.release()).status]).toEqual([true, 'released']);
+    expect(readFileSync(path.join(state, 'history.jsonl'), 'utf8').endsWith(`${long}\n`)).toBe(true);
   });
 
   it('the kernel\'s hold: while the lock is held, the history is read from what the lock commands brought back', async () => {

@@ -38,18 +38,9 @@ describe('the host preflight: one command (exact string)', () => {
     db: { target: { name: 'harena', host: '127.0.0.1', port: 5432, user: 'harena' }, password: 's3cr3t' },
   };
 
-  it('every section, the password on stdin and masked, the fetch making it a changing command', () => {
+  it('every section, the database last with its password read from stdin just before (masked), the fetch making it a changing command', () => {
     const c = preflightScript({ ...spec, fetch: git.fetchTags('/srv/app') });
-    expect(c.script).toBe(`pw=
-IFS= read -r pw || true
-printf '\\036%s\\n' db
-(
-if [ -n "$pw" ]; then export PGPASSWORD="$pw"; fi
-psql -X -w -v ON_ERROR_STOP=1 -h 127.0.0.1 -p 5432 -U harena -d harena -Atc 'select pg_database_size(current_database())' 2>&1
-) </dev/null
-printf '\\n\\036=%s %s\\n' db "$?"
-unset pw
-printf '\\036%s\\n' which
+    expect(c.script).toBe(`printf '\\036%s\\n' which
 (
 for c in bash git; do printf '%s\\t%s\\n' "$c" "$(command -v -- "$c" || true)"; done
 ) </dev/null
@@ -126,7 +117,16 @@ printf '\\036%s\\n' history
 d=/srv/.cutover/app; f="$d/lock.json"; h="$d/history.jsonl"
 test -s "$h"
 ) </dev/null
-printf '\\n\\036=%s %s\\n' history "$?"`);
+printf '\\n\\036=%s %s\\n' history "$?"
+pw=
+IFS= read -r pw || true
+printf '\\036%s\\n' db
+(
+if [ -n "$pw" ]; then export PGPASSWORD="$pw"; fi
+psql -X -w -v ON_ERROR_STOP=1 -h 127.0.0.1 -p 5432 -U harena -d harena -Atc 'select pg_database_size(current_database())' 2>&1
+) </dev/null
+printf '\\n\\036=%s %s\\n' db "$?"
+unset pw`);
     expect(c.stdin).toBe('s3cr3t\n');
     expect(c.redact).toEqual(['s3cr3t']);
     expect(c.readOnly).toBeUndefined();

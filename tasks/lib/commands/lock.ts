@@ -126,44 +126,69 @@ IFS= read -r ev && [ -n "$ev" ] || { echo 'no history event on stdin' >&2; exit 
 ${appendEventLine}
 )`;
 
+/**
+ * An event line short enough to travel in the command itself (quoted once): the host then needs
+ * nothing from stdin before it can answer, one round trip less. Longer lines go on stdin.
+ */
+export const INLINE_EVENT_MAX = 8 * 1024;
+
+function oneLine(line: string): string {
+  if (line.includes('\n') || line === '') throw new Error('a history event must be one non-empty line');
+  return line;
+}
+
+const appendInline = (line: string) => sh`(
+${takeMutex}
+ev=${oneLine(line)}
+${appendEventLine}
+)`;
+
 export const lockSession = {
   /**
-   * stdin: the lock record (one line), then `started` and the event (one line each), or `release`.
+   * The lock record travels in the command. With `started` (the run's "started" line), it is
+   * appended as soon as the lock is this run's, in the same command, nothing read from stdin;
+   * without it, the command waits for `started` and the event on stdin (one line each), or `release`.
    * Prints `locked` once the lock is this run's (then the history section when `history`), then
    * `started`, or `released`/`absent`/`not-owner` when it released the lock instead: told to, or
    * because the start could not be recorded (exit 1, the reason on stderr). Exit 75: held.
    */
-  takeAndStart: (stateDir: string, record: LockRecordText, o: { history: boolean }): Command =>
+  takeAndStart: (stateDir: string, record: LockRecordText, o: { history: boolean; started?: string }): Command =>
     command(
       sh`${statePreamble(stateDir, true)}
 ${newTemp}
-IFS= read -r rec && [ -n "$rec" ] && printf '%s\\n' "$rec" > "$t" || { echo 'no lock record on stdin' >&2; exit 1; }
+printf '%s\\n' ${JSON.stringify(record)} > "$t" || exit 1
 for i in 1 2 3 4 5; do
   e=$(ln -- "$t" "$f" 2>&1) && break
   if ${readLock}; then ${printHeld}; exit ${LOCK_HELD_EXIT}; fi
   [ "$i" = 5 ] && { printf '%s\\n' "$e" >&2; exit 1; }
 done
 echo locked${o.history ? sh`\n${historySection}` : sh``}
-IFS= read -r -t ${SESSION_WAIT_SEC} next || next=
+${
+  o.started !== undefined
+    ? sh`${appendInline(o.started)} && { echo started; exit 0; }
+${releaseOwn(record.runId)}
+exit 1`
+    : sh`IFS= read -r -t ${SESSION_WAIT_SEC} next || next=
 if [ "$next" = started ]; then
   ${appendFromStdin} && { echo started; exit 0; }
   ${releaseOwn(record.runId)}
   exit 1
 fi
-${releaseOwn(record.runId)}`,
-      { stdin: `${JSON.stringify(record)}\n` },
+${releaseOwn(record.runId)}`
+}`,
     ),
 
   /**
-   * stdin: the "finished" event (one line), then anything (`release`) or nothing. Prints `finished`
-   * once the line is in the history (else `not-recorded`, the reason on stderr), the history section
-   * when `history`, then after the next line, the end of stdin or SESSION_WAIT_SEC: `released`, `absent`
-   * or `not-owner` (the lock is removed only when it is still `runId`'s).
+   * Appends the "finished" event (in the command when it is at most INLINE_EVENT_MAX long, else
+   * the first line on stdin) and prints `finished` (else `not-recorded`, the reason on stderr), the
+   * history section when `history`; then, after the next line on stdin (`release`), the end of
+   * stdin or SESSION_WAIT_SEC: `released`, `absent` or `not-owner` (the lock is removed only when it
+   * is still `runId`'s).
    */
-  finishAndRelease: (stateDir: string, runId: string, o: { history: boolean }): Command =>
+  finishAndRelease: (stateDir: string, runId: string, o: { history: boolean; finished?: string }): Command =>
     command(
       sh`${statePreamble(stateDir, true)}
-if ${appendFromStdin}; then echo finished; else echo not-recorded; fi${o.history ? sh`\n${historySection}` : sh``}
+if ${o.finished !== undefined ? appendInline(o.finished) : appendFromStdin}; then echo finished; else echo not-recorded; fi${o.history ? sh`\n${historySection}` : sh``}
 IFS= read -r -t ${SESSION_WAIT_SEC} next || next=
 ${releaseOwn(runId)}`,
     ),

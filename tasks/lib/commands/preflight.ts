@@ -3,7 +3,6 @@
  * in one round trip (sections.ts frames each answer). Which sections run depends on what the
  * caller asks; each is the command cutover ran on its own before, so every check stays the same:
  *
- *   db         pg_database_size (the password read from standard input first, then forgotten)
  *   which      the commands cutover needs
  *   unit:N     `[sudo -n] systemctl cat -- UNIT` (exists, and sudo answers without a password)
  *   active     `systemctl is-active -- UNITS`
@@ -16,6 +15,7 @@
  *   releases   the release folders (releases strategy)
  *   lock       the deploy lock (state host)
  *   history    whether the state folder holds a history, or the whole history (state host)
+ *   db         pg_database_size (last: the password read from standard input just before, then forgotten)
  *
  * Read-only unless it fetches: --dry-run runs the read-only form for real.
  */
@@ -71,7 +71,6 @@ function planSections(p: NonNullable<PreflightSpec['plan']>): Section[] {
 
 export function preflightScript(spec: PreflightSpec): Command {
   const sections: Section[] = [];
-  if (spec.db) sections.push(dbSection(spec.db.target));
   if (spec.commands?.length) sections.push({ name: 'which', body: raw(whichCommands(spec.commands).script) });
   spec.units?.forEach((u, i) => sections.push({ name: `unit:${i}`, body: sh`${u.sudo ? sh`sudo -n systemctl` : sh`systemctl`} cat -- ${u.unit} 2>&1 >/dev/null` }));
   if (spec.units?.length) sections.push({ name: 'active', body: sh`systemctl is-active -- ${spec.units.map((u) => u.unit)}` });
@@ -96,8 +95,10 @@ export function preflightScript(spec: PreflightSpec): Command {
     sections.push({ name: 'history', body: sh`${statePreamble(s.dir, false)}\n${history}` });
   }
   const password = spec.db?.password;
-  // the password is read first and forgotten after the database section: nothing else sees it
-  const script = spec.db ? sh`pw=\nIFS= read -r pw || true\n${sectioned(sections.slice(0, 1))}\nunset pw\n${sectioned(sections.slice(1))}` : sectioned(sections);
+  // the database last: its password is read just before it (it has arrived by then: no wait for
+  // it) and forgotten after it, so nothing else sees it
+  const db = spec.db ? sh`\npw=\nIFS= read -r pw || true\n${sectioned([dbSection(spec.db.target)])}\nunset pw` : sh``;
+  const script = sh`${sectioned(sections)}${db}`;
   return command(script, {
     ...(password !== undefined ? { stdin: `${password}\n`, redact: [password] } : {}),
     ...(spec.fetch ? {} : { readOnly: true }),

@@ -6,7 +6,7 @@
  * its retention), the lock released owner-only, in one more. Builders: commands/lock.ts.
  */
 import { CommandFailedError } from '../base/errors.ts';
-import { LOCK_HELD_EXIT, lockSession } from '../commands/lock.ts';
+import { INLINE_EVENT_MAX, LOCK_HELD_EXIT, lockSession } from '../commands/lock.ts';
 import { parseSections, RS } from '../commands/sections.ts';
 import { lastLines } from '../runners/run.ts';
 import { Session } from '../runners/session.ts';
@@ -67,8 +67,11 @@ export interface TakeOptions extends LockOptions {
 
 /** Takes the lock; with `startedLine`, records the start in the same command (`start()` then only confirms it). */
 export async function takeLock(runner: Runner, stateDir: string, record: LockRecord, o: TakeOptions = {}): Promise<Taken> {
-  const s = new Session(runner, lockSession.takeAndStart(stateDir, record, { history: !!o.history }));
-  if (o.startedLine !== undefined) s.send(`started\n${o.startedLine}\n`);
+  // a short "started" line travels in the command (nothing to wait for on stdin), a long one on stdin
+  const inline = o.startedLine !== undefined && o.startedLine.length <= INLINE_EVENT_MAX;
+  const s = new Session(runner, lockSession.takeAndStart(stateDir, record, { history: !!o.history, ...(inline ? { started: o.startedLine! } : {}) }));
+  if (inline) void s.end();
+  else if (o.startedLine !== undefined) s.send(`started\n${o.startedLine}\n`);
   const ready = (out: string) => out.startsWith('locked\n') && (!o.history || HISTORY_DONE.test(out));
   await s.waitFor(ready);
   if (!ready(s.stdout)) {
@@ -126,8 +129,9 @@ export interface Finishing {
  * could not run at all (the caller then releases the lock on its own).
  */
 export async function finishAndHold(runner: Runner, stateDir: string, runId: string, line: string, o: LockOptions & { history: boolean }): Promise<Finishing> {
-  const s = new Session(runner, lockSession.finishAndRelease(stateDir, runId, { history: o.history }));
-  s.send(`${line}\n`);
+  const inline = line.length <= INLINE_EVENT_MAX; // in the command: the host answers without waiting for stdin
+  const s = new Session(runner, lockSession.finishAndRelease(stateDir, runId, { history: o.history, ...(inline ? { finished: line } : {}) }));
+  if (!inline) s.send(`${line}\n`);
   const first = (out: string) => out.startsWith('finished\n') || out.startsWith('not-recorded\n');
   await s.waitFor((out) => first(out) && (!o.history || HISTORY_DONE.test(out)));
   if (!first(s.stdout)) throw failure(runner, `append to the deployment history ${historyFileIn(stateDir)}`, await s.done);
