@@ -6,6 +6,7 @@ import path from 'node:path';
 import { benchDeploy } from './deploy.ts';
 import { benchFleet } from './fleet.ts';
 import { benchHelp, verdictLine } from './help.ts';
+import { benchMemory } from './memory.ts';
 import { benchRedact } from './redact.ts';
 import { benchSignals } from './signals.ts';
 import { benchVerify } from './verify.ts';
@@ -27,6 +28,11 @@ if (want('fleet')) {
 }
 if (want('deploy') || only.includes('deploy-quick')) {
   const r = await benchDeploy(repo, Number(process.env.BENCH_ROUNDS ?? 3), only.includes('deploy-quick'));
+  process.stdout.write(`${r.text}\n`);
+  verdicts.push(...r.verdicts);
+}
+if (only.includes('deploy-memory')) {
+  const r = await benchMemory(repo);
   process.stdout.write(`${r.text}\n`);
   verdicts.push(...r.verdicts);
 }
