@@ -148,6 +148,9 @@ export async function startDeployFleet(opts: FleetOptions = {}): Promise<DeployF
   const envDir = path.join(dir, 'environments');
   const backupDir = path.join(dir, 'backups');
   mkdirSync(envDir);
+  // as in the repository (package.json "type": "module"): without it tsx loads the file as CommonJS,
+  // with a second copy of the schema and zod (about 0.1-0.25 s and 15 MB more per run)
+  writeFileSync(path.join(envDir, 'package.json'), '{ "type": "module" }\n');
   const hosts = fleet.hosts.map((h) => `{ name: ${JSON.stringify(h.name)}, address: ${JSON.stringify(h.address)}, port: ${h.port}, user: ${JSON.stringify(h.user)} }`);
   writeFileSync(
     path.join(envDir, `${envName}.ts`),
