@@ -157,12 +157,15 @@ export async function restart(ctx: RunCtx, h: HostRun, out: Out, opts: { only?: 
   throw new CommandFailedError(h.host.name, display(command(raw(what)), secrets), r.code, lastLines(r.stderr || stdout, 20) + (r.error ? `\n(${r.error})` : ''), r.signal);
 }
 
-/** releases: delete old release folders beyond `keepReleases`, never `current`. */
+/** releases: delete old release folders beyond `keepReleases`, never `current` (one command, only when there is something to delete). */
 export async function pruneReleases(ctx: RunCtx, h: HostRun): Promise<string[]> {
   const { app } = ctx.env.config;
   const p = releasePaths(app.path);
-  const all = (await run(h.runner, releases.list(p))).stdout.split('\n').filter(Boolean);
-  const current = (await run(h.runner, releases.readCurrent(p))).stdout.trim();
+  // the folders the preflight listed, with the one this run switched to (`current` now): no round trip
+  // (a folder another run made since is not known here, so it is kept: never one too many removed)
+  const known = h.facts?.releases && h.newRelease ? [...new Set([...h.facts.releases, h.newRelease])] : null;
+  const all = known ?? (await run(h.runner, releases.list(p))).stdout.split('\n').filter(Boolean);
+  const current = known ? h.newRelease! : (await run(h.runner, releases.readCurrent(p))).stdout.trim();
   const doomed = releasesToPrune(all, current, app.keepReleases);
   if (doomed.length) await run(h.runner, releases.remove(p, doomed));
   return doomed;

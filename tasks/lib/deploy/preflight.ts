@@ -82,7 +82,8 @@ function askOf(ctx: RunCtx, h: HostRun, o: PreflightOptions): FactsAsk {
     ...(o.needTag ? { remoteTag: ctx.tag, planTag: first ? ctx.tag : undefined } : {}),
     // touches nothing live (objects and tags); --dry-run runs the read-only form
     fetch: (o.needTag || !!o.fetch) && !ctx.dryRun,
-    releases: o.releases ?? false,
+    // releases: the folders there are (a rollback reuses one; the prune after a run needs no listing)
+    releases: o.releases ?? ctx.env.config.app.strategy === 'releases',
     ...(h.host === ctx.state.host ? { state: { dir: ctx.state.dir, history: o.history ?? 'exists' } } : {}),
     // the database is asked from the first host (the dump runs there, or here: see the backup step)
     db: first && !!ctx.env.config.database,
