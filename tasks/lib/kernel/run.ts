@@ -89,6 +89,7 @@ export async function runChanging<C extends KernelCtx>(args: ParsedArgs, spec: C
   const abort = new AbortController();
   interrupt.signal.addEventListener('abort', () => abort.abort(interrupt.signal.reason), { once: true });
   const real: Runner[] = [];
+  let warming: NodeJS.Immediate | undefined;
   try {
     const all = await environmentHosts(env, abort.signal);
     const dry = flags.dryRun ? new DryLog(secrets) : null;
@@ -102,8 +103,6 @@ export async function runChanging<C extends KernelCtx>(args: ParsedArgs, spec: C
     // the state host is chosen among every host; the filter only says which ones the work touches
     const keep = new Set(filterHosts(all, hostFilterFrom(args), env.file));
     const selected = runners.filter((x) => keep.has(x.host));
-    // the handshakes overlap what follows (the procedure's modules, the state-host check, the preflight's start)
-    all.forEach((host, i) => (keep.has(host) || host === stateHost) && real[i]!.prewarm?.());
     const base: KernelCtx = {
       env,
       runId: newRunId(),
@@ -120,6 +119,9 @@ export async function runChanging<C extends KernelCtx>(args: ParsedArgs, spec: C
       print,
     };
     const { procedure, ctx } = await spec.build(args, base, { all: runners, selected });
+    // the handshakes start a turn later (setImmediate) and overlap the state-host check and the
+    // preflight's start; started before the build, node-ssh's loading delayed the first line ~50 ms
+    warming = setImmediate(() => all.forEach((host, i) => (keep.has(host) || host === stateHost) && real[i]!.prewarm?.()));
     const list: ListMaker<C> = (tasks) => makeList(ctx, tasks, { renderer, json: flags.json });
     return await lifecycle(ctx, procedure, { list, flags, all: runners, interrupt: interrupt.signal, abort, notices: () => real.flatMap(noticesOf) });
   } catch (err) {
@@ -128,6 +130,7 @@ export async function runChanging<C extends KernelCtx>(args: ParsedArgs, spec: C
     throw err;
   } finally {
     interrupt.dispose();
+    clearImmediate(warming); // a run refused before it: no handshake starts after the runners are closed
     await Promise.all(real.map((r) => r.close()));
   }
 }
