@@ -4,8 +4,10 @@
  */
 import path from 'node:path';
 import { benchCanary } from './canary.ts';
+import { benchDeploy } from './deploy.ts';
 import { benchFleet } from './fleet.ts';
 import { benchHelp, verdictLine } from './help.ts';
+import { benchMemory } from './memory.ts';
 import { benchRedact } from './redact.ts';
 import { benchShift } from './shift.ts';
 import { benchSignals } from './signals.ts';
@@ -23,6 +25,16 @@ if (want('help')) {
 }
 if (want('fleet')) {
   const r = await benchFleet(repo);
+  process.stdout.write(`${r.text}\n`);
+  verdicts.push(...r.verdicts);
+}
+if (want('deploy') || only.includes('deploy-quick')) {
+  const r = await benchDeploy(repo, Number(process.env.BENCH_ROUNDS ?? 3), only.includes('deploy-quick'));
+  process.stdout.write(`${r.text}\n`);
+  verdicts.push(...r.verdicts);
+}
+if (only.includes('deploy-memory')) {
+  const r = await benchMemory(repo);
   process.stdout.write(`${r.text}\n`);
   verdicts.push(...r.verdicts);
 }

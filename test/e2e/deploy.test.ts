@@ -25,7 +25,7 @@ describe('deploy over SSH: one host, a sequence of releases', () => {
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.json).toMatchObject({ outcome: 'deployed', exitCode: 0, tag: 'v1.1.0', hosts: [{ name: 'host1', from: 'v1.0.0', stage: 'verified' }] });
     expect(await tagOn(f)).toBe('v1.1.0');
-    expect(r.json.hosts[0].checks.map((c: { name: string; ok: boolean }) => `${c.name}:${c.ok}`).sort()).toEqual(['chat:true', 'health:true', 'journal:true', 'readiness:true']);
+    expect(r.json.hosts[0].checks.map((c: { name: string; ok: boolean }) => `${c.name}:${c.ok}`).sort()).toEqual(['chat:true', 'health:true', 'journal:true', 'readiness:true', 'service:true']);
     // the service really runs the new code
     const health = await (await fetch(`http://${f.fleet.hosts[0]!.address}:${f.appPort}/api/v1/health`)).json();
     expect(health).toMatchObject({ status: 'healthy', version: 'v1.1.0' });

@@ -86,4 +86,19 @@ describe('the releases strategy', () => {
     expect(r.stdout).toContain('reusing release 20260101T000000Z_v1.0.0 (no reinstall)');
     expect(r.stdout).not.toContain('install: demo-chat');
   });
+
+  it('after a verified deploy, release folders beyond keepReleases are removed, oldest first, never current', async () => {
+    const folders = async () => (await f.runner().exec(command(sh`ls -1 ${`${APP}/releases`}`))).stdout.split('\n').filter(Boolean);
+    const before = await folders(); // v1.0.0 (current), v1.1.0, v1.2.0 (the failed deploy's)
+    expect(before).toHaveLength(3);
+    f.editEnv((t) => t.replace("strategy: \"releases\",", "strategy: \"releases\", keepReleases: 2,"));
+    const r = await f.task(['deploy', 'v1.4.0', '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const after = await folders();
+    expect(after).toEqual([before[2]!, (await current()).replace('releases/', '')]);
+    expect(after[1]).toMatch(/_v1\.4\.0$/);
+    expect(r.stderr).toMatch(/removed 20260101T000000Z_v1\.0\.0, \d{8}T\d{6}Z_v1\.1\.0/); // progress goes to stderr with --json
+    const worktrees = await f.runner().exec(command(sh`git -C ${`${APP}/repo`} worktree list --porcelain`));
+    expect(worktrees.stdout.match(/^worktree .*\/releases\//gm)).toHaveLength(2);
+  });
 });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git } from '../../tasks/lib/commands/git.ts';
 import { Environment } from '../../tasks/lib/config/schema.ts';
 import type { LoadedEnvironment } from '../../tasks/lib/config/load.ts';
-import { deployedFacts as inspectDeployed } from '../../tasks/lib/probes/host-facts.ts';
+import { readHostFacts as inspectDeployed } from '../../tasks/lib/probes/host-facts.ts';
 import { LocalRunner } from '../../tasks/lib/runners/local.ts';
 import { readDeployed as verifyDeployed } from '../../tasks/lib/verify/host-checks.ts';
 
@@ -83,7 +83,7 @@ describe('revisions read from a host', () => {
   it('a clean host answers its tag and commit', async () => {
     g('tag', '-d', '--', `--output=${bait()}`);
     const facts = await inspectDeployed(envFor(repo), runner());
-    expect(facts).toEqual({ deployed: { tag: 'v1', commit: v1, release: undefined }, dirty: [] });
+    expect({ deployed: facts.deployed, dirty: facts.dirty, workTreeProblem: facts.workTreeProblem }).toEqual({ deployed: { tag: 'v1', commit: v1, release: undefined }, dirty: [] });
     expect(await verifyDeployed(envFor(repo), { runner: runner(), secrets: [], now: () => 0 })).toEqual({ ok: true, tag: 'v1', commit: v1, release: null, dirty: [] });
     const back = await runner().exec(git.checkoutCommit(repo, v1));
     expect(back.code).toBe(0);

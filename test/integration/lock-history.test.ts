@@ -11,6 +11,8 @@ import { SshRunner } from '../../tasks/lib/runners/ssh.ts';
 import type { Runner } from '../../tasks/lib/runners/types.ts';
 import { appendHistory, readHistory, serializeEvent } from '../../tasks/lib/state/history.ts';
 import { acquireLock, describeHolder, type AcquireResult, forceUnlock, lockStatus, newLockRecord, releaseLock, renewLock, type LockHolder } from '../../tasks/lib/state/lock.ts';
+import { finishAndHold, StartNotRecordedError, takeLock, type Taken } from '../../tasks/lib/state/lock-session.ts';
+import { holdLock } from '../../tasks/lib/kernel/lock.ts';
 import { currentAndPrevious, everDeployedOk } from '../../tasks/lib/state/queries.ts';
 import type { HistoryEvent, LockRecord } from '../../tasks/lib/state/records.ts';
 import { startSshHosts, type SshFleet } from '../support/sshd.ts';
@@ -266,6 +268,103 @@ describe.each(Object.keys(kinds) as (keyof typeof kinds)[])('over %s', (kind) =>
     const read = await readHistory(runner, state);
     expect(read.events).toHaveLength(3000);
     expect(read.events[0]?.runId).toBe('r0');
+  });
+
+  const started = (runId: string): string => serializeEvent({ type: 'started', runId, task: 'deploy', env: 'staging', who: me, from: 'v1.0.0', to: 'v1.1.0', at: 'T' });
+  const finished = (runId: string): string => serializeEvent({ type: 'finished', runId, task: 'deploy', env: 'staging', result: 'deployed', live: 'v1.1.0', steps: [], at: 'T2' });
+  const taken = (t: Taken) => {
+    if (!t.ok) throw new Error(`expected the lock to be taken, it is held: ${t.holder.raw}`);
+    return t.lock;
+  };
+
+  it('the lock and the "started" line in ONE command: the record in lock.json, the line under the mutex', async () => {
+    const state = fresh();
+    const r = newRunner();
+    const a = rec('run-a');
+    const t = taken(await takeLock(r, state, a, { startedLine: started('run-a') }));
+    await t.start();
+    expect(r.commandsRun).toBe(1);
+    expect(readFileSync(path.join(state, 'lock.json'), 'utf8')).toBe(`${JSON.stringify(a)}\n`);
+    expect(readFileSync(path.join(state, 'history.jsonl'), 'utf8')).toBe(`${started('run-a')}\n`);
+    expect(readdirSync(state).sort()).toEqual(['history.jsonl', 'lock.json']); // no temp file left
+    // held: refused with its holder, and nothing appended for the refused run
+    const refused = await takeLock(r, state, rec('run-b'), { startedLine: started('run-b') });
+    expect(refused.ok).toBe(false);
+    expect(refused.ok ? null : refused.holder.record?.runId).toBe('run-a');
+    expect((await readHistory(r, state)).events.map((e) => e.runId)).toEqual(['run-a']);
+  });
+
+  it('a start that cannot be recorded: no line, and the same command released the lock', async () => {
+    const state = fresh();
+    mkdirSync(path.join(state, 'history.jsonl'), { recursive: true }); // a folder where the file should be
+    const t = taken(await takeLock(runner, state, rec('run-a'), { startedLine: started('run-a') }));
+    const err = await t.start().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StartNotRecordedError);
+    expect((err as StartNotRecordedError).release).toEqual({ status: 'released' });
+    expect((err as Error).message).toMatch(/cannot append to the deployment history .*history\.jsonl/);
+    expect(existsSync(path.join(state, 'lock.json'))).toBe(false);
+  });
+
+  it('with the history for a re-check: printed once the lock is ours; a refusal releases it in the same command', async () => {
+    const state = fresh();
+    await appendHistory(runner, state, null, { type: 'started', runId: 'r0', task: 'deploy', env: 'staging', who: me, from: null, to: 'v1', at: 'T' });
+    const r = newRunner();
+    const t = taken(await takeLock(r, state, rec('run-a'), { history: true }));
+    expect(t.history).toBe(started('r0').replace('"from":"v1.0.0","to":"v1.1.0"', '"from":null,"to":"v1"'));
+    expect(existsSync(path.join(state, 'lock.json'))).toBe(true);
+    expect(await t.release()).toEqual({ status: 'released' });
+    expect(existsSync(path.join(state, 'lock.json'))).toBe(false);
+    expect((await readHistory(r, state)).events).toHaveLength(1);
+    expect(r.commandsRun).toBe(2); // the session, then the read
+  });
+
+  it('"finished" and the release in ONE command: the lock held until told, released owner-only', async () => {
+    const state = fresh();
+    const r = newRunner();
+    await taken(await takeLock(r, state, rec('run-a'), { startedLine: started('run-a') })).start();
+    const f = await finishAndHold(r, state, 'run-a', finished('run-a'), { history: true });
+    expect(f.recorded).toBe(true);
+    expect(f.history?.split('\n')).toEqual([started('run-a'), finished('run-a')]);
+    expect(existsSync(path.join(state, 'lock.json'))).toBe(true); // still ours while the run prunes its backups
+    expect(await f.release()).toEqual({ status: 'released' });
+    expect(existsSync(path.join(state, 'lock.json'))).toBe(false);
+    expect(r.commandsRun).toBe(2);
+    // someone forced the lock meanwhile: the line is recorded, their lock is left alone
+    await taken(await takeLock(r, state, rec('run-b'), { startedLine: started('run-b') })).start();
+    writeFileSync(path.join(state, 'lock.json'), `${JSON.stringify(rec('run-c'))}\n`);
+    const g = await finishAndHold(r, state, 'run-b', finished('run-b'), { history: false });
+    expect(g.recorded).toBe(true);
+    const answer = await g.release();
+    expect(answer.status).toBe('not-owner');
+    expect(readFileSync(path.join(state, 'lock.json'), 'utf8')).toContain('run-c');
+    // a line longer than the command may carry travels on stdin, the same way
+    const long = serializeEvent({ type: 'finished', runId: 'run-d', task: 'deploy', env: 'staging', result: 'failed', live: null, steps: [], error: 'x'.repeat(20_000), at: 'T3' });
+    writeFileSync(path.join(state, 'lock.json'), `${JSON.stringify(rec('run-d'))}\n`);
+    const h = await finishAndHold(r, state, 'run-d', long, { history: false });
+    expect([h.recorded, (await h.release()).status]).toEqual([true, 'released']);
+    expect(readFileSync(path.join(state, 'history.jsonl'), 'utf8').endsWith(`${long}\n`)).toBe(true);
+  });
+
+  it('the kernel\'s hold: while the lock is held, the history is read from what the lock commands brought back', async () => {
+    const state = fresh();
+    const mirror = path.join(dir, `mirror-${kind}-${n}`);
+    const r = newRunner();
+    const hold = await holdLock({ runner: r, stateDir: state, record: rec('run-a'), mirrorDir: mirror, renewEveryMs: 60_000, forceHint: 'x', withHistory: true });
+    await hold.start(started('run-a'));
+    const before = r.commandsRun!;
+    expect((await readHistory(r, state)).events.map((e) => e.type)).toEqual(['started']);
+    expect(r.commandsRun).toBe(before); // no round trip
+    let during: string[] = [];
+    const problems = await hold.finish(finished('run-a'), async () => {
+      during = (await readHistory(r, state)).events.map((e) => e.type);
+    });
+    expect(problems).toEqual([]);
+    expect(during).toEqual(['started', 'finished']);
+    expect(r.commandsRun).toBe(before + 1);
+    expect(readFileSync(path.join(mirror, 'history.jsonl'), 'utf8')).toBe(`${started('run-a')}\n${finished('run-a')}\n`);
+    expect(existsSync(path.join(state, 'lock.json'))).toBe(false);
+    await readHistory(r, state); // the lock is no longer ours: read on the host again
+    expect(r.commandsRun).toBe(before + 2);
   });
 
   it('a state folder that cannot be created fails with the operation and the reason', async () => {

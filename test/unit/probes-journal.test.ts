@@ -22,6 +22,13 @@ describe('journal builders (exact strings)', () => {
     expect(journal.since(['we ird;unit'], '1', { lines: 1 }).script).toBe(`journalctl -u 'we ird;unit' --since @1 -o json --no-pager -q -a -n 1`);
   });
 
+  it('since with the units\' states first, in the same command (the end of a deploy\'s verification)', () => {
+    expect(journal.since(['a', 'b'], '1', { lines: 10, sudo: true, states: ['a', 'b c'] })).toEqual({
+      script: `printf '\\036states %s\\n' "$(echo $(systemctl is-active -- a 'b c'))"\nsudo -n journalctl -u a -u b --since @1 -o json --no-pager -q -a -n 10`,
+      readOnly: true,
+    });
+  });
+
   it('since refuses what would widen or break the scan', () => {
     expect(() => journal.since([], '1', { lines: 10 })).toThrow('needs at least one unit');
     expect(() => journal.since(['a'], '$(id)', { lines: 10 })).toThrow('not epoch seconds: "$(id)"');
@@ -141,6 +148,15 @@ describe('runJournalScan through a recorder', () => {
       '1 of 2 entries of demo-chat since @1712345678.5 (2024-04-05T19:34:38.500Z, host clock) are priority err or worse, or matching /Traceback/:\n' +
         '  2024-04-05T19:34:38.123Z demo-chat.service err: boom',
     );
+  });
+
+  it('with the units\' states: the first line says them, the rest is the journal', async () => {
+    const stdout = `\x1estates active failed\n${line({ PRIORITY: '3', MESSAGE: 'boom' })}\n${line({ MESSAGE: 'fine' })}\n`;
+    const rec = new RecordingRunner(host, { reply: () => ({ stdout }) });
+    const r = await runJournalScan(rec, ['demo-chat'], '1712345678.5', cfg, { lines: 50, states: ['demo-chat', 'demo-search'] });
+    expect(r.unitStates).toEqual(['active', 'failed']);
+    expect([r.ok, r.scanned, r.offending, r.unparsable]).toEqual([false, 2, 1, 0]);
+    expect(rec.commands[0]!.script).toMatch(/^printf '\\036states %s\\n' "\$\(echo \$\(systemctl is-active -- demo-chat demo-search\)\)"\njournalctl /);
   });
 
   it('hostNow asks the host', async () => {

@@ -96,7 +96,7 @@ export const canaryProcedure: Procedure<CanaryCtx> = {
             `(npx tsx tasks/canary.ts status|resume|abort --env ${ctx.env.name}). Nothing was changed.`,
         );
     }
-    await checkHosts(ctx, list as unknown as ListMaker<RunCtx>, !ctx.cflags.abort); // the deploy's preflight, on a canary's context
+    await checkHosts(ctx, list as unknown as ListMaker<RunCtx>, { needTag: !ctx.cflags.abort, releases: true }); // the deploy's preflight, on a canary's context
     // resume, abort: what the moved hosts ran before is the record's (they run the release now)
     if (recorded && (ctx.cflags.resume || ctx.cflags.abort)) adopt(ctx, recorded);
     else ctx.rollout = freshState(ctx);

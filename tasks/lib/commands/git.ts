@@ -9,7 +9,8 @@ import { command, sh, type Command } from './shell.ts';
  * `--detach` takes no `--end-of-options` in git 2.39: there the two forms above are the guard
  * (neither can start with `-`).
  */
-function tagRef(tag: string): string {
+/** `refs/tags/<tag>`, the tag checked against the tag rules (never read as an option). */
+export function tagRef(tag: string): string {
   const why = tagProblem(tag);
   if (why) throw new Error(`tag ${JSON.stringify(tag)} ${why}`);
   return `refs/tags/${tag}`;

@@ -7,6 +7,11 @@ export interface JournalSinceOptions {
   readonly lines: number;
   /** Prefix with `sudo -n` (reading the system journal may need it). */
   readonly sudo?: boolean;
+  /**
+   * Also say, first and in the same command, the state of these units: one line,
+   * `\x1estates <state of each unit, in order>` (the end of a deploy's verification).
+   */
+  readonly states?: readonly string[];
 }
 
 export const journal = {
@@ -28,7 +33,8 @@ export const journal = {
     if (!Number.isInteger(opts.lines) || opts.lines < 1) throw new Error(`journal.since: lines must be a positive integer, got ${opts.lines}`);
     const unitArgs = units.flatMap((u) => ['-u', u]);
     const prefix = opts.sudo ? sh`sudo -n ` : sh``;
-    return command(sh`${prefix}journalctl ${unitArgs} --since ${`@${epoch}`} -o json --no-pager -q -a -n ${opts.lines}`, { readOnly: true });
+    const states = opts.states?.length ? sh`printf '\\036states %s\\n' "$(echo $(systemctl is-active -- ${opts.states}))"\n` : sh``;
+    return command(sh`${states}${prefix}journalctl ${unitArgs} --since ${`@${epoch}`} -o json --no-pager -q -a -n ${opts.lines}`, { readOnly: true });
   },
 };
 

@@ -6,8 +6,15 @@
  * on stdin; every other value is quoted once by `sh`.
  *
  * Output protocol: `held <host now, epoch s> <lock mtime, epoch s>` then the record's text, or
- * `free`, `absent`, `released`, `renewed`, `not-owner` (then a `held` block), `forced`.
+ * `free`, `absent`, `released`, `renewed`, `not-owner` (then a `held` block), `forced`; the two
+ * sessions add `locked`, `started`, `finished` and a `history` section (sections.ts).
+ *
+ * The sessions are one command each where there were two: `takeAndStart` takes the lock and (told
+ * on stdin) appends the run's "started" line, or releases the lock when told to or when the start
+ * cannot be recorded; `finishAndRelease` appends the "finished" line and releases the lock once
+ * told to (after the run's retention), or when stdin ends.
  */
+import { noMarkers, sectioned } from './sections.ts';
 import { command, raw, sh, type Command, type Fragment } from './shell.ts';
 
 /** A lock record as these commands need it: it names its run; the rest travels as JSON. */
@@ -41,6 +48,9 @@ const printHeld = raw(`printf 'held %s %s\\n%s\\n' "$(date +%s)" "$m" "$r"`);
 const unreadable = raw(`echo "cannot read $f" >&2; exit 1`);
 const newTemp = raw(`t=$(mktemp "$d/.lock.XXXXXX") || exit 1\ntrap 'rm -f -- "$t"' EXIT`);
 
+/** `held ...`, `free`, or exit 1 when the lock cannot be read (after statePreamble). */
+export const lockStatusBody = sh`if ${readLock}; then ${printHeld}; elif [ -e "$f" ]; then ${unreadable}; else echo free; fi`;
+
 /** The exact text JSON.stringify gives the record's runId: cannot match inside another value. */
 const runIdText = (runId: string): string => `"runId":${JSON.stringify(runId)}`;
 
@@ -63,9 +73,7 @@ exit 1`,
 
   /** `held ...` or `free`. */
   status: (stateDir: string): Command =>
-    command(sh`${statePreamble(stateDir, false)}\nif ${readLock}; then ${printHeld}; elif [ -e "$f" ]; then ${unreadable}; else echo free; fi`, {
-      readOnly: true,
-    }),
+    command(sh`${statePreamble(stateDir, false)}\n${lockStatusBody}`, { readOnly: true }),
 
   /** Removes the lock only when it is this run's: `released`, `absent` or `not-owner` + holder. */
   release: (stateDir: string, runId: string): Command => ownerOnly(stateDir, runId, raw(`rm -f -- "$f" && echo released`)),
@@ -93,11 +101,95 @@ echo forced`,
     ),
 };
 
-function ownerOnly(stateDir: string, runId: string, change: Fragment): Command {
-  return command(
-    sh`${statePreamble(stateDir, false)}
-[ -e "$f" ] || { echo absent; exit 0; }
+function ownerOnlyBody(runId: string, change: Fragment): Fragment {
+  return sh`[ -e "$f" ] || { echo absent; exit 0; }
 ${takeMutex}
-if ${readLock}; then case "$r" in *${runIdText(runId)}*) ${change};; *) echo not-owner; ${printHeld};; esac; elif [ -e "$f" ]; then ${unreadable}; else echo absent; fi`,
-  );
+if ${readLock}; then case "$r" in *${runIdText(runId)}*) ${change};; *) echo not-owner; ${printHeld};; esac; elif [ -e "$f" ]; then ${unreadable}; else echo absent; fi`;
 }
+
+function ownerOnly(stateDir: string, runId: string, change: Fragment): Command {
+  return command(sh`${statePreamble(stateDir, false)}
+${ownerOnlyBody(runId, change)}`);
+}
+
+/** How long a session waits for its next instruction before it goes on as if stdin had ended. */
+export const SESSION_WAIT_SEC = 600;
+
+/** The whole history, as a `history` section (after statePreamble). */
+const historySection = sectioned([{ name: 'history', body: sh`if [ -e "$h" ]; then ${noMarkers} < "$h"; fi` }]);
+const releaseOwn = (runId: string) => sh`(
+${ownerOnlyBody(runId, raw(`rm -f -- "$f" && echo released`))}
+)`;
+const appendFromStdin = sh`(
+${takeMutex}
+IFS= read -r ev && [ -n "$ev" ] || { echo 'no history event on stdin' >&2; exit 1; }
+${appendEventLine}
+)`;
+
+/**
+ * An event line short enough to travel in the command itself (quoted once): the host then needs
+ * nothing from stdin before it can answer, one round trip less. Longer lines go on stdin.
+ */
+export const INLINE_EVENT_MAX = 8 * 1024;
+
+function oneLine(line: string): string {
+  if (line.includes('\n') || line === '') throw new Error('a history event must be one non-empty line');
+  return line;
+}
+
+const appendInline = (line: string) => sh`(
+${takeMutex}
+ev=${oneLine(line)}
+${appendEventLine}
+)`;
+
+export const lockSession = {
+  /**
+   * The lock record travels in the command. With `started` (the run's "started" line), it is
+   * appended as soon as the lock is this run's, in the same command, nothing read from stdin;
+   * without it, the command waits for `started` and the event on stdin (one line each), or `release`.
+   * Prints `locked` once the lock is this run's (then the history section when `history`), then
+   * `started`, or `released`/`absent`/`not-owner` when it released the lock instead: told to, or
+   * because the start could not be recorded (exit 1, the reason on stderr). Exit 75: held.
+   */
+  takeAndStart: (stateDir: string, record: LockRecordText, o: { history: boolean; started?: string }): Command =>
+    command(
+      sh`${statePreamble(stateDir, true)}
+${newTemp}
+printf '%s\\n' ${JSON.stringify(record)} > "$t" || exit 1
+for i in 1 2 3 4 5; do
+  e=$(ln -- "$t" "$f" 2>&1) && break
+  if ${readLock}; then ${printHeld}; exit ${LOCK_HELD_EXIT}; fi
+  [ "$i" = 5 ] && { printf '%s\\n' "$e" >&2; exit 1; }
+done
+echo locked${o.history ? sh`\n${historySection}` : sh``}
+${
+  o.started !== undefined
+    ? sh`${appendInline(o.started)} && { echo started; exit 0; }
+${releaseOwn(record.runId)}
+exit 1`
+    : sh`IFS= read -r -t ${SESSION_WAIT_SEC} next || next=
+if [ "$next" = started ]; then
+  ${appendFromStdin} && { echo started; exit 0; }
+  ${releaseOwn(record.runId)}
+  exit 1
+fi
+${releaseOwn(record.runId)}`
+}`,
+    ),
+
+  /**
+   * Appends the "finished" event (in the command when it is at most INLINE_EVENT_MAX long, else
+   * the first line on stdin) and prints `finished` (else `not-recorded`, the reason on stderr), the
+   * history section when `history`; then, after the next line on stdin (`release`), the end of
+   * stdin or SESSION_WAIT_SEC: `released`, `absent` or `not-owner` (the lock is removed only when it
+   * is still `runId`'s).
+   */
+  finishAndRelease: (stateDir: string, runId: string, o: { history: boolean; finished?: string }): Command =>
+    command(
+      sh`${statePreamble(stateDir, true)}
+if ${o.finished !== undefined ? appendInline(o.finished) : appendFromStdin}; then echo finished; else echo not-recorded; fi${o.history ? sh`\n${historySection}` : sh``}
+IFS= read -r -t ${SESSION_WAIT_SEC} next || next=
+${releaseOwn(runId)}`,
+    ),
+};

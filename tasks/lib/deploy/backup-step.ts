@@ -13,6 +13,17 @@ export function backupRunner(ctx: RunCtx): Runner {
   return dumpRunnerFor(ctx.env, ctx.hosts[0]!.runner);
 }
 
+/** The dump's size so far, shown at most every 250 ms (a chunk arrives every few KiB: a line per chunk costs time and memory). */
+function progress(show: (text: string) => void): (bytes: number) => void {
+  let last = 0;
+  return (bytes) => {
+    const now = performance.now();
+    if (now - last < 250) return;
+    last = now;
+    show(mbText(bytes));
+  };
+}
+
 export async function backupStep(c: RunCtx, task: Task<RunCtx>, what = 'Backup'): Promise<void> {
   const db = c.env.config.database;
   if (c.flags.skipBackup) {
@@ -45,7 +56,7 @@ export async function backupStep(c: RunCtx, task: Task<RunCtx>, what = 'Backup')
     toTag: c.tag,
     runId: c.runId,
     signal: c.signal,
-    onProgress: (bytes) => (task.output = mbText(bytes)),
+    onProgress: progress((text) => (task.output = text)),
   });
   c.backup = { file: b.dumpPath, sha256: b.manifest.sha256, size: b.manifest.sizeBytes };
   c.backupTaken = b;

@@ -3,6 +3,8 @@ import type { Backup } from '../backup/dump.ts';
 import type { Deployed } from '../base/run.ts';
 import type { Host } from '../config/schema.ts';
 import type { KernelCtx } from '../kernel/procedure.ts';
+import type { PreflightFacts } from '../probes/host-facts.ts';
+import type { StagedRun } from './staged.ts';
 import type { ProbeResult } from '../probes/types.ts';
 import type { Runner } from '../runners/types.ts';
 
@@ -22,8 +24,12 @@ export interface HostRun {
   stage: HostStage;
   /** releases strategy: the new release folder. */
   newRelease?: string;
-  /** in-place: the tags were fetched already in this run (by the plan), no second fetch. */
+  /** The tags were fetched already in this run (by the preflight), no second fetch. */
   fetched?: boolean;
+  /** What the preflight read on this host, in its one round trip. */
+  facts?: PreflightFacts;
+  /** in-place: check out, install (and migrate) in one command, started by the check-out step (of the deploy, then of a rollback). */
+  code?: StagedRun;
   /** The host's clock (epoch seconds, as it printed them) just before the restart: the journal scan starts there. */
   restartedAt?: string;
   /** The services' main processes just before that restart: the journal scan leaves their entries out. */

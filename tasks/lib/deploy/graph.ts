@@ -10,7 +10,7 @@ import type { ListrTask } from 'listr2';
 import { label } from '../base/run.ts';
 import { hostStep, timed, type Task } from '../kernel/listr.ts';
 import type { HostRun, RunCtx } from './context.ts';
-import { checkout, codeDir, install, migrate, prepare, pruneReleases, switchRelease, type Out } from './host-steps.ts';
+import { codeDir, migrate, prepare, pruneReleases, startCode, switchRelease, type Out } from './host-steps.ts';
 import { restartHosts, usesSsm } from './restart-step.ts';
 import { gate, planBatches } from './rollout.ts';
 import { verifyHost } from './verify-host.ts';
@@ -58,8 +58,8 @@ export function deployTasks(ctx: RunCtx, hooks: DeployHooks): ListrTask<RunCtx>[
               hosts: () => ctx.hosts,
               hostTitle: (h) => h.host.name,
               body: async (h, t) => {
+                // releases: the new folder and its install in one command
                 const reused = await prepare(ctx, h, out(ctx, t), { reuseRelease: hooks.reuseRelease ?? false });
-                if (releasesMode && !reused) await install(ctx, h, codeDir(ctx, h), out(ctx, t));
                 if (reused) t.title = `${h.host.name}: reusing release ${h.newRelease} (no reinstall)`;
               },
               onFail: (h, e) => (h.problem = e.message),
@@ -95,22 +95,27 @@ function batchTasks(ctx: RunCtx, hooks: DeployHooks, batch: HostRun[], index: nu
   const { app, services, rollout } = ctx.env.config;
   const releasesMode = app.strategy === 'releases';
   const alive = () => batch.filter((h) => !h.failed);
+  const migrates = index === 0 && hooks.migrate && app.migrate.length > 0;
+  // in place: check out, install and (on the batch's first host) migrate go as one command per host
+  const code = (h: HostRun) => startCode(ctx, h, { tag: ctx.tag }, { migrate: migrates && h === alive()[0] });
   const each = (title: string, step: string, hostTitle: (h: HostRun) => string, body: (h: HostRun, t: T) => Promise<void>, enabled?: () => boolean) =>
     hostStep<RunCtx, HostRun>({ title, step, hosts: alive, hostTitle, body, onFail: setAside, throws: false, ...(enabled ? { enabled } : {}) });
   return [
     ...(releasesMode
       ? []
       : [
-          each(`Check out ${ctx.tag}`, 'checkout', (h) => `${h.host.name}: ${label(h.from)} -> ${ctx.tag}`, (h) => checkout(ctx, h, { tag: ctx.tag })),
-          each('Install', 'install', (h) => h.host.name, (h, t) => install(ctx, h, app.path, out(ctx, t)), () => app.install.length > 0),
+          each(`Check out ${ctx.tag}`, 'checkout', (h) => `${h.host.name}: ${label(h.from)} -> ${ctx.tag}`, (h, t) => code(h).until('checkout', out(ctx, t))),
+          each('Install', 'install', (h) => h.host.name, (h, t) => h.code!.until('install', out(ctx, t)), () => app.install.length > 0),
         ]),
     {
       // once per deploy (the database is shared); a failure stops everything: the schema is the fleet's
       title: `Migrate the database (on ${batch[0]!.host.name})`,
-      enabled: () => index === 0 && hooks.migrate && app.migrate.length > 0,
+      enabled: () => migrates,
       task: timed('migrate', (c, t) => {
         const on = alive()[0];
         if (!on) throw new Error('no host of the first batch is left to run the migrations');
+        // in place, its check-out command runs them (unless that host was set aside: then here, alone)
+        if (on.code?.has('migrate')) return on.code.until('migrate', out(c, t));
         return migrate(c, on, codeDir(c, on), out(c, t));
       }),
     },
@@ -192,8 +197,8 @@ export function rollbackTasks(ctx: RunCtx, which?: () => HostRun[]): ListrTask<R
     ...(app.strategy === 'releases'
       ? [back('rollback-switch', 'Switch current back', (h) => switchRelease(ctx, h, h.from.release!))]
       : [
-          back('rollback-checkout', 'Check out the previous revision', (h) => checkout(ctx, h, h.from)),
-          back('rollback-install', 'Install', (h, t) => install(ctx, h, app.path, out(ctx, t)), () => app.install.length > 0),
+          back('rollback-checkout', 'Check out the previous revision', (h, t) => startCode(ctx, h, h.from, { migrate: false }).until('checkout', out(ctx, t))),
+          back('rollback-install', 'Install', (h, t) => h.code!.until('install', out(ctx, t)), () => app.install.length > 0),
         ]),
     restartHosts(ctx, {
       title: `Restart ${services.map((s) => s.name).join(', ')}${usesSsm(ctx) ? ' (SSM)' : ''}`,

@@ -8,7 +8,7 @@ import { confirmByTyping } from '../kernel/confirm.ts';
 import type { ListMaker } from '../kernel/listr.ts';
 import type { FinishedFields, Outcome, Procedure, StartedFields } from '../kernel/procedure.ts';
 import type { RunCtx } from './context.ts';
-import { preflightTasks, PreflightError } from './preflight.ts';
+import { preflightTasks, PreflightError, type PreflightOptions } from './preflight.ts';
 import { runEndEvent, runReportInput, runStartEvent } from './report.ts';
 import { changedAnything, failureText, summaryJson, summaryText } from './summary.ts';
 
@@ -47,9 +47,9 @@ export const movingParts: Shared = {
 };
 
 /** Preflight of every host (and EC2, the database): every problem at once, any refuses the run. */
-export async function checkHosts(ctx: RunCtx, list: ListMaker<RunCtx>, needTag: boolean): Promise<void> {
+export async function checkHosts(ctx: RunCtx, list: ListMaker<RunCtx>, opts: PreflightOptions): Promise<void> {
   const problems: string[] = [];
-  await list(preflightTasks(ctx, problems, { needTag })).run();
+  await list(preflightTasks(ctx, problems, opts)).run();
   if (problems.length) throw new PreflightError(problems);
 }
 

@@ -6,17 +6,14 @@
  */
 import { statfs } from 'node:fs/promises';
 import type { ListrTask } from 'listr2';
-import { git } from '../commands/git.ts';
-import { pg } from '../commands/pg.ts';
-import { command, sh } from '../commands/shell.ts';
-import { secret } from '../config/load.ts';
 import { CutoverError, ExitCode, HostKeyError, HostUnreachableError } from '../base/errors.ts';
-import { inspectHost, workTreeOf } from '../probes/host-facts.ts';
-import { lastLines } from '../runners/run.ts';
+import { readHostFacts, workTreeOf, type FactsAsk, type PreflightFacts } from '../probes/host-facts.ts';
 import { mbText } from '../base/format.ts';
 import { label } from '../base/run.ts';
 import type { HostRun, RunCtx } from './context.ts';
-import { usesSsm } from './restart-step.ts';
+
+/** Services restarted through SSM (the same test as restart-step.ts, without loading the restart's modules). */
+const usesSsm = (ctx: RunCtx) => ctx.env.config.services.some((s) => s.restart === 'ssm');
 
 export class PreflightError extends CutoverError {
   constructor(readonly problems: readonly string[]) {
@@ -24,7 +21,18 @@ export class PreflightError extends CutoverError {
   }
 }
 
-export function preflightTasks(ctx: RunCtx, problems: string[], opts: { needTag: boolean }): ListrTask<RunCtx>[] {
+export interface PreflightOptions {
+  /** deploy: the tag must exist on the remote; it is fetched (real runs) and the plan's git data read. */
+  readonly needTag: boolean;
+  /** The state host's history: its presence (default) or its text (rollback chooses its target from it). */
+  readonly history?: 'exists' | 'read';
+  /** The release folders there are (rollback reuses one). */
+  readonly releases?: boolean;
+  /** Fetch the tags in the same round trip (real runs; a deploy always does). */
+  readonly fetch?: boolean;
+}
+
+export function preflightTasks(ctx: RunCtx, problems: string[], opts: PreflightOptions): ListrTask<RunCtx>[] {
   return [
     {
       title: `Hosts (${ctx.hosts.length})`,
@@ -34,7 +42,7 @@ export function preflightTasks(ctx: RunCtx, problems: string[], opts: { needTag:
             title: h.host.name,
             task: async (_c, t) => {
               // every problem is collected, even an unexpected one: preflight reports all at once
-              const found = await preflightHost(ctx, h, opts.needTag).catch((err: Error) => [err.message]);
+              const found = await preflightHost(ctx, h, opts).catch((err: Error) => [err.message]);
               problems.push(...found.map((p) => `${h.host.name}: ${p}`));
               t.title = `${h.host.name}: on ${label(h.from)}${found.length ? ` — ${found.length} problem(s)` : ''}`;
             },
@@ -67,38 +75,55 @@ export function preflightTasks(ctx: RunCtx, problems: string[], opts: { needTag:
   ];
 }
 
-async function preflightHost(ctx: RunCtx, h: HostRun, needTag: boolean): Promise<string[]> {
+/** What this host's preflight reads besides its commands, units and working copy. */
+function askOf(ctx: RunCtx, h: HostRun, o: PreflightOptions): FactsAsk {
+  const first = h === ctx.hosts[0];
+  return {
+    ...(o.needTag ? { remoteTag: ctx.tag, planTag: first ? ctx.tag : undefined } : {}),
+    // touches nothing live (objects and tags); --dry-run runs the read-only form
+    fetch: (o.needTag || !!o.fetch) && !ctx.dryRun,
+    // releases: the folders there are (a rollback reuses one; the prune after a run needs no listing)
+    releases: o.releases ?? ctx.env.config.app.strategy === 'releases',
+    ...(h.host === ctx.state.host ? { state: { dir: ctx.state.dir, history: o.history ?? 'exists' } } : {}),
+    // the database is asked from the first host (the dump runs there, or here: see the backup step)
+    db: first && !!ctx.env.config.database,
+  };
+}
+
+async function preflightHost(ctx: RunCtx, h: HostRun, o: PreflightOptions): Promise<string[]> {
   const problems: string[] = [];
+  let facts: PreflightFacts;
   try {
-    const facts = await inspectHost(ctx.env, h.runner);
-    if (facts.missing.length) problems.push(`commands missing: ${facts.missing.join(', ')} (run doctor for details)`);
-    for (const s of facts.services) if (!s.exists) problems.push(`unit ${s.service.unit} not found: ${s.state}`);
-    if (facts.workTreeProblem) problems.push(facts.workTreeProblem);
-    if (facts.dirty.length) problems.push(`${workTreeOf(ctx.env)} has tracked files changed by hand: ${facts.dirty.join(', ')}; commit or discard them first`);
-    if (facts.deployed) h.from = facts.deployed;
+    facts = await readHostFacts(ctx.env, h.runner, askOf(ctx, h, o), { signal: ctx.signal });
   } catch (err) {
     if (err instanceof HostKeyError || err instanceof HostUnreachableError) return [err.detail];
     throw err;
   }
-  if (needTag && problems.length === 0) {
-    const { app } = ctx.env.config;
-    const probe =
-      app.strategy === 'in-place'
-        ? git.remoteHasTag(app.path, ctx.tag)
-        : command(sh`git ls-remote --exit-code --tags ${app.repo} ${`refs/tags/${ctx.tag}`}`, { readOnly: true });
-    const r = await h.runner.exec(probe, { signal: ctx.signal, timeoutMs: 60_000 });
-    if (r.code === 2) problems.push(`tag ${ctx.tag} does not exist on the remote ${app.repo} (push it first: git push origin ${ctx.tag})`);
-    else if (r.code !== 0) problems.push(`cannot ask the remote for tag ${ctx.tag}: ${lastLines(r.stderr, 2) || r.error || `exit ${r.code}`}`);
+  h.facts = facts;
+  if (facts.missing.length) problems.push(`commands missing: ${facts.missing.join(', ')} (run doctor for details)`);
+  for (const s of facts.services) if (!s.exists) problems.push(`unit ${s.service.unit} not found: ${s.state}`);
+  if (facts.workTreeProblem) problems.push(facts.workTreeProblem);
+  if (facts.dirty.length) problems.push(`${workTreeOf(ctx.env)} has tracked files changed by hand: ${facts.dirty.join(', ')}; commit or discard them first`);
+  if (facts.deployed) h.from = facts.deployed;
+  const { app } = ctx.env.config;
+  if (o.needTag && problems.length === 0) {
+    const r = facts.remoteTag!;
+    if (!r.ok && r.missing) problems.push(`tag ${ctx.tag} does not exist on the remote ${app.repo} (push it first: git push origin ${ctx.tag})`);
+    else if (!r.ok) problems.push(`cannot ask the remote for tag ${ctx.tag}: ${r.why}`);
+  }
+  if (facts.fetch && problems.length === 0) {
+    if (facts.fetch.ok) h.fetched = true;
+    else problems.push(`cannot fetch the tags from ${app.repo}: ${facts.fetch.why}`);
   }
   return problems;
 }
 
+/** The database's size came back with the first host's facts; the room for the dump is checked here. */
 async function preflightDatabase(ctx: RunCtx): Promise<string[]> {
   const db = ctx.env.config.database!;
-  const runner = ctx.hosts[0]!.runner; // dumps run on the first host (or locally: see backup step)
-  const r = await runner.exec(pg.size(db, secret(ctx.env, db.password)), { signal: ctx.signal });
-  if (r.code !== 0) return [`database ${db.user}@${db.host}:${db.port}/${db.name} does not answer: ${lastLines(r.stderr, 2) || r.error || `exit ${r.code}`}`];
-  const size = Number(r.stdout.trim());
+  const answer = ctx.hosts[0]!.facts?.dbSize ?? { ok: false as const, why: 'the first host did not answer' };
+  if (!answer.ok) return [`database ${db.user}@${db.host}:${db.port}/${db.name} does not answer: ${answer.why}`];
+  const size = answer.bytes;
   const fs = await statfs(ctx.env.backupDir);
   const free = fs.bavail * fs.bsize;
   // a custom-format dump is compressed; the whole database size is a safe upper bound

@@ -7,22 +7,18 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { dumpOfDeployment } from '../backup/protection.ts';
-import { pruneAfterRun } from '../backup/prune-after-run.ts';
-import { runRestore } from '../backup/restore-run.ts';
-import { listBackups } from '../backup/retention.ts';
-import { checkRestoreSource, type RestoreSource } from '../backup/source.ts';
+import type { RestoreSource } from '../backup/source.ts';
 import { CutoverError, ExitCode, UsageError } from '../base/errors.ts';
 import { label } from '../base/run.ts';
 import { RESTORE_FLAGS } from '../commands/pg.ts';
 import { secret, secretValues } from '../config/load.ts';
 import { timed, type Task } from '../kernel/listr.ts';
 import type { Procedure } from '../kernel/procedure.ts';
-import { readHistory } from '../state/history.ts';
+import { parseHistory, readHistory } from '../state/history.ts';
+import type { HistoryEvent } from '../state/records.ts';
 import { currentAndPrevious, deployments, everDeployedOk } from '../state/queries.ts';
-import { backupRunner, backupStep } from './backup-step.ts';
 import type { RunCtx } from './context.ts';
-import { deployTasks } from './graph.ts';
+import { loadWork, work } from './load-work.ts';
 import { checkHosts, movingParts } from './moving.ts';
 import { validateTag } from './tag.ts';
 
@@ -44,9 +40,9 @@ export interface RollbackChoice {
  * The target tag and the dump to restore, from the history on the state host. Default tag: the
  * previous entry of the live stack. Default dump: the one taken before the deploy being undone.
  */
-export async function chooseRollback(ctx: RunCtx, o: RollbackRequest): Promise<RollbackChoice> {
+export async function chooseRollback(ctx: RunCtx, o: RollbackRequest, read?: readonly HistoryEvent[]): Promise<RollbackChoice> {
   const { env } = ctx;
-  const { events } = await readHistory(ctx.state.runner, ctx.state.dir);
+  const events = read ?? (await readHistory(ctx.state.runner, ctx.state.dir)).events;
   const live = currentAndPrevious(events);
   const where = `the history on ${ctx.state.host.name} (${ctx.state.dir}/history.jsonl)`;
   // a tag that was live when a deploy started (before cutover's first deploy, say) ran in production too
@@ -69,6 +65,7 @@ export async function chooseRollback(ctx: RunCtx, o: RollbackRequest): Promise<R
   // the dump taken by the run that made the current tag live: the data as it was before it (found
   // in this machine's backup folder by file name: the history may hold another machine's path)
   const undone = live.currentRun;
+  const [{ dumpOfDeployment }, { listBackups }] = await Promise.all([import('../backup/protection.ts'), import('../backup/retention.ts')]);
   const file = undone ? dumpOfDeployment(undone, await listBackups(env.backupDir))?.dumpPath : undefined;
   if (!file) throw new UsageError(`no backup is recorded for the deploy of ${live.current ?? 'the current tag'}; name one: --restore-db backups/${env.name}/<file>.dump (list them: npx tsx tasks/backup.ts list --env ${env.name})`);
   return { tag, restoreFrom: file };
@@ -92,15 +89,20 @@ export function rollbackProcedure(request: RollbackRequest): Procedure<RunCtx> {
     task: 'rollback',
 
     async preflight(ctx, list) {
-      choice = await chooseRollback(ctx, request);
+      const loading = loadWork(); // while the hosts answer
+      // the history comes with the state host's facts when it is one of the hosts (one round trip)
+      await checkHosts(ctx, list, { needTag: false, history: 'read', releases: true, fetch: true });
+      await loading;
+      const read = ctx.hosts.find((h) => h.host === ctx.state.host)?.facts?.history;
+      choice = await chooseRollback(ctx, request, read?.ok ? parseHistory(read.text).events : undefined);
       ctx.tag = choice.tag;
-      await checkHosts(ctx, list, false);
       const lines = ['', `Plan: roll ${ctx.env.name} back to ${ctx.tag} (${ctx.env.file}), run ${ctx.runId} by ${ctx.who}`];
       for (const h of ctx.hosts) lines.push(`  ${h.host.name} (${h.host.address}): ${label(h.from)} -> ${ctx.tag}`);
       if (ctx.env.config.app.strategy === 'releases') lines.push(`  releases: switch current back to ${ctx.tag}'s release folder (no reinstall when it is still there)`);
       if (choice.restoreFrom) {
         // this environment's, this database's, read completely: before anything live changes
-        source = await checkRestoreSource(ctx.env, choice.restoreFrom, { signal: ctx.signal, target: { runner: backupRunner(ctx), password: secret(ctx.env, ctx.env.config.database?.password) } });
+        const { checkRestoreSource } = await import('../backup/source.ts');
+        source = await checkRestoreSource(ctx.env, choice.restoreFrom, { signal: ctx.signal, target: { runner: work().backupRunner(ctx), password: secret(ctx.env, ctx.env.config.database?.password) } });
         lines.push(...restoreSourceLines(source));
       }
       else
@@ -123,12 +125,12 @@ export function rollbackProcedure(request: RollbackRequest): Procedure<RunCtx> {
     },
 
     work: (ctx) =>
-      deployTasks(ctx, {
+      work().deployTasks(ctx, {
         migrate: false,
         reuseRelease: true,
         backup: async (c, task) => {
           if (!choice!.restoreFrom) return void task.skip('No backup: code-only rollback, the database is not touched');
-          await backupStep(c, task, 'Safety backup');
+          await work().backupStep(c, task, 'Safety backup');
         },
         beforeRestart: source ? [restoreTask(source)] : [],
       }),
@@ -136,7 +138,7 @@ export function rollbackProcedure(request: RollbackRequest): Procedure<RunCtx> {
     // retention only after the rollback verified; never the dump it restored
     async afterSuccess(ctx) {
       if (!ctx.backup) return [];
-      return [...(await pruneAfterRun(ctx.env, ctx.state.runner, source ? { restoring: source.dumpPath } : {})).notes];
+      return [...(await work().pruneAfterRun(ctx.env, ctx.state.runner, source ? { restoring: source.dumpPath } : {})).notes];
     },
 
     // no automatic undo of a rollback: a failure stops and says where each host is (exit 3)
@@ -152,12 +154,13 @@ function restoreTask(source: RestoreSource) {
     title: `Restore the database from ${file}`,
     task: timed('restore-db', async (c: RunCtx, task: Task<RunCtx>) => {
       const db = c.env.config.database!;
-      const runner = backupRunner(c);
+      const runner = work().backupRunner(c);
       if (c.dry) {
         c.dry.add(runner.host.name, `pg_restore ${RESTORE_FLAGS.join(' ')} of ${path.relative(process.cwd(), source.dumpPath)} (uploaded first), then the row counts compared with its manifest`);
         return;
       }
       for (const h of c.hosts) if (h.stage === 'untouched') h.stage = 'code-changed'; // the data is live too
+      const { runRestore } = await import('../backup/restore-run.ts');
       const r = await runRestore({
         runner, db, password: secret(c.env, db.password), source, backupDir: c.env.backupDir, envName: c.env.name,
         liveTag: c.hosts[0]!.from.tag ?? null, runId: c.runId,

@@ -81,6 +81,13 @@ export function failureText(ctx: RunCtx, error: string | undefined): string | un
   return [...hosts.filter((l) => !l.includes(error)), error].join('\n');
 }
 
+/** Commands each host ran for this run (SSH exec requests: round trips), counted by its runner. */
+export function roundTrips(ctx: RunCtx): { total: number; hosts: Record<string, number> } {
+  const hosts: Record<string, number> = {};
+  for (const { host, runner } of [ctx.state, ...ctx.hosts]) hosts[host.name] = runner.commandsRun ?? 0;
+  return { total: Object.values(hosts).reduce((a, b) => a + b, 0), hosts };
+}
+
 export function summaryJson(ctx: RunCtx, r: RunResult): unknown {
   return {
     runId: ctx.runId,
@@ -104,6 +111,7 @@ export function summaryJson(ctx: RunCtx, r: RunResult): unknown {
     backup: ctx.backup ?? (ctx.backupSkipped ? { skipped: ctx.backupSkipped } : null),
     steps: ctx.steps,
     ssmCommands: ctx.ssmCommands,
+    roundTrips: roundTrips(ctx),
     ...(ctx.dry ? { dryRun: ctx.dry.entries } : {}),
     notes: ctx.notes,
     cleanup: r.cleanup,

@@ -5,8 +5,6 @@ import { RESTORE_DEFAULT } from '../cli/change-options.ts';
 import type { ChangingTask } from '../kernel/run.ts';
 import type { KernelCtx, RunHosts } from '../kernel/procedure.ts';
 import type { RunCtx, RunFlags } from './context.ts';
-import { deployProcedure } from './deploy.ts';
-import { rollbackProcedure } from './rollback.ts';
 import { validateTag } from './tag.ts';
 
 export function runFlags(args: ParsedArgs): RunFlags {
@@ -29,13 +27,17 @@ function runCtx(base: KernelCtx, hosts: RunHosts, task: 'deploy' | 'rollback', t
 
 export const deployTask: ChangingTask<RunCtx> = {
   task: 'deploy',
-  build: async (args, base, hosts) => ({ procedure: deployProcedure, ctx: runCtx(base, hosts, 'deploy', validateTag(args.positionals[0]!), args) }),
+  build: async (args, base, hosts) => {
+    const ctx = runCtx(base, hosts, 'deploy', validateTag(args.positionals[0]!), args);
+    return { procedure: (await import('./deploy.ts')).deployProcedure, ctx }; // the procedure loads here: after --help and flag errors
+  },
 };
 
 export const rollbackTask: ChangingTask<RunCtx> = {
   task: 'rollback',
   build: async (args, base, hosts) => {
     const restore = str(args, 'restore-db');
+    const { rollbackProcedure } = await import('./rollback.ts');
     const procedure = rollbackProcedure({
       ...(args.positionals[0] !== undefined ? { tag: args.positionals[0] } : {}),
       force: flag(args, 'force'),

@@ -1,8 +1,9 @@
 /**
  * Verify one host after a restart, the same way after a deploy and after a rollback: health
  * (polled; the version must be the tag when configured), then readiness and the test chat in
- * parallel, then the journal since the restart. While health is polled, systemd is watched too:
- * a service that crashes at start fails verification at once instead of at the health timeout.
+ * parallel, then the journal since the restart and the units' state, in one command. While health
+ * is polled, systemd is watched too: a service that crashes at start fails verification at once
+ * instead of at the health timeout.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { secretValues } from '../config/load.ts';
@@ -58,12 +59,34 @@ export async function verifyHost(ctx: RunCtx, h: HostRun, expectTag: string | un
   if (verify.chat) probes.push(checkChat(verify.chat, { address, signal: ctx.signal, secrets }).then(record));
   const okSoFar = (await Promise.all(probes)).every(Boolean);
   let journalOk = true;
+  let serviceOk = true;
   if (verify.journal && h.restartedAt) {
     const scanUnits = verify.journal.units ?? units;
     const sudo = services.some((s) => s.unit && s.sudo);
-    if (scanUnits.length) journalOk = record(await runJournalScan(h.runner, scanUnits, h.restartedAt, verify.journal, { sudo, signal: ctx.signal, secrets, ...(h.pidsBefore ? { excludePids: h.pidsBefore } : {}) }));
+    if (scanUnits.length) {
+      // the units' state at the end of the verification comes in the same command as the journal
+      const scan = await runJournalScan(h.runner, scanUnits, h.restartedAt, verify.journal, { sudo, signal: ctx.signal, secrets, states: units, ...(h.pidsBefore ? { excludePids: h.pidsBefore } : {}) });
+      journalOk = record(scan);
+      if (scan.unitStates) serviceOk = record(servicesAtEnd(h, units, scan.unitStates, scan.waitedMs));
+    }
   }
-  return okSoFar && journalOk;
+  return okSoFar && journalOk && serviceOk;
+}
+
+/** The units still active once health, readiness, the chat and the journal were checked. */
+function servicesAtEnd(h: HostRun, units: readonly string[], states: readonly string[], waitedMs: number): ProbeResult {
+  const down = units.map((u, i) => [u, states[i] ?? 'unknown'] as const).filter(([, s]) => s !== 'active');
+  const requested = { method: 'exec', url: `${h.host.name}: systemctl is-active -- ${units.join(' ')}` };
+  const got = { status: down.length ? 3 : 0, body: states.join(' ') };
+  if (!down.length) return { name: 'service', ok: true, detail: `${units.join(', ')} still active at the end of the verification`, requested, got, waitedMs };
+  return {
+    name: 'service',
+    ok: false,
+    detail: `${down.map(([u, s]) => `${u} is ${s}`).join(', ')} at the end of the verification (active after the restart). See: journalctl -u ${down[0]![0]} -n 50 --no-pager`,
+    requested,
+    got,
+    waitedMs,
+  };
 }
 
 /** What the verification would check, for --dry-run. */
@@ -73,7 +96,7 @@ function dryRunLine(ctx: RunCtx, h: HostRun, expectTag: string | undefined): str
   const parts = [`GET ${url(verify.health.url)} every ${verify.health.interval} ms until ${verify.health.expectStatus}${verify.health.versionField && expectTag ? ` with ${verify.health.versionField} = ${expectTag}` : ''} (at most ${verify.health.timeout} ms)`];
   if (verify.readiness) parts.push(`GET ${url(verify.readiness.url)}`);
   if (verify.chat) parts.push(`${verify.chat.method} ${url(verify.chat.url)} within ${verify.chat.latencyBudget} ms`);
-  if (verify.journal) parts.push(`journal since the restart (priority ${verify.journal.priority} or worse, ${verify.journal.failPatterns.join(', ')})`);
+  if (verify.journal) parts.push(`journal since the restart (priority ${verify.journal.priority} or worse, ${verify.journal.failPatterns.join(', ')}) and the services' state, in one command`);
   return `verify: ${parts.join('; ')}`;
 }
 

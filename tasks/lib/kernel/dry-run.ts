@@ -33,6 +33,7 @@ export class DryLog {
 
   lines(): string[] {
     if (!this.entries.length) return ['Dry run: nothing would run.'];
-    return ['Dry run: these would run, in this order (nothing was changed):', ...this.entries.map((e) => `  [${e.where}] ${e.what}`)];
+    // a script of several lines (one command on the host) shows each of its lines with its host
+    return ['Dry run: these would run, in this order (nothing was changed):', ...this.entries.flatMap((e) => e.what.split('\n').map((l) => `  [${e.where}] ${l}`))];
   }
 }

@@ -21,10 +21,10 @@ import { redactDeep, redactText } from '../reports/redact.ts';
 import { runnerFor } from '../runners/for-host.ts';
 import type { Runner } from '../runners/types.ts';
 import { prepareSandbox } from './sandbox.ts';
-import { appendHistory } from '../state/history.ts';
+import { serializeEvent } from '../state/history.ts';
 import { newLockRecord, whoAmI } from '../state/lock.ts';
 import { stateDirOf } from '../state/paths.ts';
-import type { HistoryEvent, Result, Task } from '../state/records.ts';
+import type { Result, Task } from '../state/records.ts';
 import { DryLog } from './dry-run.ts';
 import { InterruptedError, onInterrupt } from './interrupt.ts';
 import { chooseRenderer, makeList, type ListMaker } from './listr.ts';
@@ -90,6 +90,7 @@ export async function runChanging<C extends KernelCtx>(args: ParsedArgs, spec: C
   const abort = new AbortController();
   interrupt.signal.addEventListener('abort', () => abort.abort(interrupt.signal.reason), { once: true });
   const real: Runner[] = [];
+  let warming: NodeJS.Immediate | undefined;
   try {
     const all = await environmentHosts(env, abort.signal);
     const dry = flags.dryRun ? new DryLog(secrets) : null;
@@ -119,6 +120,9 @@ export async function runChanging<C extends KernelCtx>(args: ParsedArgs, spec: C
       print,
     };
     const { procedure, ctx } = await spec.build(args, base, { all: runners, selected });
+    // the handshakes start a turn later (setImmediate) and overlap the state-host check and the
+    // preflight's start; started before the build, node-ssh's loading delayed the first line ~50 ms
+    warming = setImmediate(() => all.forEach((host, i) => (keep.has(host) || host === stateHost) && real[i]!.prewarm?.()));
     const list: ListMaker<C> = (tasks) => makeList(ctx, tasks, { renderer, json: flags.json });
     return await lifecycle(ctx, procedure, { list, flags, all: runners, interrupt: interrupt.signal, abort, notices: () => real.flatMap(noticesOf) });
   } catch (err) {
@@ -127,6 +131,7 @@ export async function runChanging<C extends KernelCtx>(args: ParsedArgs, spec: C
     throw err;
   } finally {
     interrupt.dispose();
+    clearImmediate(warming); // a run refused before it: no handshake starts after the runners are closed
     await Promise.all(real.map((r) => r.close()));
   }
 }
@@ -152,6 +157,16 @@ async function lifecycle<C extends KernelCtx>(ctx: C, proc: Procedure<C>, o: Lif
   if (ctx.signal.aborted) throw new CutoverError('interrupted before anything was changed.', ExitCode.interrupted);
   await proc.confirm?.(ctx);
 
+  const secrets = secretValues(ctx.env);
+  const startedLine = () =>
+    serializeEvent({ type: 'started', runId: ctx.runId, task: proc.task, env: ctx.env.name, who: ctx.who, ...proc.started(ctx), at: new Date().toISOString() }, secrets);
+  // nothing is checked between the lock and the start: the "started" line goes with the lock, in one command
+  let early: string | undefined;
+  try {
+    early = proc.recheck ? undefined : startedLine();
+  } catch {
+    early = undefined; // said below, under the lock, as a start that could not be recorded
+  }
   const hold = await holdLock({
     runner: ctx.state.runner,
     stateDir: ctx.state.dir,
@@ -161,11 +176,12 @@ async function lifecycle<C extends KernelCtx>(ctx: C, proc: Procedure<C>, o: Lif
     mirrorDir: ctx.env.backupDir,
     renewEveryMs: Math.max(2000, Math.floor(ctx.env.config.state.lockTtl / 4)),
     forceHint: `npx tsx tasks/${proc.task}.ts --env ${ctx.env.name} --force-unlock '<reason>'`,
+    ...(early !== undefined ? { startedLine: early } : {}),
+    // a re-check under the lock reads the history the lock command brought back
+    withHistory: !!proc.recheck,
   });
   hold.lost.addEventListener('abort', () => o.abort.abort(hold.lost.reason), { once: true });
   ctx.notes.push(...hold.notes);
-  const history = (event: HistoryEvent) =>
-    appendHistory(ctx.state.runner, ctx.state.dir, ctx.env.backupDir, event, { secrets: secretValues(ctx.env), hostFirst: event.type === 'started' });
 
   try {
     await proc.recheck?.(ctx);
@@ -173,10 +189,10 @@ async function lifecycle<C extends KernelCtx>(ctx: C, proc: Procedure<C>, o: Lif
     throw await released(err, hold); // a refusal under the lock: nothing changed, no history
   }
   try {
-    await history({ type: 'started', runId: ctx.runId, task: proc.task, env: ctx.env.name, who: ctx.who, ...proc.started(ctx), at: new Date().toISOString() });
+    await hold.start(early ?? startedLine());
   } catch (err) {
-    // nothing changed and no "started" line exists: no "finished" line either
-    throw await released(new CutoverError(`could not record the start of the run in the history, so nothing was changed: ${(err as Error).message}`, ExitCode.refused), hold);
+    // nothing changed and no "started" line exists (the lock was released): no "finished" line either
+    throw new CutoverError(`could not record the start of the run in the history, so nothing was changed: ${(err as Error).message}`, ExitCode.refused);
   }
   rememberStateHost(ctx.env, ctx.state.host);
   const { notify } = await import('../notify/webhook.ts');
@@ -196,19 +212,33 @@ async function lifecycle<C extends KernelCtx>(ctx: C, proc: Procedure<C>, o: Lif
   ctx.notes.push(...o.notices());
   await proc.settle?.(ctx, outcome).catch((e: Error) => cleanup.push(`could not record the end of the ${proc.task}: ${e.message}`));
   const finished = proc.finished(ctx, outcome, error);
-  await history({
-    type: 'finished',
-    runId: ctx.runId,
-    task: proc.task,
-    env: ctx.env.name,
-    ...finished,
-    result: finished.result ?? RESULT[outcome],
-    steps: ctx.steps,
-    ...(error && !finished.error ? { error } : {}),
-    at: new Date().toISOString(),
-  }).catch((e: Error) => cleanup.push(`could not record the end of the run in the history: ${e.message}`));
-  if (outcome === 'done' && proc.afterSuccess) ctx.notes.push(...(await proc.afterSuccess(ctx).catch((e: Error) => [`after the run: ${e.message}`])));
-  cleanup.push(...(await hold.release()));
+  let line: string | null = null;
+  try {
+    line = serializeEvent(
+      {
+        type: 'finished',
+        runId: ctx.runId,
+        task: proc.task,
+        env: ctx.env.name,
+        ...finished,
+        result: finished.result ?? RESULT[outcome],
+        steps: ctx.steps,
+        ...(error && !finished.error ? { error } : {}),
+        at: new Date().toISOString(),
+      },
+      secrets,
+    );
+  } catch (e) {
+    cleanup.push(`could not record the end of the run in the history: ${(e as Error).message}`);
+  }
+  // retention after success only, the lock still held; "finished" and the release in one command around it
+  const retention =
+    outcome === 'done' && proc.afterSuccess ? async () => void ctx.notes.push(...(await proc.afterSuccess!(ctx).catch((e: Error) => [`after the run: ${e.message}`]))) : undefined;
+  if (line !== null) cleanup.push(...(await hold.finish(line, retention)));
+  else {
+    await retention?.();
+    cleanup.push(...(await hold.release()));
+  }
   const sent = await startSent;
   if (sent.warning) cleanup.push(sent.warning);
   const result: RunResult = { outcome, exitCode: proc.exitCode?.(ctx, outcome) ?? EXIT[outcome], ...(error ? { error } : {}), plan: [], cleanup, startedAt, finishedAt: new Date() };

@@ -6,6 +6,7 @@
 import { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { EnvironmentConfig } from '../config/schema.ts';
+import { RS } from '../commands/sections.ts';
 import { display } from '../commands/shell.ts';
 import { journal, parseHostNow } from '../commands/journal.ts';
 import { lastLines, run } from '../runners/run.ts';
@@ -141,6 +142,8 @@ export interface JournalScanOptions {
   /** See ScanCriteria.excludePids. */
   readonly excludePids?: readonly string[];
   readonly sudo?: boolean;
+  /** Read these units' states in the same command (the result's `unitStates`). */
+  readonly states?: readonly string[];
   readonly signal?: AbortSignal;
   readonly timeoutMs?: number;
   readonly secrets?: readonly string[];
@@ -155,26 +158,51 @@ export async function runJournalScan(
   opts: JournalScanOptions = {},
 ): Promise<JournalScanResult> {
   const lines = opts.lines ?? JOURNAL_LINES;
-  const cmd = journal.since(units, since, { lines, sudo: opts.sudo });
+  const cmd = journal.since(units, since, { lines, sudo: opts.sudo, ...(opts.states?.length ? { states: opts.states } : {}) });
   const scanner = new JournalScanner({ ...cfg, secrets: opts.secrets, ...(opts.excludePids ? { excludePids: opts.excludePids } : {}) });
   const decoder = new StringDecoder('utf8');
   let streamed = 0;
+  // with `states`, the first line is the units' states; the journal follows
+  let head = opts.states?.length ? '' : null;
+  let unitStates: string[] | undefined;
+  const feed = (text: string) => {
+    if (head === null) return scanner.push(text);
+    head += text;
+    const nl = head.indexOf('\n');
+    if (nl < 0) return;
+    const line = head.slice(0, nl);
+    if (line.startsWith(`${RS}states `)) unitStates = line.slice(RS.length + 'states '.length).split(' ');
+    const rest = line.startsWith(`${RS}states `) ? head.slice(nl + 1) : head;
+    head = null;
+    scanner.push(rest);
+  };
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
       streamed += chunk.length;
-      scanner.push(decoder.write(chunk));
+      feed(decoder.write(chunk));
       done();
     },
   });
   const r = await runner.exec(cmd, { sink, timeoutMs: opts.timeoutMs ?? 60_000, signal: opts.signal });
   if (opts.signal?.aborted) throw opts.signal.reason;
-  scanner.push(decoder.end());
-  if (!streamed && r.stdout) scanner.push(r.stdout); // a runner that answers without streaming (the recorder)
+  feed(decoder.end());
+  if (!streamed && r.stdout) feed(r.stdout); // a runner that answers without streaming (the recorder)
+  if (head) scanner.push(head);
   const out = scanner.end();
   const shownCmd = display(cmd, opts.secrets);
   const requested = { method: 'exec', url: `${runner.host.name}: ${shownCmd}` };
   const sinceText = `since @${since} (${isoOfEpoch(since)}, host clock)`;
-  const base = { name: 'journal', requested, waitedMs: r.durationMs, attempts: 1, entries: out.entries, offending: out.offending, scanned: out.scanned, unparsable: out.unparsable };
+  const base = {
+    name: 'journal',
+    requested,
+    waitedMs: r.durationMs,
+    attempts: 1,
+    entries: out.entries,
+    offending: out.offending,
+    scanned: out.scanned,
+    unparsable: out.unparsable,
+    ...(unitStates ? { unitStates } : {}),
+  };
   if (r.code !== 0) {
     const why = r.error ?? `exited ${r.code}`;
     const tail = lastLines(r.stderr, 5).trim();

@@ -64,4 +64,6 @@ export interface JournalScanResult extends ProbeResult {
   readonly scanned: number;
   /** Lines that were not JSON objects (should be 0). */
   readonly unparsable: number;
+  /** The units' states read in the same command, when asked for (JournalScanOptions.states), in order. */
+  readonly unitStates?: readonly string[];
 }

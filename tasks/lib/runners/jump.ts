@@ -5,7 +5,7 @@
  * it opens on first use, reopens when a hop dropped, and closes with the last host using it.
  */
 import type { Duplex } from 'node:stream';
-import { NodeSSH } from 'node-ssh';
+import type { NodeSSH } from 'node-ssh';
 import { CutoverError, HostKeyError, HostUnreachableError } from '../base/errors.ts';
 import { verifyHostKey } from './host-key.ts';
 import { hostEntryName } from './known-hosts.ts';
@@ -113,6 +113,7 @@ export class JumpChain {
     const creds = credentials(hop.auth);
     if ('problem' in creds) throw new JumpError(name, creds.problem, false);
     let keyProblem: HostKeyError | null = null;
+    const { NodeSSH } = await import('node-ssh');
     const ssh = new NodeSSH();
     try {
       await ssh.connect({

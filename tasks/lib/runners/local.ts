@@ -1,10 +1,11 @@
 /**
  * Local runner: the same commands, run with bash on this machine (the built-in sandbox host).
- * zx spawns them; its output store is replaced by tails so a large output is never held whole.
+ * zx spawns them (loaded at the first command); its output store is replaced by tails so a large
+ * output is never held whole.
  */
 import { spawn, type SpawnOptions } from 'node:child_process';
 import os from 'node:os';
-import { $, type ProcessPromise } from 'zx';
+import type { ProcessPromise } from 'zx';
 import type { Command } from '../commands/shell.ts';
 import { mountNamespaceArgv, namespaceKind, type HostMount } from './mount-namespace.ts';
 import { Tail } from './tail.ts';
@@ -73,6 +74,9 @@ export function thisMachine(): LocalRunner {
 }
 
 export class LocalRunner implements Runner {
+  /** Processes started (see Runner.commandsRun). */
+  commandsRun = 0;
+
   constructor(
     readonly host: HostTarget,
     private readonly pathPrefix: readonly string[] = [],
@@ -83,6 +87,8 @@ export class LocalRunner implements Runner {
   async exec(cmd: Command, opts: ExecOptions = {}): Promise<ExecResult> {
     if (opts.signal?.aborted) return notStarted(this.host.name, opts); // an abort that came first: nothing starts
     const started = performance.now();
+    this.commandsRun++;
+    const { $ } = await import('zx'); // loaded by the first local command only: SSH hosts never need it
     const stdout = new TailStore();
     const stderr = new TailStore();
     const env = localEnv(process.env, this.pathPrefix);

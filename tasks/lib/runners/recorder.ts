@@ -35,6 +35,11 @@ export class RecordingRunner implements Runner {
     return { host: this.host.name, code: r.code ?? 0, stdout: r.stdout ?? '', stderr: r.stderr ?? '', stdoutBytes: (r.stdout ?? '').length, durationMs: 0 };
   }
 
+  /** Only what really ran: the read-only commands answered by the real runner. */
+  get commandsRun(): number {
+    return this.opts.readOnly?.commandsRun ?? 0;
+  }
+
   async close(): Promise<void> {
     await this.opts.readOnly?.close();
   }

@@ -4,7 +4,7 @@
  * strings and dies on a database dump); only a tail of each stream is kept in memory.
  */
 import type { Duplex } from 'node:stream';
-import { NodeSSH } from 'node-ssh';
+import type { NodeSSH } from 'node-ssh';
 import type { Client, ClientChannel } from 'ssh2';
 import { randomBytes } from 'node:crypto';
 import { display, killTagged, wrapForBash, type Command } from '../commands/shell.ts';
@@ -56,6 +56,13 @@ export class SshRunner implements Runner {
   /** What the runner did on its own, for the run's output and summary. */
   readonly notices: string[] = [];
   private holdsJump = false;
+  /** Exec requests sent on this host's connections (see Runner.commandsRun). */
+  commandsRun = 0;
+  /** A connection started ahead of the first command (prewarm), and how it ended. */
+  private early: Promise<Error | null> | null = null;
+  /** A handshake in progress (close() ends it), and which close() it belongs after. */
+  private pending: NodeSSH | null = null;
+  private generation = 0;
 
   constructor(
     readonly host: HostTarget,
@@ -103,6 +110,7 @@ export class SshRunner implements Runner {
 
   private async open(): Promise<NodeSSH> {
     const { host, opts } = this;
+    const generation = this.generation;
     const keyFiles = opts.keyFiles ?? (opts.privateKeyPath ? [opts.privateKeyPath] : []);
     const creds = credentials({ keyFiles, passphrase: opts.passphrase, agent: opts.agent });
     if ('problem' in creds) throw new HostUnreachableError(host.name, creds.problem);
@@ -117,8 +125,11 @@ export class SshRunner implements Runner {
       }
     }
     let keyProblem: HostKeyError | null = null;
+    const { NodeSSH } = await import('node-ssh'); // loaded when the first host connects, not at start-up
     const ssh = new NodeSSH();
+    this.pending = ssh;
     try {
+      if (generation !== this.generation) throw new Error('the runner was closed');
       await ssh.connect({
         ...(sock ? { sock } : { host: host.address, port: host.port }),
         username: host.user,
@@ -133,17 +144,37 @@ export class SshRunner implements Runner {
       });
     } catch (err) {
       ssh.dispose();
+      this.pending = null;
       if (keyProblem) throw keyProblem;
       const via = opts.jump ? ` through ${opts.jump.describe()}` : '';
       throw new HostUnreachableError(host.name, `cannot connect to ${host.user}@${hostEntryName(host.address, host.port)}${via}: ${(err as Error).message}`);
     }
     ssh.connection?.on('error', () => {}); // a dead connection surfaces as a lost command, not a crash
+    this.pending = null;
+    if (generation !== this.generation) {
+      // closed while connecting (a run that ended before its first command): nothing may stay open
+      ssh.dispose();
+      throw new HostUnreachableError(host.name, 'the connection was closed before it was used');
+    }
     this.ssh = ssh;
     return ssh;
   }
 
+  /** Starts connecting now: the handshake overlaps what the run does meanwhile; the first command waits for it (and gets its error). */
+  prewarm(): void {
+    this.early ??= this.connect().then(
+      () => null,
+      (e: Error) => e,
+    );
+  }
+
   async exec(cmd: Command, opts: ExecOptions = {}): Promise<ExecResult> {
     if (opts.signal?.aborted) return notStarted(this.host.name, opts); // an abort that came first: nothing starts
+    if (this.early) {
+      const failed = await this.early;
+      this.early = null;
+      if (failed) throw failed; // as if this command had connected: not a second attempt
+    }
     const ssh = await this.connect();
     return this.execOn(ssh.connection!, cmd, opts);
   }
@@ -187,6 +218,7 @@ export class SshRunner implements Runner {
         const stop = new Promise<void>((done) => {
           setTimeout(done, 5000).unref();
           try {
+            this.commandsRun++;
             conn.exec(wrapForBash(killTagged(tag)), (e, ch) => {
               if (e) return stray(), done();
               ch.on('close', () => done()).resume();
@@ -212,6 +244,7 @@ export class SshRunner implements Runner {
       conn.once('close', onConnectionClose);
       opts.signal?.addEventListener('abort', onAbort, { once: true });
 
+      this.commandsRun++;
       conn.exec(line, (e, ch) => {
         if (e) {
           settled = true;
@@ -256,6 +289,10 @@ export class SshRunner implements Runner {
   }
 
   async close(): Promise<void> {
+    this.generation++;
+    this.pending?.dispose(); // a handshake still in progress (prewarm)
+    this.pending = null;
+    this.early = null;
     this.ssh?.dispose();
     this.ssh = null;
     if (this.holdsJump) this.opts.jump?.release();

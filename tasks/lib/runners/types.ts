@@ -47,6 +47,13 @@ export interface Runner {
   /** Run and report; never throws for a non-zero exit (see `run` in ./run.ts). */
   exec(cmd: Command, opts?: ExecOptions): Promise<ExecResult>;
   close(): Promise<void>;
+  /**
+   * Commands started on the host so far: each one SSH exec request (a round trip over the network),
+   * or one local process. The runner's own (stopping a command a dropped connection left) count too.
+   */
+  readonly commandsRun?: number;
+  /** Starts connecting ahead of the first command (SSH), so the handshake overlaps other work. */
+  prewarm?(): void;
 }
 
 /** The result of a command that was never started because its run was aborted already. */

@@ -93,12 +93,45 @@ export async function appendHistory(
 ): Promise<void> {
   const line = serializeEvent(event, opts.secrets);
   if (localMirrorDir && !opts.hostFirst) appendMirror(localMirrorDir, line);
-  await execExpecting(runner, history.append(stateDir, line), `append to the deployment history ${historyFileIn(stateDir)}`, [0]);
+  await appendLine(runner, stateDir, line);
   if (localMirrorDir && opts.hostFirst) appendMirror(localMirrorDir, line);
 }
 
-/** The host's history, whole (streamed: the runners keep only a tail of stdout). */
+/** Appends one serialized event (serializeEvent) on the host, under the mutex. Throws CommandFailedError. */
+export async function appendLine(runner: Runner, stateDir: string, line: string): Promise<void> {
+  await execExpecting(runner, history.append(stateDir, line), `append to the deployment history ${historyFileIn(stateDir)}`, [0]);
+  addToHistoryCopy(runner, stateDir, line);
+}
+
+/**
+ * While this process holds the deploy lock of a state folder, only this process appends to its
+ * history (another run must take the lock first): the text the lock commands brought back, kept
+ * up to date with this run's own lines, answers readHistory without a round trip. The kernel keeps
+ * it from the moment the lock is taken until it is released (or lost).
+ */
+const copies = new WeakMap<Runner, Map<string, string>>();
+
+export function keepHistoryCopy(runner: Runner, stateDir: string, text: string): void {
+  let byDir = copies.get(runner);
+  if (!byDir) copies.set(runner, (byDir = new Map()));
+  byDir.set(stateDir, text);
+}
+
+/** The copy with `line` appended as the host appends it (a torn last line closed first). */
+export function addToHistoryCopy(runner: Runner, stateDir: string, line: string): void {
+  const text = copies.get(runner)?.get(stateDir);
+  if (text === undefined) return;
+  keepHistoryCopy(runner, stateDir, `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}${line}\n`);
+}
+
+export function dropHistoryCopy(runner: Runner, stateDir: string): void {
+  copies.get(runner)?.delete(stateDir);
+}
+
+/** The host's history, whole (streamed: the runners keep only a tail of stdout); from the copy while this run holds the lock. */
 export async function readHistory(runner: Runner, stateDir: string): Promise<HistoryRead> {
+  const copy = copies.get(runner)?.get(stateDir);
+  if (copy !== undefined) return parseHistory(copy);
   const chunks: Buffer[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {

@@ -140,7 +140,8 @@ export async function renewLock(runner: Runner, stateDir: string, runId: string,
   return ownerOnlyResult(r.stdout, opts.stale);
 }
 
-function ownerOnlyResult(stdout: string, ctx?: StaleContext): OwnerOnlyResult {
+/** `released`/`renewed`/`absent`, or `not-owner` and the holder's block. */
+export function ownerOnlyResult(stdout: string, ctx?: StaleContext): OwnerOnlyResult {
   const first = stdout.slice(0, stdout.indexOf('\n'));
   if (first === 'released' || first === 'renewed' || first === 'absent') return { status: first };
   if (first === 'not-owner') return { status: 'not-owner', holder: parseHeld(stdout.slice(first.length + 1), ctx) };
