@@ -37,6 +37,13 @@ describe('the environment of a local command', () => {
     expect((await r.exec(command(raw('export PGHOST=db && echo "$PGHOST"')))).stdout).toBe('db\n');
   });
 
+  it('a command given no input finds its stdin closed, as over SSH (a `read` answers at once, never waits)', async () => {
+    const r = new LocalRunner({ name: 'h', address: '127.0.0.1', port: 22, user: 'u' });
+    const res = await r.exec(command(raw('IFS= read -r x; echo "read=$? [$x]"')), { timeoutMs: 10_000 });
+    expect(res).toMatchObject({ code: 0, stdout: 'read=1 []\n' });
+    expect((await r.exec(command(raw('IFS= read -r x; echo "[$x]"'), { stdin: 'pw\n' }))).stdout).toBe('[pw]\n');
+  });
+
   it('localEnv: the list, LC_* included, PATH prefixed (pure)', () => {
     expect(localEnv({ PATH: '/usr/bin', HOME: '/root', LC_ALL: 'C.UTF-8', TZ: 'UTC', TOKEN: 't', GITHUB_TOKEN: 'g' }, ['/a', '/b'])).toEqual({
       PATH: '/a:/b:/usr/bin', HOME: '/root', LC_ALL: 'C.UTF-8', TZ: 'UTC',

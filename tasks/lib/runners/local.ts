@@ -112,7 +112,8 @@ export class LocalRunner implements Runner {
       nothrow: true,
       env,
       ac,
-      input: opts.stdinStream ?? cmd.stdin ?? '',
+      // no input: an empty one, so stdin is closed (as over SSH); zx leaves '' open, and a `read` would wait forever
+      input: opts.stdinStream ?? cmd.stdin ?? Buffer.alloc(0),
       store: { stdout, stderr, stdall: new TailStore() },
       spawn: spawnNoRc as unknown as typeof spawn, // zx calls it as (command, [], options)
     })`${inNamespace} bash --norc -o pipefail -c ${cmd.script}`;
