@@ -102,7 +102,8 @@ describe('canary, flags mode, 4 hosts', () => {
     const listed = dry.stdout.slice(dry.stdout.indexOf('Dry run: these would run'));
     const changes = [...listed.matchAll(/^ {2}\[(host\d)\] \/srv\/cutover-sbx\/flags\/flags\.json: (\d+)% asked/gm)].map((m) => `${m[2]}% ${m[1]}`);
     expect(changes).toEqual(['25% host1', '50% host2', '100% host3', '100% host4']);
-    expect(listed).toContain('-    "new_ranker": { "enabled": false, "model": "v2" }\n      +    "new_ranker": { "enabled": true, "model": "v2" }');
+    // a listing of several lines has its host on each line
+    expect(listed).toContain('  [host1]       -    "new_ranker": { "enabled": false, "model": "v2" }\n  [host1]       +    "new_ranker": { "enabled": true, "model": "v2" }');
     expect(listed).toContain('[flags] write /srv/cutover-sbx/flags/flags.json on host3 (temporary file, then rename), then restart demo-chat');
     expect(dry.stdout).toContain('on a failure: every flag off again on every host (the hosts keep running v1.7.0: nothing is redeployed)');
     expect(dry.stdout).toContain('DRY RUN: nothing was changed');

@@ -62,7 +62,7 @@ describe('createOrigin', () => {
   it('every tag holds the app with executable scripts and no install leftovers', async () => {
     const tree = (await git('-C', bare, 'ls-tree', '-r', 'v1.0.0')).trim().split('\n').map((l) => { const [meta, name] = l.split('\t'); return `${meta?.split(' ')[0]} ${name}`; });
     expect(tree).toEqual([
-      '100644 .gitignore', '100755 install.sh', '100644 metrics.mjs', '100755 migrate.sh', '100644 migrations/001_create_messages.sql', '100644 predict.mjs',
+      '100644 .gitignore', '100644 flags.mjs', '100755 install.sh', '100644 metrics.mjs', '100755 migrate.sh', '100644 migrations/001_create_messages.sql', '100644 predict.mjs',
       '100644 rate-limit.mjs', '100644 release.json', '100644 request-log.mjs', '100644 server.mjs',
     ]);
   });
