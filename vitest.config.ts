@@ -8,6 +8,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     // most tests wait on processes (sshd, services, PostgreSQL): more files at once than cores
-    maxWorkers: 3,
+    maxWorkers: 4,
   },
 });

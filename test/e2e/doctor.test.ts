@@ -32,7 +32,7 @@ describe('doctor', () => {
 
   it('--json gives the same checks as data', async () => {
     const r = await f.task(['doctor', '--json']);
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     expect(r.json.ok).toBe(true);
     const host2 = r.json.checks.filter((c: { host: string }) => c.host === 'host2');
     expect(host2.map((c: { check: string; verdict: string }) => `${c.check}:${c.verdict}`)).toEqual([
@@ -46,6 +46,7 @@ describe('doctor', () => {
     );
     // --hosts: only that host's rows
     const one = await f.task(['doctor', '--json', '--hosts', 'host2']);
+    expect(one.json, `exit ${one.code}: ${one.stderr}`).not.toBeNull();
     expect(new Set(one.json.checks.map((c: { host: string }) => c.host)).has('host1')).toBe(false);
     expect(one.json.checks.some((c: { host: string }) => c.host === 'host2')).toBe(true);
   });

@@ -44,6 +44,14 @@ describe('the environment of a local command', () => {
     expect((await r.exec(command(raw('IFS= read -r x; echo "[$x]"'), { stdin: 'pw\n' }))).stdout).toBe('[pw]\n');
   });
 
+  it('a command that exits without reading its input is no error for this process (the broken pipe is ignored, its exit code told)', async () => {
+    const r = new LocalRunner({ name: 'h', address: '127.0.0.1', port: 22, user: 'u' });
+    // 4 MiB is more than a pipe holds: the write meets a closed pipe (EPIPE), which was uncaught
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => r.exec(command(raw(`exit ${i % 2}`), { stdin: 'x'.repeat(4 << 20) }))));
+    expect(results.map((x) => x.code)).toEqual([0, 1, 0, 1, 0, 1, 0, 1]);
+    expect((await Promise.all(Array.from({ length: 8 }, () => r.exec(command(raw('true')))))).every((x) => x.code === 0)).toBe(true);
+  });
+
   it('localEnv: the list, LC_* included, PATH prefixed (pure)', () => {
     expect(localEnv({ PATH: '/usr/bin', HOME: '/root', LC_ALL: 'C.UTF-8', TZ: 'UTC', TOKEN: 't', GITHUB_TOKEN: 'g' }, ['/a', '/b'])).toEqual({
       PATH: '/a:/b:/usr/bin', HOME: '/root', LC_ALL: 'C.UTF-8', TZ: 'UTC',

@@ -59,7 +59,10 @@ export function localEnv(parent: NodeJS.ProcessEnv, pathPrefix: readonly string[
  */
 function spawnNoRc(cmd: string, args: readonly string[], opts: SpawnOptions) {
   const shell = typeof opts.shell === 'string' ? opts.shell : 'bash';
-  return spawn(shell, ['--norc', '-c', [cmd, ...args].join(' ')], { ...opts, shell: false });
+  const child = spawn(shell, ['--norc', '-c', [cmd, ...args].join(' ')], { ...opts, shell: false });
+  // a command may exit without reading its input (as over SSH): its exit code says how it went, the broken pipe is no error
+  child.stdin?.on('error', () => {});
+  return child;
 }
 
 /** A runner for this machine (pg_restore checks, dumps with `dumpOn: 'local'`). */
