@@ -34,6 +34,8 @@ export class LocalFleet {
   private constructor() {
     chmodSync(this.work, 0o755); // as root, the server runs as `postgres`, which must reach its data folder
     mkdirSync(this.envDir);
+    // as in the repository: without it tsx loads the environment files as CommonJS (a second schema and zod)
+    writeFileSync(path.join(this.envDir, 'package.json'), '{ "type": "module" }\n');
   }
 
   /** Ports chosen, environment `fleet` written; nothing started (the first task creates the fleet). */
