@@ -8,7 +8,7 @@ const spec: TaskSpec = {
   name: 'canary',
   summary:
     'A canary rollout of a release tag: the canary hosts get it through the full deploy procedure (backup, migrations, verification), then ' +
-    'traffic moves to it in steps (canary.steps, e.g. 10 -> 20 -> 50 -> 75 -> 100%: nginx weights, a subset of hosts, or feature flags). ' +
+    'traffic moves to it in steps (canary.steps, e.g. 10 -> 20 -> 50 -> 75 -> 100%: nginx weights, a subset of hosts, feature flags, or on one host a second instance beside the stable one). ' +
     'Smoke checks run before every increase; every interval the signals gates compare the canary with the stable hosts: a step is promoted ' +
     'once every gate passed for its bake time, held on a warning or too little data (up to its maximum hold), and rolled back at once on a ' +
     'failed gate: traffic to the stable hosts first, then the moved hosts back to what they ran, verified. The controller holds the deploy lock ' +

@@ -24,6 +24,8 @@ export const STATE = '/srv/cutover-sbx/.cutover/app';
 export const UNIT = 'demo-chat';
 /** The second service of a fleet started with `secondService` (the seed's search-service beside the chat). */
 export const SECOND_UNIT = 'demo-search';
+/** canary instances mode: the second instance's unit (not a service of the environment; not started), run from ${APP}/canary on `secondPort`. */
+export const INSTANCE_UNIT = 'demo-chat-canary';
 
 /** The default tags plus one per way a release can go wrong. */
 export const TEST_RELEASES: DemoRelease[] = [
@@ -47,6 +49,8 @@ export interface DeployFleet {
   readonly backupDir: string;
   readonly database: string;
   readonly appPort: number;
+  /** The second unit's port (secondService, canaryInstance). */
+  readonly secondPort: number;
   /** A runner to a host, for checking what is there. */
   runner(h?: SshHost): SshRunner;
   /** Run a task entry point as a process: `deploy v1.1.0 --yes`. */
@@ -91,6 +95,8 @@ export interface FleetOptions {
   hostOptions?: (index: number) => HostOptions;
   /** A second unit (SECOND_UNIT, the same service on its own port) in `services`, restarted with the first. */
   secondService?: boolean;
+  /** A second instance's unit (INSTANCE_UNIT) for canary instances mode: the service from ${APP}/canary on secondPort, installed, not started. */
+  canaryInstance?: boolean;
 }
 
 export async function startDeployFleet(opts: FleetOptions = {}): Promise<DeployFleet> {
@@ -127,7 +133,8 @@ export async function startDeployFleet(opts: FleetOptions = {}): Promise<DeployF
         environment: { HOST: h.address, PORT: String(appPort), DATABASE_URL: `postgres://${pgInfo.user}@${pgInfo.host}:${pgInfo.port}/${database}`, ...opts.unitEnv?.(i) },
       };
       const second: UnitSpec[] = opts.secondService ? [{ ...unit, name: SECOND_UNIT, environment: { ...unit.environment, PORT: String(secondPort) } }] : [];
-      await createHostRoot(h.root, [unit, ...second]);
+      const instance: UnitSpec[] = opts.canaryInstance ? [{ ...unit, name: INSTANCE_UNIT, workingDirectory: `${APP}/canary`, environment: { ...unit.environment, PORT: String(secondPort) } }] : [];
+      await createHostRoot(h.root, [unit, ...second, ...instance]);
       let real = path.join(h.root, 'srv/app');
       if (releases) {
         // the releases layout: a bare mirror, one worktree per release, `current` pointing at v1.0.0's
@@ -219,7 +226,7 @@ export default defineEnvironment({
     });
 
   return {
-    dir, fleet, origin, envName, envDir, backupDir, database, appPort, runner, task,
+    dir, fleet, origin, envName, envDir, backupDir, database, appPort, secondPort, runner, task,
     psql: (sql) => pg.psql(database, sql),
     editEnv(edit) {
       const file = path.join(envDir, `${envName}.ts`);

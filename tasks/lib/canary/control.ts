@@ -52,7 +52,7 @@ export function statusLines(s: Pick<Seen, 'canary' | 'lock' | 'where' | 'env'>, 
   const alive = controllerAlive(s);
   const lines = [
     `canary of ${c.tag} on ${c.env} (run ${c.runId}): ${c.phase}, ${percentText(c.realPercent)} of the traffic${c.stepIndex >= 0 ? `, step ${c.stepIndex + 1} of ${c.steps.length} (${c.steps.map((p) => percentText(p)).join(' -> ')})` : ''}`,
-    `  mode ${c.mode}; ${c.mode === 'flags' ? 'flags on' : `hosts on ${c.tag}`}: ${c.hosts.filter((h) => h.moved).map((h) => h.name).join(', ') || 'none'}; others: ${c.hosts.filter((h) => !h.moved).map((h) => h.name).join(', ') || 'none'}`,
+    `  mode ${c.mode}; ${c.mode === 'flags' ? 'flags on' : c.mode === 'instances' ? `second instance on ${c.tag}` : `hosts on ${c.tag}`}: ${c.hosts.filter((h) => h.moved).map((h) => h.name).join(', ') || 'none'}; others: ${c.hosts.filter((h) => !h.moved).map((h) => h.name).join(', ') || 'none'}`,
     FINISHED.includes(c.phase)
       ? `  finished${c.reason ? `: ${c.reason}` : ''}${c.phase === 'failed' ? `\n  its rollback did not complete: npx tsx tasks/canary.ts abort --env ${c.env} retries it` : ''}`
       : alive

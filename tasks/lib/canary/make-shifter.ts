@@ -8,6 +8,7 @@ import type { Host } from '../config/schema.ts';
 import type { Runner } from '../runners/types.ts';
 import type { CanaryCtx } from './context.ts';
 import type { ShiftPlan as ControllerPlan, ShiftResult as ControllerResult, ShiftStep as ControllerStep, TrafficShifter } from './shifter.ts';
+import { instanceRefs } from './instance.ts';
 import { createShifter, lbRunnerFor, type NginxShifter, type ShiftPlan, type ShiftResult, type ShiftStep, type TrafficShifter as Library } from './shift/index.ts';
 
 function toLibrary(ctx: CanaryCtx, s: ControllerStep): ShiftStep {
@@ -73,12 +74,13 @@ export async function makeShifter(ctx: CanaryCtx): Promise<TrafficShifter | null
   if (canary.mode === 'subset') return null;
   const ref = (h: Host) => ({ name: h.name, address: h.address });
   const first = canary.mode === 'nginx' ? ctx.hosts.slice(0, canary.canaryHosts) : [];
-  const lb = canary.mode === 'nginx' ? lbRunnerFor(ctx.env, canary) : null;
+  const lb = canary.mode === 'nginx' || canary.mode === 'instances' ? lbRunnerFor(ctx.env, canary) : null;
+  const two = canary.mode === 'instances' ? instanceRefs(ctx) : null; // one host, two ports
   const lib = createShifter({
     canary,
     runId: ctx.rollout.runId,
-    canaryHosts: first.map((h) => ref(h.host)),
-    stableHosts: ctx.hosts.filter((h) => !first.includes(h)).map((h) => ref(h.host)),
+    canaryHosts: two ? [two.canary] : first.map((h) => ref(h.host)),
+    stableHosts: two ? [two.stable] : ctx.hosts.filter((h) => !first.includes(h)).map((h) => ref(h.host)),
     services: ctx.env.config.services,
     runnerOf: (h) => ctx.hosts.find((x) => x.host.name === h.name)!.runner,
     ...(lb ? { lbRunner: ctx.dry ? ctx.dry.runner(lb) : lb } : {}),

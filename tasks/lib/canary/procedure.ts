@@ -21,6 +21,7 @@ import { moved, percentText, servingStable } from './split.ts';
 import { asCanary, CanaryRollback, drainTask, moveHosts, shiftStep, stepTask } from './steps.ts';
 import { FINISHED, SETTLED, readCanary, writeCanary, type CanaryState } from './state.ts';
 import { bakeOf } from '../config/canary.ts';
+import { instancePlanLines, instancePreflight, instanceRecover, startInstanceTask } from './instance.ts';
 import { hmsText, oneLine } from '../base/format.ts';
 
 function freshState(ctx: CanaryCtx): CanaryState {
@@ -39,7 +40,13 @@ function adopt(ctx: CanaryCtx, recorded: CanaryState): void {
   for (const h of ctx.hosts) {
     const rec = recorded.hosts.find((x) => x.name === h.host.name);
     if (!rec) continue;
-    if (rec.moved) {
+    if (ctx.canary.mode === 'instances') {
+      // the stable instance changed only if the take-over had begun: current no longer what it ran
+      const live = h.from;
+      h.from = { ...rec.from };
+      if (rec.release) h.newRelease = rec.release;
+      if (live.release !== rec.from.release) h.stage = 'verified';
+    } else if (rec.moved) {
       h.from = { ...rec.from };
       h.stage = 'verified'; // it ran the release when the controller stopped: verified again before anything else
     }
@@ -53,12 +60,14 @@ async function plan(ctx: CanaryCtx): Promise<string[]> {
   const first = c.mode === 'nginx' ? ctx.hosts.slice(0, c.canaryHosts).map((h) => h.host.name).join(', ') : null;
   if (c.mode === 'nginx') lines.push(`  canary hosts: ${first} (the full deploy procedure first: backup, migrations, verification); the others at 100%, rolling`);
   if (c.mode === 'subset') lines.push(`  subset: ceil(p% x ${ctx.hosts.length}) hosts run ${ctx.tag} at each step (the full deploy procedure), a load balancer cutover does not drive spreads the traffic`);
+  if (c.mode === 'instances') lines.push(...instancePlanLines(ctx));
   if (c.mode === 'flags') lines.push(`  flags: ${c.flags!.flags.map((f) => f.pointer).join(', ')} in ${c.flags!.file}, turned on host by host; reverted on a breach`);
   lines.push(`  steps: ${ctx.percents.map((p, i) => `${percentText(p)} for ${hmsText(Math.round(bakeOf(c, i) / 1000))}`).join(' -> ')}, judged every ${hmsText(Math.round(c.interval / 1000))}`);
   lines.push(`  gates: ${ctx.signals.gates.filter((g) => !c.gates || c.gates.includes(g.name)).map((g) => g.name).join(', ')} (canary cohort against the stable one; a failed gate rolls back, warn or inconclusive holds up to ${c.maxHold ? hmsText(Math.round(c.maxHold / 1000)) : 'twice the bake'}, then ${c.onMaxHold})`);
   const smoke = [c.smoke.command && `command \`${c.smoke.command}\``, c.smoke.validate && 'the validation suite', c.smoke.verify && "verify's checks"].filter(Boolean);
   lines.push(`  before every increase: ${smoke.length ? smoke.join(', ') : 'no smoke checks'}`);
   if (c.mode === 'flags') lines.push(`  on a failure: every flag off again on every host (the hosts keep running ${ctx.tag}: nothing is redeployed)`, '');
+  else if (c.mode === 'instances') lines.push(`  on a failure: traffic back to the stable instance first, then the second instance stopped (the stable one rolled back too if it had begun the take-over; applied migrations are NOT undone)`, '');
   else lines.push(`  on a failure: traffic back to the stable hosts first, then the moved hosts back to what they ran, verified (applied migrations are NOT undone)`, '');
   return lines;
 }
@@ -97,6 +106,7 @@ export const canaryProcedure: Procedure<CanaryCtx> = {
         );
     }
     await checkHosts(ctx, list as unknown as ListMaker<RunCtx>, { needTag: !ctx.cflags.abort, releases: true }); // the deploy's preflight, on a canary's context
+    if (ctx.canary.mode === 'instances') await instancePreflight(ctx);
     // resume, abort: what the moved hosts ran before is the record's (they run the release now)
     if (recorded && (ctx.cflags.resume || ctx.cflags.abort)) adopt(ctx, recorded);
     else ctx.rollout = freshState(ctx);
@@ -139,6 +149,7 @@ export const canaryProcedure: Procedure<CanaryCtx> = {
     const from = ctx.cflags.resume ? Math.max(0, ctx.rollout.stepIndex) : 0;
     return [
       ...(ctx.cflags.traffic && !ctx.dry ? [syntheticTask(ctx)] : []),
+      ...(ctx.canary.mode === 'instances' ? [startInstanceTask(ctx)] : []),
       ...(ctx.canary.mode === 'nginx' && from === 0 ? [drainTask(ctx, ctx.hosts.slice(0, ctx.canary.canaryHosts))] : []),
       ...(ctx.canary.mode === 'nginx' ? [moveHosts(ctx, ctx.hosts.slice(0, ctx.canary.canaryHosts), `Canary hosts on ${ctx.tag}: ${ctx.hosts.slice(0, ctx.canary.canaryHosts).map((h) => h.host.name).join(', ')}`)] : []),
       ...ctx.percents.map((_, i) => i).filter((i) => i >= from).map((i) => stepTask(ctx, i)),
@@ -151,6 +162,7 @@ export const canaryProcedure: Procedure<CanaryCtx> = {
     ctx.rollout.phase = 'rolling-back';
     await writeCanary(ctx.state.runner, ctx.state.dir, ctx.rollout).catch(() => undefined);
     ctx.events.add({ type: 'phase', at: new Date().toISOString(), step: ctx.rollout.stepIndex, phase: 'rolling-back', why });
+    if (ctx.canary.mode === 'instances') return instanceRecover(ctx, list);
     const anyMoved = moved(ctx).length > 0;
     const stableLeft = servingStable(ctx).length > 0;
     // a load balancer that refuses the change (nginx -t failing for another reason) must not keep the
@@ -202,7 +214,8 @@ export const canaryProcedure: Procedure<CanaryCtx> = {
     return 'rolled-back';
   },
 
-  changedAnything: (ctx) => moved(ctx).length > 0 || ctx.rollout.percent > 0,
+  // instances: a release folder made for the second instance is a change (its unit may have started)
+  changedAnything: (ctx) => moved(ctx).length > 0 || ctx.rollout.percent > 0 || ctx.rollout.hosts.some((h) => h.release !== undefined),
 
   async settle(ctx, outcome: Outcome) {
     await ctx.synthetic?.stop();

@@ -12,6 +12,7 @@ import { lastLines } from '../runners/run.ts';
 import { loadDataFile } from '../signals/files.ts';
 import { judgeSuite, QuestionSet, runSuite } from '../validate/suite.ts';
 import type { CanaryCtx } from './context.ts';
+import { instanceView, withPort } from './instance.ts';
 
 export interface SmokeOutcome {
   readonly ok: boolean;
@@ -33,7 +34,10 @@ export async function runSmoke(ctx: CanaryCtx, hosts: readonly HostRun[], out: (
   const lines: string[] = [];
   let ok = true;
   let returncode: number | null = null;
-  const url = hosts[0] ? probeUrl(ctx.env.config.verify.health.url, hosts[0].host.address) : null;
+  // instances mode: the canary is the second instance, on its own port
+  const port = ctx.canary.mode === 'instances' ? ctx.canary.instance!.port : null;
+  const onCanary = (u: string) => (port === null ? u : withPort(u, port));
+  const url = hosts[0] ? probeUrl(onCanary(ctx.env.config.verify.health.url), hosts[0].host.address) : null;
 
   if (smoke.command) {
     const cmd = smokeCommand(smoke.command, hosts, url);
@@ -50,7 +54,7 @@ export async function runSmoke(ctx: CanaryCtx, hosts: readonly HostRun[], out: (
 
   const v = ctx.signals.validation;
   if (smoke.validate && v && hosts[0]) {
-    const target = probeUrl(v.request.url, hosts[0].host.address);
+    const target = probeUrl(onCanary(v.request.url), hosts[0].host.address);
     if (ctx.dry) ctx.dry.add('this machine', `validation suite ${v.questions} against ${target}`);
     else {
       out(`validation suite against ${hosts[0].host.name}`);
@@ -66,7 +70,7 @@ export async function runSmoke(ctx: CanaryCtx, hosts: readonly HostRun[], out: (
   if (smoke.verify) {
     for (const h of hosts) {
       const failures: string[] = [];
-      const passed = await verifyHost(ctx, h, ctx.tag, (r) => {
+      const passed = await verifyHost(port === null ? ctx : instanceView(ctx), h, ctx.tag, (r) => {
         if (!r.ok) failures.push(`${r.name}: ${r.detail}`);
       });
       if (ctx.dry) continue;

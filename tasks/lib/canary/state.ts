@@ -29,8 +29,10 @@ export const CanaryHost = z.object({
   name: z.string(),
   /** What it ran before the canary (the rollback target). */
   from: Deployed,
-  /** It runs the canary's release now (deployed, or its flags on). */
+  /** It runs the canary's release now (deployed, or its flags on; instances mode: its second instance does). */
   moved: z.boolean(),
+  /** instances mode: the release folder the second instance runs from (the stable instance takes it over at 100%). */
+  release: z.string().optional(),
 });
 export type CanaryHost = z.infer<typeof CanaryHost>;
 
@@ -62,7 +64,7 @@ export const CanaryState = z.object({
   controllerRunId: z.string(),
   env: z.string(),
   tag: z.string(),
-  mode: z.enum(['nginx', 'subset', 'flags']),
+  mode: z.enum(['nginx', 'subset', 'flags', 'instances']),
   steps: z.array(z.number()),
   /** The step being baked (index into steps); -1 before the first. */
   stepIndex: z.number().int(),

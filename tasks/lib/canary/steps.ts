@@ -22,6 +22,7 @@ import { canaryFiles } from '../commands/canary.ts';
 import type { HostRef, ShiftStep } from './shifter.ts';
 import { moved, notMoved, percentText, servingStable, subsetCount } from './split.ts';
 import { stepEvent } from './summary.ts';
+import { instanceKeys, instanceRefs, takeoverTask } from './instance.ts';
 
 type T = Task<CanaryCtx>;
 
@@ -39,6 +40,11 @@ const ref = (ctx: CanaryCtx, h: HostRun): HostRef => {
 };
 
 export function shiftStep(ctx: CanaryCtx, percent: number, step: number): ShiftStep {
+  if (ctx.canary.mode === 'instances') {
+    // one host, two instances: the second one is the canary, whatever moved says
+    const two = instanceRefs(ctx);
+    return { percent, canary: [two.canary], stable: [two.stable], runId: ctx.rollout.runId, step };
+  }
   // flags mode deploys nothing: every host whose flags are not on is stable (a resumed canary's too)
   const stable = ctx.canary.mode === 'flags' ? notMoved(ctx) : servingStable(ctx);
   return { percent, canary: moved(ctx).map((h) => ref(ctx, h)), stable: stable.map((h) => ref(ctx, h)), runId: ctx.rollout.runId, step };
@@ -179,10 +185,13 @@ async function bake(ctx: CanaryCtx, i: number, task: T): Promise<void> {
   const stableHosts = notMoved(ctx);
   // flags mode: every host runs the release, so its tag would put every record in both cohorts
   const tagged = ctx.canary.mode !== 'flags';
-  const keys = {
-    canary: keysOf(canaryHosts.map((h) => ({ host: h.host, tag: tagged ? ctx.tag : undefined })), (h) => appPortOf(ctx, h)),
-    stable: keysOf(stableHosts.map((h) => ({ host: h.host, tag: tagged ? h.from.tag : undefined })), (h) => appPortOf(ctx, h)),
-  };
+  const keys =
+    ctx.canary.mode === 'instances'
+      ? instanceKeys(ctx, percent === 100)
+      : {
+          canary: keysOf(canaryHosts.map((h) => ({ host: h.host, tag: tagged ? ctx.tag : undefined })), (h) => appPortOf(ctx, h)),
+          stable: keysOf(stableHosts.map((h) => ({ host: h.host, tag: tagged ? h.from.tag : undefined })), (h) => appPortOf(ctx, h)),
+        };
   const resumed = ctx.rollout.stepIndex === i && ctx.rollout.monitor !== null;
   ctx.rollout.stepIndex = i;
   if (!ctx.shifter) {
@@ -296,13 +305,18 @@ export function stepTask(ctx: CanaryCtx, i: number): ListrTask<CanaryCtx> {
             title: `Bake ${hmsText(Math.round(bakeOf(ctx.canary, i) / 1000))}, judged every ${hmsText(Math.round(ctx.canary.interval / 1000))}`,
             task: async (c: CanaryCtx, t: T) => {
               if (c.dry) {
-                c.dry.add('gates', `every ${hmsText(Math.round(c.canary.interval / 1000))} for ${hmsText(Math.round(bakeOf(c.canary, i) / 1000))}: ${gateNames(c, last).join(', ')} — canary (${moved(c).map((h) => h.host.name).join(', ') || 'the hosts above'}) against stable (${notMoved(c).map((h) => h.host.name).join(', ') || 'none: absolute gates only'})`);
+                const two = c.canary.mode === 'instances' ? instanceRefs(c) : null;
+                const canaryText = two ? `${two.canary.name}, port ${two.canary.port}` : moved(c).map((h) => h.host.name).join(', ') || 'the hosts above';
+                const stableText = two ? (last ? '' : `${two.stable.name}, port ${two.stable.port}`) : notMoved(c).map((h) => h.host.name).join(', ');
+                c.dry.add('gates', `every ${hmsText(Math.round(c.canary.interval / 1000))} for ${hmsText(Math.round(bakeOf(c.canary, i) / 1000))}: ${gateNames(c, last).join(', ')} — canary (${canaryText}) against stable (${stableText || 'none: absolute gates only'})`);
                 return;
               }
               c.signal.throwIfAborted();
               await bake(c, i, t);
             },
           },
+          // instances: 100% baked on the second instance; the stable one takes the release over
+          ...(mode === 'instances' && last ? [takeoverTask(ctx)] : []),
         ],
         { exitOnError: true },
       ),

@@ -38,12 +38,21 @@ function headline(ctx: CanaryCtx, r: RunResult): string {
   }
 }
 
+/** instances mode: what each of the host's two instances runs. */
+function instancesLine(ctx: CanaryCtx, h: CanaryCtx['hosts'][number]): string {
+  const unit = ctx.canary.instance!.unit;
+  if (h.stage === 'verified') return `on ${ctx.tag}: the stable instance took it over, verified; ${unit} stopped`;
+  if (h.stage === 'rolled-back') return `back on ${label(h.from)}, verified; ${unit} stopped`;
+  if (h.stage === 'rollback-failed') return `state uncertain: the rollback to ${label(h.from)} did not verify`;
+  return `the stable instance on ${label(h.from)}${moved(ctx).includes(h) ? `; ${ctx.tag} on ${unit}` : ctx.rollout.phase === 'rolled-back' ? `; ${unit} stopped` : ''}`;
+}
+
 export function canarySummary(ctx: CanaryCtx, r: RunResult): string {
   const lines = [`canary of ${ctx.tag} on ${ctx.env.name}: ${headline(ctx, r)} (exit ${r.exitCode}), run ${ctx.rollout.runId}`];
   if (r.outcome === 'dry-run') return lines.join('\n');
   lines.push(`  traffic: ${percentText(ctx.rollout.realPercent)} on ${ctx.tag}${ctx.rollout.stepIndex >= 0 ? ` (step ${ctx.rollout.stepIndex + 1} of ${ctx.percents.length})` : ''}`);
   for (const h of ctx.hosts) {
-    const on = ctx.canary.mode === 'flags' ? `${label(h.from)}, flags ${moved(ctx).includes(h) ? 'on' : 'off'}` : moved(ctx).includes(h) ? `on ${ctx.tag}` : h.stage === 'rolled-back' ? `back on ${label(h.from)}, verified` : h.stage === 'rollback-failed' ? `state uncertain: the rollback to ${label(h.from)} did not verify` : `on ${label(h.from)}`;
+    const on = ctx.canary.mode === 'instances' ? instancesLine(ctx, h) : ctx.canary.mode === 'flags' ? `${label(h.from)}, flags ${moved(ctx).includes(h) ? 'on' : 'off'}` : moved(ctx).includes(h) ? `on ${ctx.tag}` : h.stage === 'rolled-back' ? `back on ${label(h.from)}, verified` : h.stage === 'rollback-failed' ? `state uncertain: the rollback to ${label(h.from)} did not verify` : `on ${label(h.from)}`;
     lines.push(`  ${h.host.name}: ${on}${h.problem && h.stage !== 'verified' ? `\n      why: ${h.problem}` : ''}`);
   }
   const changes = ctx.rollout.decisions.filter((d) => d.action !== 'hold').slice(-8);

@@ -1,6 +1,6 @@
 /**
  * The `canary` section of an environment: how a release reaches its users in steps (tasks/canary.ts).
- * Traffic moves by one of three modes; each step bakes while the signals' gates compare the canary
+ * Traffic moves by one of four modes; each step bakes while the signals' gates compare the canary
  * cohort with the stable one; a failed gate rolls back, a pass for the whole bake promotes.
  */
 import { z } from 'zod';
@@ -56,6 +56,24 @@ export const FlagsConfig = z
   .strict()
   .refine((f) => f.after !== 'reload' || f.reload, { message: "after: 'reload' needs reload: '<command>'", path: ['reload'] });
 
+/**
+ * `instances` mode (one host, the seeds' own setup): the release runs as a second instance beside
+ * the stable one, from its own release folder, and nginx (`canary.nginx`, usually on that host)
+ * splits the traffic between the two ports. At 100% the stable instance takes the release over.
+ */
+export const InstanceConfig = z
+  .object({
+    /** The second instance's systemd unit; its WorkingDirectory is `<app.path>/<link>` and it listens on `port`. */
+    unit: z.string().regex(/^[A-Za-z0-9@_.:-]+$/, 'must be a systemd unit name'),
+    /** Where it listens (the stable instance listens on canary.nginx.appPort). */
+    port: z.number().int().min(1).max(65535),
+    /** The link under app.path the unit runs from (switched atomically to the release folder, like `current`). */
+    link: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must be a plain file name').default('canary'),
+    sudo: z.boolean().default(false),
+  })
+  .strict();
+export type InstanceConfig = z.output<typeof InstanceConfig>;
+
 export const Smoke = z
   .object({
     /** A command run on this machine before every increase (exit 0 = passed); CANARY_URL and CANARY_HOSTS are set for it. */
@@ -74,8 +92,9 @@ export const CanaryConfig = z
      * nginx: cutover writes the load balancer's upstream weights; canary hosts get the release first.
      * subset: ceil(p% x hosts) hosts on the release (a load balancer cutover does not control spreads the traffic).
      * flags: the release is everywhere; feature flags turn on host by host.
+     * instances: one host, the release as a second instance beside the stable one, nginx splitting between the two.
      */
-    mode: z.enum(['nginx', 'subset', 'flags']),
+    mode: z.enum(['nginx', 'subset', 'flags', 'instances']),
     /** Traffic percentages, increasing, the last one 100. */
     steps: z
       .array(z.number().int().min(1).max(100))
@@ -99,10 +118,15 @@ export const CanaryConfig = z
     smoke: Smoke.default({ timeout: 120_000, validate: false, verify: true }),
     nginx: LoadBalancer.optional(),
     flags: FlagsConfig.optional(),
+    instance: InstanceConfig.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
     if (c.mode === 'nginx' && !c.nginx) ctx.addIssue({ code: 'custom', path: ['nginx'], message: "is required with mode 'nginx' (the load balancer cutover drives)" });
+    if (c.mode === 'instances' && !c.nginx) ctx.addIssue({ code: 'custom', path: ['nginx'], message: "is required with mode 'instances' (the nginx that splits between the two instances)" });
+    if (c.mode === 'instances' && !c.instance) ctx.addIssue({ code: 'custom', path: ['instance'], message: "is required with mode 'instances' (the second instance's unit and port)" });
+    if (c.instance && c.nginx && c.instance.port === c.nginx.appPort)
+      ctx.addIssue({ code: 'custom', path: ['instance', 'port'], message: `is ${c.instance.port}, the stable instance's port (canary.nginx.appPort): give the second instance a port of its own` });
     if (c.mode === 'flags' && !c.flags) ctx.addIssue({ code: 'custom', path: ['flags'], message: "is required with mode 'flags' (the flag file and its flags)" });
     if (Array.isArray(c.bake) && c.bake.length !== c.steps.length)
       ctx.addIssue({ code: 'custom', path: ['bake'], message: `has ${c.bake.length} durations for ${c.steps.length} steps: give one, or one per step` });

@@ -449,6 +449,12 @@ export const Environment = z
     if (!Array.isArray(env.hosts) && !env.aws) ctx.addIssue({ code: 'custom', path: ['aws'], message: 'is required: hosts are discovered from EC2' });
     if (ssm >= 0 && !env.aws) ctx.addIssue({ code: 'custom', path: ['aws'], message: `is required: services[${ssm}] restarts through SSM` });
     if (env.canary && !env.signals) ctx.addIssue({ code: 'custom', path: ['canary'], message: 'needs signals (the sources and gates that judge each step)' });
+    if (env.canary?.mode === 'instances') {
+      // the second instance runs from a release folder of its own, beside `current`
+      if (env.app.strategy !== 'releases') ctx.addIssue({ code: 'custom', path: ['app', 'strategy'], message: `is '${env.app.strategy}': canary mode 'instances' needs 'releases' (the second instance runs from its own release folder)` });
+      if (Array.isArray(env.hosts) && env.hosts.length !== 1)
+        ctx.addIssue({ code: 'custom', path: ['hosts'], message: `lists ${env.hosts.length} hosts: canary mode 'instances' is for one host (a fleet: mode 'nginx' or 'subset')` });
+    }
     for (const [i, g] of (env.canary?.gates ?? []).entries())
       if (env.signals && !env.signals.gates.some((x) => x.name === g)) ctx.addIssue({ code: 'custom', path: ['canary', 'gates', i], message: `names no gate of signals.gates: ${g}` });
     list.forEach((h, i) => {

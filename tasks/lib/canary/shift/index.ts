@@ -44,8 +44,9 @@ export function createShifter(o: {
   maxTotal?: number;
 }): TrafficShifter {
   const { canary } = o;
-  if (canary.mode === 'nginx') {
-    if (!canary.nginx || !o.lbRunner) throw new Error("createShifter: mode 'nginx' needs canary.nginx and the load balancer's runner");
+  // instances: the same nginx weights, between two instances of one host (their own ports)
+  if (canary.mode === 'nginx' || canary.mode === 'instances') {
+    if (!canary.nginx || !o.lbRunner) throw new Error(`createShifter: mode '${canary.mode}' needs canary.nginx and the load balancer's runner`);
     return new NginxShifter({ lb: canary.nginx, runner: o.lbRunner, canary: o.canaryHosts, stable: o.stableHosts, runId: o.runId, maxTotal: o.maxTotal });
   }
   if (canary.mode === 'flags') {
