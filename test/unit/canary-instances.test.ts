@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { instance, parseInstance } from '../../tasks/lib/commands/instance.ts';
 import { formatIssues } from '../../tasks/lib/config/issues.ts';
 import { Environment } from '../../tasks/lib/config/schema.ts';
-import { withPort } from '../../tasks/lib/canary/instance.ts';
+import { blindGates, withPort } from '../../tasks/lib/canary/instance.ts';
+import { SignalsConfig } from '../../tasks/lib/config/signals.ts';
 import local from '../../environments/local.ts';
 
 const problems = (input: unknown) => {
@@ -82,5 +83,32 @@ describe('withPort: the URLs verify uses for the second instance', () => {
     expect(withPort('https://user:pw@10.0.0.5:443/h', 9443)).toBe('https://user:pw@10.0.0.5:9443/h');
     expect(withPort('http://[::1]:8001/h', 8002)).toBe('http://[::1]:8002/h');
     expect(withPort('http://{host}:8001', 8002)).toBe('http://{host}:8002');
+  });
+});
+
+describe('blindGates: sources that cannot tell two instances of one host apart', () => {
+  it('names the gates over a log split by host; nginx upstreams, version fields and Prometheus can', () => {
+    const signals = SignalsConfig.parse({
+      sources: {
+        app: { kind: 'jsonl', path: '/l/p.jsonl' },
+        byVersion: { kind: 'jsonl', path: '/l/p.jsonl', cohortBy: { field: 'version' } },
+        lb: { kind: 'nginx', path: '/var/log/nginx/a.json' },
+        prom: { kind: 'prometheus', url: 'http://127.0.0.1:9090' },
+      },
+      metrics: {
+        errors: { kind: 'errorRate', source: 'app' },
+        vErrors: { kind: 'errorRate', source: 'byVersion' },
+        lbErrors: { kind: 'errorRate', source: 'lb' },
+        q: { kind: 'query', source: 'prom', query: 'up{job="{cohort}"}' },
+      },
+      gates: [
+        { name: 'errors', metric: 'errors', max: 5 },
+        { name: 'v', metric: 'vErrors', max: 5 },
+        { name: 'lb', metric: 'lbErrors', max: 5 },
+        { name: 'up', metric: 'q', min: 1 },
+      ],
+    });
+    expect(blindGates(signals, undefined)).toEqual(["errors (metric errors, source app: cohortBy 'host')"]);
+    expect(blindGates(signals, ['v', 'lb', 'up'])).toEqual([]);
   });
 });

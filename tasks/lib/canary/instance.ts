@@ -22,6 +22,7 @@ import type { Outcome } from '../kernel/procedure.ts';
 import { hostNowAndPids } from '../probes/journal.ts';
 import { oneLine } from '../base/format.ts';
 import { lastLines } from '../runners/run.ts';
+import type { Signals } from '../config/signals.ts';
 import type { CanaryCtx } from './context.ts';
 import type { HostRef } from './shifter.ts';
 import { writeCanary } from './state.ts';
@@ -80,12 +81,32 @@ export function instanceView(ctx: CanaryCtx): RunCtx {
   return Object.assign(Object.create(ctx) as RunCtx, { env: { ...ctx.env, config } });
 }
 
+/**
+ * Pure: the judging gates whose records cannot tell the two instances apart (a log source split
+ * by host: both instances write under the same host). Such a gate never has data: refused up front.
+ */
+export function blindGates(signals: Signals, chosen: readonly string[] | undefined): string[] {
+  return signals.gates
+    .filter((g) => !chosen || chosen.includes(g.name))
+    .flatMap((g) => {
+      const source = signals.metrics[g.metric]?.source;
+      const src = source ? signals.sources[source] : undefined;
+      return src && src.kind !== 'prometheus' && src.cohortBy === 'host' ? [`${g.name} (metric ${g.metric}, source ${source}: cohortBy 'host')`] : [];
+    });
+}
+
 /** Read-only, in preflight: the host, the strategy, the second instance's unit, and nothing of an earlier canary left running. */
 export async function instancePreflight(ctx: CanaryCtx): Promise<void> {
   const { app } = ctx.env.config;
   if (ctx.hosts.length !== 1)
     throw new UsageError(`canary mode 'instances' runs on one host, and ${ctx.env.name} has ${ctx.hosts.length} here (${ctx.hosts.map((h) => h.host.name).join(', ')}): pick one with --hosts NAME, or use mode 'nginx' for a fleet`);
   if (app.strategy !== 'releases') throw new UsageError(`canary mode 'instances' needs app.strategy 'releases' (the second instance runs from its own release folder); ${ctx.env.file} has '${app.strategy}'`);
+  const blind = blindGates(ctx.signals, ctx.canary.gates);
+  if (blind.length)
+    throw new UsageError(
+      `in canary mode 'instances' both instances write under one host, so a source split by host cannot tell them apart; these gates would never have data: ${blind.join(', ')}. ` +
+        `Judge by nginx's access log (cohortBy: { field: 'upstream' }) or a version field in the records (cohortBy: { field: 'version' }), or leave them out with canary.gates`,
+    );
   const h = theHost(ctx);
   const spec = instanceSpec(ctx);
   const r = await h.runner.exec(instance.facts(spec), { signal: ctx.signal, timeoutMs: 30_000 });
