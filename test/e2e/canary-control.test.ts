@@ -3,11 +3,12 @@
  * controller through the state host; a controller that dies leaves the canary where it was, and
  * `resume` from another process continues it from the recorded step.
  */
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { command, sh } from '../../tasks/lib/commands/shell.ts';
 import { startCanaryFleet, startTraffic, stopTraffic } from '../support/canary-fleet.ts';
 import { STATE, tagOn, type DeployFleet } from '../support/deploy-fleet.ts';
+import { killTree } from '../support/processes.ts';
 import { cutSessions } from '../support/sshd.ts';
 
 let f: DeployFleet | undefined;
@@ -35,27 +36,6 @@ const state = async (fleet: DeployFleet) => {
   const r = await fleet.runner().exec(command(sh`cat ${`${STATE}/canary.json`}`));
   return r.code === 0 && r.stdout.trim() ? (JSON.parse(r.stdout) as { phase: string; stepIndex: number; decisions: { action: string }[]; controllerRunId: string; runId: string }) : null;
 };
-
-/** SIGKILL a process and all its descendants (a controller that dies with its laptop). */
-function killTree(pid: number): void {
-  const all = [pid];
-  for (let i = 0; i < all.length; i++) {
-    let kids = '';
-    try {
-      kids = execFileSync('ps', ['-o', 'pid=', '--ppid', String(all[i])], { encoding: 'utf8' });
-    } catch {
-      // none
-    }
-    all.push(...kids.split('\n').map((x) => Number(x.trim())).filter((n) => n > 0));
-  }
-  for (const p of all) {
-    try {
-      process.kill(p, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-}
 
 describe('canary control from another terminal', () => {
   it('no traffic: inconclusive, it holds and never promotes; past its maximum hold it waits for a person; abort from another process rolls it back (exit 1)', async () => {

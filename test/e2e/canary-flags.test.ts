@@ -10,7 +10,8 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { command, sh } from '../../tasks/lib/commands/shell.ts';
-import { FLAGS_OFF, featureOn, flagFiles, killTree, onHost, SIGNOFF, startCanaryFleet, startTraffic, stopTraffic } from '../support/canary-fleet.ts';
+import { killTree } from '../support/processes.ts';
+import { FLAGS_OFF, featureOn, flagFiles, onHost, SIGNOFF, startCanaryFleet, startTraffic, stopTraffic } from '../support/canary-fleet.ts';
 import { hostHistory, lockFile, STATE, tagOn, UNIT, type DeployFleet } from '../support/deploy-fleet.ts';
 
 let f: DeployFleet | undefined;

@@ -9,7 +9,7 @@ import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { command, sh } from '../../tasks/lib/commands/shell.ts';
-import { killTree } from '../support/canary-fleet.ts';
+import { killTree } from '../support/processes.ts';
 import { APP, INSTANCE_UNIT, STATE, startDeployFleet, UNIT, type DeployFleet } from '../support/deploy-fleet.ts';
 import { startNginx, type Nginx } from '../support/nginx.ts';
 

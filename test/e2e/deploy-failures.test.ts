@@ -8,30 +8,10 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { command, sh } from '../../tasks/lib/commands/shell.ts';
 import { hostHistory, lockFile, startDeployFleet, STATE, tagOn, type DeployFleet } from '../support/deploy-fleet.ts';
+import { killTree } from '../support/processes.ts';
 
 let f: DeployFleet | undefined;
 
-/** SIGKILL a process and all its descendants, collected first so none is re-parented away. */
-function killTree(pid: number): number[] {
-  const all = [pid];
-  for (let i = 0; i < all.length; i++) {
-    let kids = '';
-    try {
-      kids = execFileSync('ps', ['-o', 'pid=', '--ppid', String(all[i])], { encoding: 'utf8' });
-    } catch {
-      // ps exits 1 when there are none
-    }
-    all.push(...kids.split('\n').map((x) => Number(x.trim())).filter((n) => n > 0));
-  }
-  for (const p of all) {
-    try {
-      process.kill(p, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  return all;
-}
 afterEach(async () => {
   await f?.stop();
   f = undefined;

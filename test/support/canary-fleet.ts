@@ -9,7 +9,7 @@
  * `signedOff` names (default all).
  */
 import type { ChildProcess } from 'node:child_process';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../../tasks/lib/config/load.ts';
@@ -117,23 +117,3 @@ export function stopTraffic(p: ChildProcess | undefined): Promise<void> {
   });
 }
 
-/** SIGKILL a process and all its descendants (a controller that dies with its laptop: tsx runs node as a child). */
-export function killTree(pid: number): void {
-  const all = [pid];
-  for (let i = 0; i < all.length; i++) {
-    let kids = '';
-    try {
-      kids = execFileSync('ps', ['-o', 'pid=', '--ppid', String(all[i])], { encoding: 'utf8' });
-    } catch {
-      // none
-    }
-    all.push(...kids.split('\n').map((x) => Number(x.trim())).filter((n) => n > 0));
-  }
-  for (const p of all) {
-    try {
-      process.kill(p, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-}

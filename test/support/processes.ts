@@ -1,5 +1,6 @@
 // Everything a test run starts is recorded in .test-runs/<pid of the recording process>.json so that
 // it is stopped at exit, and a crashed run's leftovers are stopped by the next run.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -117,4 +118,26 @@ export async function cleanupEarlierRuns(): Promise<string[]> {
     rmSync(path, { force: true });
   }
   return stopped;
+}
+
+/** SIGKILL a process and all its descendants, collected first so none is re-parented away (a controller that dies with its laptop: tsx runs node as a child). */
+export function killTree(pid: number): number[] {
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) {
+    let kids = '';
+    try {
+      kids = execFileSync('ps', ['-o', 'pid=', '--ppid', String(all[i])], { encoding: 'utf8' });
+    } catch {
+      // ps exits 1 when there are none
+    }
+    all.push(...kids.split('\n').map((x) => Number(x.trim())).filter((n) => n > 0));
+  }
+  for (const p of all) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  return all;
 }

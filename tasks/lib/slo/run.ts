@@ -59,13 +59,13 @@ export async function sloTask(args: ParsedArgs): Promise<ExitCode> {
     const watching = flags.watchMs !== undefined || flags.checkpoints !== undefined;
     if (!watching) {
       try {
-        return await once(env, signals, sources, cohorts, judge, flags, ac.signal, { runId, startedAt }, out, note);
+        return await once({ env, signals, sources, cohorts, judge, flags, signal: ac.signal, run: { runId, startedAt }, out, note });
       } catch (err) {
         if (ac.signal.aborted) return ExitCode.interrupted;
         throw err;
       }
     }
-    return await watch(env, signals, sources, cohorts, judge, flags, ac.signal, { runId, startedAt }, out, note);
+    return await watch({ env, signals, sources, cohorts, judge, flags, signal: ac.signal, run: { runId, startedAt }, out, note });
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
@@ -73,19 +73,23 @@ export async function sloTask(args: ParsedArgs): Promise<ExitCode> {
   }
 }
 
+/** What one run of the monitor works with (once or watching). */
+interface Monitoring {
+  readonly env: LoadedEnvironment;
+  readonly signals: Signals;
+  readonly sources: ReturnType<typeof openSources>;
+  readonly cohorts: CohortSpec;
+  readonly judge: { cohort: string; baseline?: string };
+  readonly flags: SloFlags;
+  readonly signal: AbortSignal;
+  readonly run: { runId: string; startedAt: string };
+  readonly out: (t: string) => void;
+  readonly note: (t: string) => void;
+}
+
 /** One run: the window (with the clocks judged on the log's past when a gate has `for`). */
-async function once(
-  env: LoadedEnvironment,
-  signals: Signals,
-  sources: ReturnType<typeof openSources>,
-  cohorts: CohortSpec,
-  judge: { cohort: string; baseline?: string },
-  flags: SloFlags,
-  signal: AbortSignal,
-  run: { runId: string; startedAt: string },
-  out: (t: string) => void,
-  note: (t: string) => void,
-): Promise<ExitCode> {
+async function once(o: Monitoring): Promise<ExitCode> {
+  const { env, signals, sources, cohorts, judge, flags, signal, run, out, note } = o;
   const now = Date.now();
   // one interval more than the longest clock: a breach older than it can be seen to be longer
   const longest = Math.max(0, ...signals.gates.map((g) => g.for ?? 0));
@@ -138,18 +142,8 @@ interface Outcome {
   readonly points: readonly PointInTime[];
 }
 
-async function watch(
-  env: LoadedEnvironment,
-  signals: Signals,
-  sources: ReturnType<typeof openSources>,
-  cohorts: CohortSpec,
-  judge: { cohort: string; baseline?: string },
-  flags: SloFlags,
-  signal: AbortSignal,
-  run: { runId: string; startedAt: string },
-  out: (t: string) => void,
-  note: (t: string) => void,
-): Promise<ExitCode> {
+async function watch(o: Monitoring): Promise<ExitCode> {
+  const { env, signals, sources, cohorts, judge, flags, signal, run, out, note } = o;
   const interval = flags.watchMs ?? signals.interval;
   const checkpoints = [...(flags.checkpoints ?? [])].sort((a, b) => a - b);
   const journalMetrics = signals.slo.journal ?? [...new Set(signals.gates.map((g) => g.metric))];
