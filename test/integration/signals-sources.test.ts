@@ -26,6 +26,15 @@ import { freePort } from '../../sandbox/postgres.ts';
 // a different message each time: the demo's simulated model time (5-44 ms) depends on the text
 const chat = (base: string, i: number) =>
   fetch(`${base}/api/v1/conversation/chat`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user_id: i, message: `Mes dépenses du mois ${i}` }) });
+/** The access log's lines once it has `n` (nginx writes a request's line after its response is sent: a read right after the last answer can miss it). */
+async function logLines(file: string, n: number): Promise<string[]> {
+  for (let i = 0; ; i++) {
+    const lines = readFileSync(file, 'utf8').trim().split('\n').filter(Boolean);
+    if (lines.length >= n || i >= 100) return lines;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 const noRunner = () => {
   throw new Error('no runner for local sources');
 };
@@ -55,6 +64,7 @@ describe('nginx JSON access log', () => {
   it('splits 9:1 by weight, per upstream: rate, 5xx share and exact latency quantiles; a reload changes the weights', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 100; i++) statuses.push((await chat(nginx.url, i)).status); // one at a time: the round robin is exact
+    expect(await logLines(nginx.accessLog, 100)).toHaveLength(100);
     const signals = SignalsConfig.parse({
       sources: { lb: { kind: 'nginx', path: nginx.accessLog, on: 'local' } },
       metrics: {
@@ -84,10 +94,14 @@ describe('nginx JSON access log', () => {
     const verdict = evaluateGateSet({ signals, values: c.values, cohort: canary.address, baseline: stable.address, now });
     expect(verdict.evaluations[0]).toMatchObject({ gate: 'errors', verdict: 'fail', baseline: 0 });
 
+    const old = await nginx.workers();
     await nginx.reload([{ address: stable.address, weight: 1 }, { address: canary.address, weight: 1 }]);
+    // and the old worker gone: a kept-alive connection to it would be served on the old weights
+    await nginx.waitForNewWorkers(old);
     const before = readFileSync(nginx.accessLog, 'utf8').trim().split('\n').length;
     for (let i = 0; i < 20; i++) await chat(nginx.url, i);
-    const after = readFileSync(nginx.accessLog, 'utf8').trim().split('\n').slice(before).map((l) => (JSON.parse(l) as { upstream_addr: string }).upstream_addr);
+    const after = (await logLines(nginx.accessLog, before + 20)).slice(before).map((l) => (JSON.parse(l) as { upstream_addr: string }).upstream_addr);
+    expect(after).toHaveLength(20);
     expect(after.filter((a) => a === canary.address).length).toBe(10);
   });
 });
