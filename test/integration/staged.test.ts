@@ -23,11 +23,15 @@ describe('StagedRun: one command, each step of the graph waits for its part', ()
       { signal, secrets: [] },
     );
     const seen: string[] = [];
-    await run.until('checkout', (l) => seen.push(`checkout: ${l}`));
-    const install = await run.until('install', (l) => seen.push(`install: ${l}`)).catch((e: unknown) => e);
+    // every step listened to from the start (one asked later gets only its last line so far)
+    const checkout = run.until('checkout', (l) => seen.push(`checkout: ${l}`));
+    const installing = run.until('install', (l) => seen.push(`install: ${l}`)).catch((e: unknown) => e);
+    const migrating = run.until('migrate', () => {}).catch((e: unknown) => e);
+    await checkout;
+    const install = await installing;
     expect(install).toBeInstanceOf(CommandFailedError);
     expect((install as Error).message).toBe('h1: `echo half way; echo "pip: no such package" >&2; exit 7` exited 7\n    pip: no such package');
-    expect(await run.until('migrate', () => {}).catch((e: unknown) => e)).toBe(install);
+    expect(await migrating).toBe(install);
     expect(seen).toContain('install: half way');
     expect(seen).not.toContain('never');
     expect(r.commandsRun).toBe(1);
