@@ -4,12 +4,10 @@
  * `subset` mode needs none (the hosts running the release are the canary).
  */
 
-export interface HostRef {
-  readonly name: string;
-  readonly address: string;
-  /** The app's port on this host (the upstream server is address:port). */
-  readonly port?: number;
-}
+import type { ShiftHost } from './shift/types.ts';
+
+/** A host (or, in instances mode, one instance) as the shift library names it: name, address, port. */
+export type HostRef = ShiftHost;
 
 export interface ShiftStep {
   /** The share of traffic the canary hosts get: 0 (all stable) to 100. */
