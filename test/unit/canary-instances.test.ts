@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { instance, parseInstance } from '../../tasks/lib/commands/instance.ts';
 import { formatIssues } from '../../tasks/lib/config/issues.ts';
 import { Environment } from '../../tasks/lib/config/schema.ts';
-import { blindGates, withPort } from '../../tasks/lib/canary/instance.ts';
+import { blindGates } from '../../tasks/lib/canary/instance.ts';
+import { withPort } from '../../tasks/lib/probes/http.ts';
 import { SignalsConfig } from '../../tasks/lib/config/signals.ts';
 import local from '../../environments/local.ts';
 

@@ -19,6 +19,7 @@ import { restartHosts } from '../deploy/restart-step.ts';
 import { verifyHost } from '../deploy/verify-host.ts';
 import { timed, type ListMaker, type Task } from '../kernel/listr.ts';
 import type { Outcome } from '../kernel/procedure.ts';
+import { withPort } from '../probes/http.ts';
 import { hostNowAndPids } from '../probes/journal.ts';
 import { oneLine } from '../base/format.ts';
 import { lastLines } from '../runners/run.ts';
@@ -57,13 +58,6 @@ export function instanceKeys(ctx: CanaryCtx, alone: boolean): { canary: string[]
     canary: [`${canary.address}:${canary.port}`, ctx.tag],
     stable: alone ? [] : [`${stable.address}:${stable.port}`, ...(from && from !== ctx.tag ? [from] : [])],
   };
-}
-
-/** `http://{host}:8001/api/v1/health` -> the same on `port`. */
-export function withPort(url: string, port: number): string {
-  const m = /^([a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?)(\[[^\]]*\]|[^/:?#]*)(?::\d+)?/i.exec(url);
-  if (!m) return url;
-  return `${m[1]}${m[2]}:${port}${url.slice(m[0].length)}`;
 }
 
 /** The run as verify sees the second instance: its port in every URL, its unit as the only service. */

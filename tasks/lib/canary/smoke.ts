@@ -3,7 +3,7 @@
  * command on this machine (its exit code recorded), the release validation suite against a canary
  * host, and verify's checks on every canary host. Any failure rolls the canary back.
  */
-import { probeUrl } from '../probes/http.ts';
+import { probeUrl, withPort } from '../probes/http.ts';
 import { command, raw, sh } from '../commands/shell.ts';
 import { verifyHost } from '../deploy/verify-host.ts';
 import type { HostRun } from '../deploy/context.ts';
@@ -12,7 +12,7 @@ import { lastLines } from '../runners/run.ts';
 import { loadDataFile } from '../signals/files.ts';
 import { judgeSuite, QuestionSet, runSuite } from '../validate/suite.ts';
 import type { CanaryCtx } from './context.ts';
-import { instanceView, withPort } from './instance.ts';
+import { instanceView } from './instance.ts';
 
 export interface SmokeOutcome {
   readonly ok: boolean;

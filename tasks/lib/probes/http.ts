@@ -31,6 +31,13 @@ export function probeUrl(template: string, address: string): string {
   return template.replaceAll('{host}', host);
 }
 
+/** `http://{host}:8001/api/v1/health` -> the same on `port`. */
+export function withPort(url: string, port: number): string {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?)(\[[^\]]*\]|[^/:?#]*)(?::\d+)?/i.exec(url);
+  if (!m) return url;
+  return `${m[1]}${m[2]}:${port}${url.slice(m[0].length)}`;
+}
+
 export async function httpRequest(req: HttpRequest, opts: HttpOptions): Promise<HttpOutcome> {
   const timeout = AbortSignal.timeout(Math.max(1, Math.round(opts.timeoutMs)));
   const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
