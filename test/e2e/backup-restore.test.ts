@@ -13,6 +13,7 @@ import { REPO_ROOT } from '../../tasks/lib/config/load.ts';
 import { acquireLock, newLockRecord, releaseLock } from '../../tasks/lib/state/lock.ts';
 import { dataState } from '../../tasks/lib/restore/outcome.ts';
 import { startDeployFleet, STATE, type DeployFleet } from '../support/deploy-fleet.ts';
+import { signalTask } from '../support/processes.ts';
 
 const hook: { server?: Server; bodies: { text: string }[] } = { bodies: [] };
 let f: DeployFleet;
@@ -416,8 +417,7 @@ describe('restore interrupted', () => {
     const r = await f.task(['restore', c.json.dumpPath, '--yes', '--json'], {
       onOutput: (child, out) => {
         if (!sent && /restoring \S+ from \S+ in one transaction/.test(out)) {
-          sent = true;
-          child.kill('SIGINT');
+          sent = signalTask(child.pid!, 'SIGINT');
         }
         if (!released && out.includes('waiting for it to end')) {
           released = true;

@@ -248,7 +248,9 @@ describe('takeBackup', () => {
     const dir = await newDir();
     const err = (await takeBackup(opts(runner(), dir, { db: target(BIG), timeoutMs: 250 })).catch((e: unknown) => e)) as BackupFailedError;
     expect(err).toBeInstanceOf(BackupFailedError);
-    expect([err.exitCode, err.message.split('\n')[0]]).toEqual([2, `${host}: pg_dump was stopped (timed out after 250 ms)`]);
+    // the limit is the whole backup's: on a busy machine it may fall before pg_dump starts (the session still opening)
+    expect(err.exitCode).toBe(2);
+    expect([`${host}: pg_dump was stopped (timed out after 250 ms)`, `${host}: psql could not open the dump's snapshot: it was stopped (aborted) (timed out after 250 ms)`]).toContain(err.message.split('\n')[0]);
     expect(await readdir(dir)).toEqual([]);
     expect(await dumpSessions(BIG)).toBe(0);
   });

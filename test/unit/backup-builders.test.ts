@@ -108,14 +108,16 @@ describe('backup file names', () => {
 });
 
 describe('backupPlan (what --dry-run shows)', () => {
-  it('the snapshot session and the dump in its snapshot on the host; the full read here (custom format only)', () => {
+  it('the snapshot session and the dump in its snapshot on the host; the full read here as it arrives (custom format only)', () => {
     const at = new Date('2025-11-21T21:13:05Z');
     const p = backupPlan({ db, password: 'pw1', format: 'custom', dir: '/srv/backups/staging', fromTag: 'v1', toTag: 'v2', now: at });
     expect(p.dumpPath).toBe('/srv/backups/staging/20251121T211305Z_v1_to_v2.dump');
     expect(p.onHost.map((c) => c.script)).toEqual([pg.snapshotSession(db, 'pw1').script, `${PW}pg_dump -Fc --snapshot='<snapshot>' --no-password ${CONN}`]);
     expect(SNAPSHOT_PLACEHOLDER).toBe('<snapshot>');
     expect(p.sessionReads).toEqual([SNAPSHOT_SQL.open, SNAPSHOT_SQL.counts, SNAPSHOT_SQL.close]);
-    expect(p.here.map((c) => c.script)).toEqual(['pg_restore -f /dev/null /srv/backups/staging/20251121T211305Z_v1_to_v2.dump']);
+    expect(p.here.map((c) => c.script)).toEqual(['pg_restore -f /dev/null']);
+    expect(p.here[0]!.readOnly).toBe(true);
+    expect(p.hereReads).toBe('and, as it arrives, into pg_restore here, which reads all of it (then the file is re-hashed from disk):');
     expect(backupPlan({ db, format: 'plain', dir: '/b', fromTag: null, toTag: 'v2', now: at }).here).toEqual([]);
   });
 });

@@ -59,7 +59,7 @@ const createProcedure: Procedure<CreateCtx> = {
         if (c.dry) {
           const p = backupPlan(common);
           for (const cmd of p.onHost) c.dry.command(c.runner.host.name, cmd);
-          c.dry.add('this machine', `the dump streams into ${rel(p.dumpPath)} (mode 0600), then is read completely:`);
+          c.dry.add('this machine', `the dump streams into ${rel(p.dumpPath)} (mode 0600) ${p.hereReads}`);
           for (const cmd of p.here) c.dry.command('this machine', cmd);
           return;
         }

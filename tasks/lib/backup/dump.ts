@@ -3,9 +3,11 @@
  * back through the channel; or this machine), and its standard output is streamed into
  * `<dir>/<name>.partial` (0600) while sha256 and size are computed. pg_dump reads the snapshot a
  * psql session exported and keeps open (snapshot.ts), and that session counts every table's rows
- * in the same snapshot: the manifest's counts are exactly the dump's. Only a pg_dump that exited 0
- * is renamed to its final name; then it is read completely (verifyBackup) and the manifest is
- * written beside it. A failed dump leaves no file behind and throws BackupFailedError.
+ * in the same snapshot: the manifest's counts are exactly the dump's. A custom-format dump is read
+ * completely by pg_restore here as it arrives (stream-read.ts). Only a pg_dump that exited 0 is
+ * renamed to its final name; then the file is checked (verifyBackup: size and sha256 re-read from
+ * disk, plain format's last lines) and the manifest is written beside it. A failed dump leaves no
+ * file behind and throws BackupFailedError.
  */
 import { chmod, mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -19,8 +21,9 @@ import { BackupFailedError } from './errors.ts';
 import { HashingFileSink } from './file-sink.ts';
 import { VERIFIED_BY, writeManifest, type BackupManifest } from './manifest.ts';
 import { backupBaseName, dumpExtension, manifestPathFor, MANIFEST_EXT, PARTIAL_SUFFIX } from './names.ts';
-import { verifyBackup, type VerifyOptions, type VerifyResult } from './integrity.ts';
-import { openSnapshotSession, type SnapshotSession } from './snapshot.ts';
+import { verifyBackup, type VerifyResult } from './integrity.ts';
+import { connectSnapshotSession, type PendingSnapshotSession, type SnapshotSession } from './snapshot.ts';
+import { startStreamRead } from './stream-read.ts';
 
 export interface TakeBackupOptions {
   readonly runner: Runner;
@@ -39,10 +42,10 @@ export interface TakeBackupOptions {
   readonly signal?: AbortSignal;
   /** Kill pg_dump after this long. */
   readonly timeoutMs?: number;
-  /** Verify after the dump (default true); the manifest's `verified` is null when false. */
+  /** Verify the dump (default true); the manifest's `verified` is null when false. */
   readonly verify?: boolean;
-  /** Where pg_restore runs for the verification (default this machine). */
-  readonly verifyRunner?: VerifyOptions['runner'];
+  /** A snapshot session connected earlier (beside the lock command): begun here instead of a new one. */
+  readonly session?: PendingSnapshotSession;
   /** Bytes written so far, after each chunk (throttle it yourself). */
   readonly onProgress?: (bytes: number) => void;
 }
@@ -67,13 +70,16 @@ export function backupPlan(o: Pick<TakeBackupOptions, 'db' | 'password' | 'forma
   onHost: Command[];
   sessionReads: string[];
   here: Command[];
+  /** How `here` reads it, after "the dump streams into <file> (mode 0600)". */
+  hereReads: string;
 } {
   const dumpPath = path.join(o.dir, backupBaseName(o.now ?? new Date(), o.fromTag, o.toTag) + dumpExtension(o.format));
   return {
     dumpPath,
     onHost: [pg.snapshotSession(o.db, o.password), pg.dump(o.db, o.format, o.password, SNAPSHOT_PLACEHOLDER)],
     sessionReads: [SNAPSHOT_SQL.open, SNAPSHOT_SQL.counts, SNAPSHOT_SQL.close],
-    here: o.format === 'custom' ? [pg.readDump(dumpPath)] : [],
+    here: o.format === 'custom' ? [pg.readDumpStream()] : [],
+    hereReads: o.format === 'custom' ? 'and, as it arrives, into pg_restore here, which reads all of it (then the file is re-hashed from disk):' : 'then its size, sha256 and last lines are checked',
   };
 }
 
@@ -102,7 +108,9 @@ export async function takeBackup(o: TakeBackupOptions): Promise<Backup> {
 
   const stop = new AbortController();
   const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
-  const sink = new HashingFileSink(fh, { onFailure: () => stop.abort(), onProgress: o.onProgress });
+  // started now, so pg_restore is running when the first bytes come (the session opens meanwhile)
+  const reader = o.verify !== false && o.format === 'custom' ? startStreamRead(signal) : null;
+  const sink = new HashingFileSink(fh, { onFailure: () => stop.abort(), onProgress: o.onProgress, ...(reader ? { copy: (c: Buffer) => reader.feed(c) } : {}) });
   let timedOut = false;
   // our own timer, not the runner's timeoutMs: stopping through `signal` is what reportsAfterAbort watches
   const timer = o.timeoutMs ? setTimeout(() => ((timedOut = true), stop.abort()), o.timeoutMs) : undefined;
@@ -111,6 +119,7 @@ export async function takeBackup(o: TakeBackupOptions): Promise<Backup> {
     clearTimeout(timer);
     if (!sink.writableFinished) sink.destroy(); // the runner threw before ending it, or it never ran
     await waitClosed(sink);
+    await reader?.cancel();
     await rm(partial, { force: true });
     throw new BackupFailedError({ host, what, command: cmd ?? undefined, stderrTail: tail, next: NEXT_DUMP, exitCode: exitCode() });
   };
@@ -122,7 +131,7 @@ export async function takeBackup(o: TakeBackupOptions): Promise<Backup> {
 
   let session: SnapshotSession;
   try {
-    session = await openSnapshotSession(o.runner, o.db, o.password, signal, settle);
+    session = await (o.session ?? connectSnapshotSession(o.runner, o.db, o.password, signal)).begin(signal, settle);
   } catch (err) {
     return countFailure(err);
   }
@@ -185,7 +194,8 @@ export async function takeBackup(o: TakeBackupOptions): Promise<Backup> {
 
   let verification: VerifyResult | null = null;
   try {
-    verification = await verifyBackup(dumpPath, manifest, { runner: o.verifyRunner, signal: o.signal });
+    const read = reader ? await reader.end(dumpPath) : undefined;
+    verification = await verifyBackup(dumpPath, manifest, { signal: o.signal, ...(read !== undefined ? { read } : {}) });
   } catch (err) {
     if (!o.signal?.aborted) throw err;
   }

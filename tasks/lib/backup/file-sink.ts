@@ -4,7 +4,8 @@
  * wait for 'finish'): a write failure (disk full) is kept in `failure`, reported through
  * `onFailure` so the command can be stopped, and later chunks are dropped. Output that arrives
  * after a runner ended the sink (it stopped waiting for an aborted command) sets `lateOutput`.
- * 'finish' comes after the file is synced and closed.
+ * 'finish' comes after the file is synced and closed. A `copy` hook gets every chunk beside the
+ * file (the same bytes that are hashed).
  */
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
@@ -22,7 +23,12 @@ export class HashingFileSink extends Writable {
 
   constructor(
     private readonly fh: FileHandle,
-    private readonly hooks: { onFailure?: (err: Error) => void; onProgress?: (bytes: number) => void } = {},
+    private readonly hooks: {
+      onFailure?: (err: Error) => void;
+      onProgress?: (bytes: number) => void;
+      /** Each chunk also goes here (the dump's full read as it arrives); the next chunk waits for it. */
+      copy?: (chunk: Buffer) => Promise<void>;
+    } = {},
   ) {
     super({ highWaterMark: 1 << 20 });
     this.on('error', (err: NodeJS.ErrnoException) => {
@@ -44,7 +50,7 @@ export class HashingFileSink extends Writable {
 
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
     if (this.failure) return done();
-    this.writeAll(chunk).then(
+    Promise.all([this.writeAll(chunk), this.hooks.copy?.(chunk)]).then(
       () => {
         this.hash.update(chunk);
         this.bytes += chunk.length;

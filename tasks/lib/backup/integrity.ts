@@ -12,7 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { pg, type DumpFormat } from '../commands/pg.ts';
 import { thisMachine } from '../runners/local.ts';
 import { lastLines } from '../runners/run.ts';
-import type { Runner } from '../runners/types.ts';
+import type { ExecResult, Runner } from '../runners/types.ts';
 import { VERIFIED_BY, type BackupManifest } from './manifest.ts';
 
 export type VerifyProblemKind = 'missing' | 'truncated' | 'size-mismatch' | 'checksum-mismatch' | 'unreadable';
@@ -38,6 +38,8 @@ export interface VerifyOptions {
   /** Where pg_restore runs; default this machine. */
   readonly runner?: Runner;
   readonly signal?: AbortSignal;
+  /** A custom-format dump already read completely as it was written (stream-read.ts): its verdict, in place of a second read. */
+  readonly read?: VerifyProblem | null;
 }
 
 /** pg_dump's last lines in plain format; since 15.14/16.10/17.6 a `\unrestrict <key>` line follows. */
@@ -76,7 +78,7 @@ export async function verifyBackup(file: string, manifest?: BackupManifest, opts
     );
   }
   // the checksum and the full read both stream the file; run them side by side
-  const [sha256, readProblem] = await Promise.all([sha256File(abs, opts.signal), format === 'custom' ? readCustom(abs, opts) : readPlainEnd(abs, sizeBytes)]);
+  const [sha256, readProblem] = await Promise.all([sha256File(abs, opts.signal), format === 'custom' ? (opts.read !== undefined ? opts.read : readCustom(abs, opts)) : readPlainEnd(abs, sizeBytes)]);
   if (manifest && sha256 !== manifest.sha256)
     problems.push({ kind: 'checksum-mismatch', message: `sha256 of ${abs} is ${sha256}, the manifest says ${manifest.sha256}` });
   if (readProblem) problems.push(readProblem);
@@ -96,7 +98,11 @@ async function detectFormat(file: string): Promise<DumpFormat> {
 
 async function readCustom(file: string, opts: VerifyOptions): Promise<VerifyProblem | null> {
   const runner = opts.runner ?? thisMachine();
-  const r = await runner.exec(pg.readDump(file), { signal: opts.signal });
+  return readDumpProblem(file, await runner.exec(pg.readDump(file), { signal: opts.signal }));
+}
+
+/** What pg_restore's full read of `file` says: null when it read to the end. */
+export function readDumpProblem(file: string, r: ExecResult): VerifyProblem | null {
   if (r.code === 0) return null;
   const tail = lastLines(r.stderr || r.stdout, 10) || r.error || `exit ${r.code}`;
   const truncated = /end of file|unexpected end/i.test(r.stderr);

@@ -23,58 +23,79 @@ export interface SnapshotSession {
   abandon(): Promise<void>;
 }
 
+/** A session connecting (its password sent, no SQL yet): it exports no snapshot until `begin`. */
+export interface PendingSnapshotSession {
+  /** Sends the SQL: the snapshot is exported now (under the run's lock), the counting starts beside the dump. Throws CountError. */
+  begin(signal: AbortSignal, settle?: (run: Promise<ExecResult>) => Promise<ExecResult>): Promise<SnapshotSession>;
+  /** Not used after all (the run stopped before its backup): psql ends without having read anything. */
+  drop(): Promise<void>;
+}
+
 /**
- * Opens the session and waits for its snapshot line; the counting starts at once (in the
- * snapshot, beside the dump). Throws CountError when psql cannot connect or answers otherwise.
- * `settle` wraps the session's run (the caller's guard for runners that are slow to report an abort).
+ * Starts the session's command and sends only its password line: psql starts and connects while
+ * the caller does something else (the kernel takes the lock meanwhile), and `begin` then costs one
+ * exchange instead of a command's start. `signal` stops it (Ctrl-C, a lost lock).
  */
-export async function openSnapshotSession(
-  runner: Runner,
-  db: PgTarget,
-  password: string | undefined,
-  signal: AbortSignal,
-  settle: (run: Promise<ExecResult>) => Promise<ExecResult> = (r) => r,
-): Promise<SnapshotSession> {
+export function connectSnapshotSession(runner: Runner, db: PgTarget, password: string | undefined, signal: AbortSignal): PendingSnapshotSession {
   const cmd = pg.snapshotSession(db, password);
   const shown = display(cmd);
   const input = new PassThrough();
   const sink = new RowCountSink({ header: true });
+  const kill = new AbortController();
   let exited = false;
-  const done = settle(runner.exec(cmd, { stdinStream: input, sink, signal })).finally(() => (exited = true));
-  done.catch(() => undefined); // awaited below, on every path
-  input.write((cmd.stdin ?? '') + SNAPSHOT_SQL.open + SNAPSHOT_SQL.counts);
-  // the pipe is ended only by finish/abandon, never while psql may still read: writes after it exited go nowhere
+  const ran = runner.exec(cmd, { stdinStream: input, sink, signal: AbortSignal.any([signal, kill.signal]) }).finally(() => (exited = true));
+  ran.catch(() => undefined); // awaited by begin or drop
+  input.write(cmd.stdin ?? '');
+  // the pipe is ended only by finish/abandon/drop, never while psql may still read: writes after it exited go nowhere
   const end = (text = '') => (exited ? input.destroy() : input.end(text));
+  let used = false;
 
   // the host and stderr's tail are said by whoever reports it (BackupFailedError)
   const failed = (r: ExecResult | null, err: unknown, what: string) => new CountError(`psql ${what}: ${r ? `it ${how(r)}` : (err as Error).message}`, shown, r);
 
-  const first = await Promise.race([sink.header.then((h) => ({ h }), () => ({ h: null })), done.then(() => ({ h: null }), () => ({ h: null }))]);
-  if (!first.h) {
-    end();
-    const r = await done.catch((e: unknown) => e);
-    if (!(r && typeof r === 'object' && 'code' in r)) throw failed(null, r, 'could not open the dump\'s snapshot');
-    throw failed(r as ExecResult, null, sink.problem ? `answered something else than a snapshot (${sink.problem})` : 'could not open the dump\'s snapshot');
-  }
-  const { snapshot, serverVersion } = first.h;
   return {
-    snapshot,
-    serverVersion,
-    async finish() {
-      end(SNAPSHOT_SQL.close);
-      let r: ExecResult;
-      try {
-        r = await done;
-      } catch (err) {
-        throw failed(null, err, 'could not count the rows in the dump\'s snapshot');
+    async begin(stop, settle = (r) => r) {
+      used = true;
+      const onStop = () => kill.abort(stop.reason);
+      if (stop.aborted) onStop();
+      else stop.addEventListener('abort', onStop, { once: true });
+      const done = settle(ran);
+      done.catch(() => undefined); // awaited below, on every path
+      input.write(SNAPSHOT_SQL.open + SNAPSHOT_SQL.counts);
+      const first = await Promise.race([sink.header.then((h) => ({ h }), () => ({ h: null })), done.then(() => ({ h: null }), () => ({ h: null }))]);
+      if (!first.h) {
+        end();
+        const r = await done.catch((e: unknown) => e);
+        if (!(r && typeof r === 'object' && 'code' in r)) throw failed(null, r, 'could not open the dump\'s snapshot');
+        throw failed(r as ExecResult, null, sink.problem ? `answered something else than a snapshot (${sink.problem})` : 'could not open the dump\'s snapshot');
       }
-      if (r.code !== 0) throw failed(r, null, 'could not count the rows in the dump\'s snapshot');
-      if (sink.problem) throw new CountError(`cannot read the row counts: ${sink.problem}`, shown, r);
-      return sink.counts;
+      const { snapshot, serverVersion } = first.h;
+      return {
+        snapshot,
+        serverVersion,
+        async finish() {
+          end(SNAPSHOT_SQL.close);
+          let r: ExecResult;
+          try {
+            r = await done;
+          } catch (err) {
+            throw failed(null, err, 'could not count the rows in the dump\'s snapshot');
+          }
+          if (r.code !== 0) throw failed(r, null, 'could not count the rows in the dump\'s snapshot');
+          if (sink.problem) throw new CountError(`cannot read the row counts: ${sink.problem}`, shown, r);
+          return sink.counts;
+        },
+        async abandon() {
+          end();
+          await done.catch(() => undefined);
+        },
+      };
     },
-    async abandon() {
+    async drop() {
+      if (used) return;
+      used = true;
       end();
-      await done.catch(() => undefined);
+      await ran.catch(() => undefined);
     },
   };
 }

@@ -122,6 +122,9 @@ export const pg = {
 
   /** Reads a custom-format dump completely (`--list` reads only the table of contents and misses truncation). */
   readDump: (file: string): Command => command(sh`pg_restore -f /dev/null ${file}`, { readOnly: true }),
+
+  /** The same full read of a custom-format dump, from standard input: the dump as it arrives (backup/stream-read.ts). */
+  readDumpStream: (): Command => command(raw('pg_restore -f /dev/null'), { readOnly: true }),
 };
 
 /** One `schema.table<TAB>count` line -> [name, count]. The tab is the last one: names may hold anything else. */

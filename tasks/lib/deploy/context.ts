@@ -1,5 +1,6 @@
 /** The one typed context of a deploy or rollback run, filled step by step. */
 import type { Backup } from '../backup/dump.ts';
+import type { PendingSnapshotSession } from '../backup/snapshot.ts';
 import type { Deployed } from '../base/run.ts';
 import type { Host } from '../config/schema.ts';
 import type { KernelCtx } from '../kernel/procedure.ts';
@@ -78,6 +79,8 @@ export interface RunCtx extends KernelCtx {
   /** The dump this run took, whole (rollback --restore-db restores after it, as its safety backup). */
   backupTaken?: Backup;
   backupSkipped?: string;
+  /** The backup's snapshot session, connected beside the lock command; the backup step begins it. */
+  snapshotSession?: PendingSnapshotSession;
   /** Every SSM command this run sent, per host: for on-call to find it in the AWS console. */
   ssmCommands: SsmCommandRecord[];
 }

@@ -54,6 +54,8 @@ export const deployProcedure: Procedure<RunCtx> = {
     return plan(ctx);
   },
 
+  besideLock: (ctx) => work().connectBackupSession(ctx),
+
   work: (ctx) => work().deployTasks(ctx, { migrate: true, backup: (c, task) => work().backupStep(c, task) }),
 
   recover: (ctx, list) => undoAfterFailure(ctx, list, () => work().rollbackTasks(ctx)),

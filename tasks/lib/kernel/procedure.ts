@@ -78,6 +78,12 @@ export interface Procedure<C extends KernelCtx> {
   preflight(ctx: C, list: ListMaker<C>): Promise<string[]>;
   /** Asks the operator where the environment or the task says so (after the plan is printed). */
   confirm?(ctx: C): Promise<void>;
+  /**
+   * Just before the lock is taken (real runs): starts what only reads and would otherwise wait for
+   * the lock command (deploy: the backup's snapshot session connects; it exports nothing until the
+   * work, under the lock, begins it). `dispose` ends it when the work did not use it.
+   */
+  besideLock?(ctx: C): { dispose(): Promise<void> } | null;
   /** Under the lock, before "started": read again what another run may have changed; throw to refuse. */
   recheck?(ctx: C): Promise<void>;
   started(ctx: C): StartedFields;

@@ -156,7 +156,17 @@ async function lifecycle<C extends KernelCtx>(ctx: C, proc: Procedure<C>, o: Lif
   if (ctx.dryRun) return finish(ctx, proc, await dryRun(ctx, proc, o.list, plan, startedAt), null);
   if (ctx.signal.aborted) throw new CutoverError('interrupted before anything was changed.', ExitCode.interrupted);
   await proc.confirm?.(ctx);
+  // started just before the lock command, ended here if the work never used it (a refusal, a failure before it)
+  const beside = proc.besideLock?.(ctx) ?? null;
+  try {
+    return await underLock(ctx, proc, o, startedAt);
+  } finally {
+    await beside?.dispose();
+  }
+}
 
+/** From the lock to the summary: lock, re-check, "started", the work, the undo, "finished", retention, release. */
+async function underLock<C extends KernelCtx>(ctx: C, proc: Procedure<C>, o: LifecycleOptions<C>, startedAt: Date): Promise<ExitCode> {
   const secrets = secretValues(ctx.env);
   const startedLine = () =>
     serializeEvent({ type: 'started', runId: ctx.runId, task: proc.task, env: ctx.env.name, who: ctx.who, ...proc.started(ctx), at: new Date().toISOString() }, secrets);

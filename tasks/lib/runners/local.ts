@@ -96,6 +96,8 @@ export class LocalRunner implements Runner {
     const stderr = new TailStore();
     const env = localEnv(process.env, this.pathPrefix);
     const inNamespace = this.mount ? mountNamespaceArgv(this.mount, await namespaceKind()) : [];
+    // an abort while zx loaded: its listener below would never fire, and the command would run
+    if (opts.signal?.aborted) return notStarted(this.host.name, opts);
     const ac = new AbortController();
     let error: string | undefined;
     const onAbort = () => {

@@ -176,6 +176,8 @@ export class SshRunner implements Runner {
       if (failed) throw failed; // as if this command had connected: not a second attempt
     }
     const ssh = await this.connect();
+    // an abort during the handshake: execOn's listener would never fire, and the command would run
+    if (opts.signal?.aborted) return notStarted(this.host.name, opts);
     return this.execOn(ssh.connection!, cmd, opts);
   }
 
