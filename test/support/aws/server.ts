@@ -32,6 +32,8 @@ export interface RequestLog {
   readonly accessKeyId: string;
   /** The decoded request: JSON for SSM, the form parameters for EC2. */
   readonly input: unknown;
+  /** When the request arrived (performance.now() of this process): tests bound poll counts by it. */
+  readonly atMs: number;
 }
 
 export interface AwsServer {
@@ -117,7 +119,7 @@ export async function startAwsServer(opts: AwsServerOptions = {}): Promise<AwsSe
       const service = isSsm ? 'ssm' : 'ec2';
       if (!auth || auth[3] !== service) throw new ApiError(isSsm ? 'MissingAuthenticationTokenException' : 'AuthFailure', `request is not signed with SigV4 for ${service}`, 403);
       const input = isSsm ? (JSON.parse(body || '{}') as unknown) : Object.fromEntries(form!);
-      requests.push({ call, region: auth[2]!, accessKeyId: auth[1]!, input });
+      requests.push({ call, region: auth[2]!, accessKeyId: auth[1]!, input, atMs: performance.now() });
       if (expired.has(auth[1]!))
         throw isSsm ? new ApiError('ExpiredTokenException', 'The security token included in the request is expired') : new ApiError('RequestExpired', 'Request has expired.');
       const left = throttles.get(call) ?? 0;
