@@ -16,7 +16,7 @@ import { startPostgres } from '../sandbox/postgres.ts';
 import { APP, SECOND_UNIT, startDeployFleet, UNIT, type DeployFleet } from '../test/support/deploy-fleet.ts';
 import { killTracked } from '../test/support/processes.ts';
 import { startDelayProxy, type DelayProxy } from './delay-proxy.ts';
-import { fmtMs, median, table, type Verdict } from './stats.ts';
+import { fmtMs, median, table, type Row, type Verdict } from './stats.ts';
 
 const SLOW_MS = 40;
 /** Every deploy goes from B to A and applies exactly one migration (A's 003, reset before each run). */
@@ -126,10 +126,24 @@ function fastTarget(f: DeployFleet): Target {
   return { f, envName: f.envName, sshAddress: h.address, sshPort: h.port, knownHosts: f.fleet.knownHostsPath, appAddress: h.address, appPort: f.appPort, backupDir: f.backupDir };
 }
 
-async function quickRounds(repo: string, f: DeployFleet, rounds: number, pg: { host: string; port: number; user: string }): Promise<{ text: string; verdicts: Verdict[] }> {
+async function quickRounds(repo: string, f: DeployFleet, rounds: number, pg: { host: string; port: number; user: string }, dir: string, proxies: DelayProxy[]): Promise<{ text: string; verdicts: Verdict[] }> {
   await f.psql(`insert into messages (user_id, body) select g % 1000, 'message ' || g || ' ' || md5(g::text) from generate_series(1, 200000) g; analyze messages;`);
   const t = fastTarget(f);
   await cutover(repo, t, 'deploy', [B]);
+  // BENCH_SLOW=1: also the deploy over the slow link (this checkout's and the baseline's), each put back by the shell's rollback
+  const slow = process.env.BENCH_SLOW === '1' ? await slowTarget(f, dir) : undefined;
+  if (slow) {
+    proxies.push(...slow.proxies);
+    mkdirSync(slow.target.backupDir, { recursive: true });
+  }
+  const slowDeploys: Run[] = [];
+  const oldSlowDeploys: Run[] = [];
+  const slowShells: Run[] = [];
+  const slowDeploy = async (checkout: string, into: Run[]) => {
+    await resetForA(f);
+    into.push(await cutover(checkout, slow!.target, 'deploy', [A]));
+    await shell(repo, t, 'seed-rollback.sh', B, pg);
+  };
   // BENCH_BASELINE_REPO: another checkout of cutover (the commit before a change), measured in the same rounds
   const before = process.env.BENCH_BASELINE_REPO;
   const deploys: Run[] = [];
@@ -149,6 +163,13 @@ async function quickRounds(repo: string, f: DeployFleet, rounds: number, pg: { h
     await resetForA(f);
     shells.push(await shell(repo, t, 'seed-deploy.sh', A, pg));
     await shell(repo, t, 'seed-rollback.sh', B, pg);
+    if (slow && before) await slowDeploy(before, oldSlowDeploys);
+    if (slow) await slowDeploy(repo, slowDeploys);
+    if (slow) {
+      await resetForA(f);
+      slowShells.push(await shell(repo, slow.target, 'seed-deploy.sh', A, pg));
+      await shell(repo, t, 'seed-rollback.sh', B, pg);
+    }
   }
   const d = median(deploys.map((r) => r.ms));
   const text = table('Quick: one-host deploy, shell vs cutover, and the in-place rollback', [
@@ -161,9 +182,27 @@ async function quickRounds(repo: string, f: DeployFleet, rounds: number, pg: { h
           { name: `rollback.ts of ${before}`, median: median(oldRollbacks.map((r) => r.ms)), samples: rounds, note: `${median(oldRollbacks.map(trips))} SSH commands` },
         ]
       : []),
+    ...(slow ? slowRows(shells, deploys, slowShells, slowDeploys, old, oldSlowDeploys, before) : []),
   ]);
   return { text, verdicts: [] };
 }
+
+/** Over the slow link: each one's wall time and its growth over its own loopback run (the target compares the growths). */
+function slowRows(shells: Run[], deploys: Run[], slowShells: Run[], slowDeploys: Run[], old: Run[], oldSlow: Run[], before: string | undefined): Row[] {
+  const m = (rs: Run[]) => median(rs.map((r) => r.ms));
+  const shellGrowth = m(slowShells) - m(shells);
+  const row = (name: string, slowRuns: Run[], fast: Run[]): Row => {
+    const growth = m(slowRuns) - m(fast);
+    return { name, median: m(slowRuns), samples: slowRuns.length, note: `growth +${fmtMs(growth)}: ${x(growth, shellGrowth)} the shell's` };
+  };
+  return [
+    { name: `bench/seed-deploy.sh over the slow link (+${SLOW_MS} ms each way)`, median: m(slowShells), samples: slowShells.length, note: `growth +${fmtMs(shellGrowth)}` },
+    row('deploy.ts over the slow link', slowDeploys, deploys),
+    ...(before ? [row(`deploy.ts of ${before} over the slow link`, oldSlow, old)] : []),
+  ];
+}
+
+const x = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
 
 const stepsMs = (r: Run, prefix: string) => (r.json?.steps ?? []).filter((s) => s.name.startsWith(prefix)).reduce((a, s) => a + s.durationMs, 0);
 const trips = (r: Run) => r.json?.roundTrips?.total ?? NaN;
@@ -180,7 +219,7 @@ export async function benchDeploy(repo: string, rounds = 3, quick = false): Prom
   try {
     const inPlace = await startDeployFleet({ hosts: 1, pg: pgInfo, dir: path.join(dir, 'in-place'), secondService: true, hostOptions: logged });
     fleets.push(inPlace);
-    if (quick) return await quickRounds(repo, inPlace, rounds, pgInfo);
+    if (quick) return await quickRounds(repo, inPlace, rounds, pgInfo, dir, proxies);
     const releases = await startDeployFleet({ hosts: 1, pg: pgInfo, dir: path.join(dir, 'releases'), strategy: 'releases', secondService: true, hostOptions: logged });
     fleets.push(releases);
     const three = await startDeployFleet({ hosts: 3, pg: pgInfo, dir: path.join(dir, 'three'), secondService: true, hostOptions: logged });
@@ -265,7 +304,6 @@ export async function benchDeploy(repo: string, rounds = 3, quick = false): Prom
       ]),
       `\n  3-host deploy: SSH commands per host ${JSON.stringify(s.three!.map((r) => r.json?.roundTrips?.hosts))}`,
     ].join('\n');
-    const x = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
     return {
       text,
       verdicts: [

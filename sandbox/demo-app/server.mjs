@@ -20,11 +20,11 @@ import { openRequestLog } from './request-log.mjs';
 
 const MODES = ['ok', 'unhealthy', 'crash', 'journal-errors', 'slow-chat', 'degraded'];
 const MAX_BODY = 64 * 1024;
-const SLOW_CHAT_MS = 1500;
+const SLOW_CHAT_MS = 4000; // far over the tests' and the sandbox's chat budget (2.5 s), so a busy machine cannot blur the two
 // degraded: passes deploy verification (health, the first chat requests), then under traffic
 // answers errorRate of chat requests 500 and adds extraLatencyMs to slowShare of them
 const DEGRADED = { errorRate: 0.08, extraLatencyMs: 300, slowShare: 0.1, after: 30 };
-const SHUTDOWN_MS = 1800;
+const SHUTDOWN_MS = 4500; // drains a slow chat (4 s); under the systemctl stand-in's 5 s before SIGKILL
 
 // journald reads a leading <N> as the priority: 3 = err, 4 = warning, no prefix = info
 const log = (line) => process.stdout.write(`${line}\n`);

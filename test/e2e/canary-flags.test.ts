@@ -17,7 +17,7 @@ import { hostHistory, lockFile, STATE, tagOn, UNIT, type DeployFleet } from '../
 let f: DeployFleet | undefined;
 let traffic: ChildProcess | undefined;
 // a canary bakes, judges and deploys in steps: these tests run for tens of seconds each
-const LONG = 150_000;
+const LONG = 420_000; // a bake under real traffic, on a slow or busy machine
 const FLAGS_ON = FLAGS_OFF.replace('"enabled": false', '"enabled": true');
 
 afterEach(async () => {
@@ -35,7 +35,7 @@ const tags = (fleet: DeployFleet) => Promise.all(fleet.fleet.hosts.map((h) => ta
 const pids = (fleet: DeployFleet) => fleet.fleet.hosts.map((h) => readFileSync(path.join(h.root, 'run', `${UNIT}.pid`), 'utf8').trim());
 
 /** Polls `cond` every 100 ms until it holds (or fails the test after `ms`). */
-async function until(cond: () => boolean, ms = 60_000): Promise<void> {
+async function until(cond: () => boolean, ms = 150_000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) throw new Error('condition not met in time');

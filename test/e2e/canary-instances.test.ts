@@ -14,7 +14,7 @@ import { APP, INSTANCE_UNIT, STATE, startDeployFleet, UNIT, type DeployFleet } f
 import { startNginx, type Nginx } from '../support/nginx.ts';
 
 const LOGS = '/srv/cutover-sbx/logs';
-const LONG = 120_000;
+const LONG = 420_000; // a bake under real traffic, on a slow or busy machine
 let f: DeployFleet;
 let nginx: Nginx;
 let include: string;
@@ -35,7 +35,7 @@ const canaryState = async () => {
   return t ? (JSON.parse(t) as { phase: string; stepIndex: number; runId: string; hosts: { moved: boolean; release?: string }[] }) : null;
 };
 
-async function until(cond: () => Promise<boolean>, ms = 40_000): Promise<void> {
+async function until(cond: () => Promise<boolean>, ms = 150_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await cond())) {
     if (Date.now() > end) throw new Error('condition not met in time');

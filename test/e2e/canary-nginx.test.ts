@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exec, LocalFleet, type AccessLine } from '../support/local-fleet.ts';
 
 let f: LocalFleet;
-const LONG = 180_000;
+const LONG = 420_000; // a bake under real traffic, on a slow or busy machine
 
 beforeAll(async () => {
   f = await LocalFleet.create();

@@ -15,7 +15,7 @@ import { hostHistory, lockFile, STATE, tagOn, type DeployFleet } from '../suppor
 let f: DeployFleet | undefined;
 let traffic: ChildProcess | undefined;
 // a canary bakes, judges and deploys in steps: these tests run for tens of seconds each
-const LONG = 150_000;
+const LONG = 420_000; // a bake under real traffic, on a slow or busy machine
 
 afterEach(async () => {
   await stopTraffic(traffic);

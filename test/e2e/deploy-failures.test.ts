@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { command, sh } from '../../tasks/lib/commands/shell.ts';
 import { hostHistory, lockFile, startDeployFleet, STATE, tagOn, type DeployFleet } from '../support/deploy-fleet.ts';
-import { killTree } from '../support/processes.ts';
+import { killTree, signalTask } from '../support/processes.ts';
 
 let f: DeployFleet | undefined;
 
@@ -156,7 +156,7 @@ describe('deploy failures', () => {
       onOutput: (child, out) => {
         if (sent || !/❯ Restart demo-chat, slow-worker/.test(out)) return;
         sent = true;
-        setTimeout(() => child.kill('SIGINT'), 500);
+        setTimeout(() => signalTask(child.pid!, 'SIGINT'), 500);
       },
     });
     expect(sent).toBe(true);

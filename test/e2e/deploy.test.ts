@@ -58,7 +58,6 @@ describe('deploy over SSH: one host, a sequence of releases', () => {
     ['v1.3.1', 'logs errors to the journal', /Traceback|priority err/],
   ] as const) {
     it(`a tag whose ${what} is rolled back automatically to the previous tag and verified: exit 1`, async () => {
-      const t0 = Date.now();
       const r = await f.task(['deploy', tag, '--json']);
       expect(r.code, r.stdout + r.stderr).toBe(1);
       expect(r.json).toMatchObject({ outcome: 'rolled-back', exitCode: 1, hosts: [{ name: 'host1', from: 'v1.1.0', stage: 'rolled-back' }] });
@@ -74,7 +73,11 @@ describe('deploy over SSH: one host, a sequence of releases', () => {
       expect(r.stderr).toContain('were NOT undone');
       const last = (await hostHistory(f)).at(-1)!;
       expect(last).toMatchObject({ type: 'finished', result: 'rolled-back', live: 'v1.1.0' });
-      if (tag === 'v1.3.0') expect(Date.now() - t0).toBeLessThan(25_000); // a crash is seen by systemd, not only at the health timeout
+      if (tag === 'v1.3.0') {
+        // a crash is seen by systemd, not only at the health timeout (said by what caught it, not by a clock: the machine may be busy)
+        expect(r.json.error).toMatch(/demo-chat is (failed|inactive) after the restart/);
+        expect([r.json.error, ...failed.map((c) => c.detail)].join('\n')).not.toMatch(/not healthy after/);
+      }
     });
   }
 

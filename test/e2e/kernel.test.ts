@@ -21,7 +21,7 @@ afterEach(async () => {
 const SPINNER = /[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]/;
 
 /** Polls `cond` every 100 ms until it holds (or fails the test after `ms`). */
-async function until(cond: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
+async function until(cond: () => Promise<boolean> | boolean, ms = 120_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await cond())) {
     if (Date.now() > end) throw new Error('condition not met in time');
@@ -63,9 +63,10 @@ describe('the interactive renderer, on a 160x50 terminal', () => {
 
 describe('the lock, held by a long run', () => {
   it('is renewed while the run holds it: a second run sees it held, not stale, past its TTL', async () => {
-    f = await startDeployFleet({ hosts: 2, extra: "state: { lockTtl: '8s' }, rollout: { batchSize: 1, pause: '11s' }," });
+    // the pause keeps the first run holding the lock well past the second one's check, even on a busy machine
+    f = await startDeployFleet({ hosts: 2, extra: "state: { lockTtl: '8s' }, rollout: { batchSize: 1, pause: '30s' }," });
     const first = f.task(['deploy', 'v1.1.0', '--json']);
-    await until(async () => (await tagOn(f!, f!.fleet.hosts[0])) === 'v1.1.0');
+    await until(async () => (await tagOn(f!, f!.fleet.hosts[0])) === 'v1.1.0', 120_000);
     await new Promise((r) => setTimeout(r, 9000)); // longer than the TTL since the lock was taken
     const second = await f.task(['deploy', 'v1.1.0']);
     expect(second.code).toBe(2);

@@ -48,7 +48,7 @@ describe('the local canary fleet', () => {
     const [a, b] = layout().hosts;
     expect(existsSync(path.join(a!.mountSource, '.cutover', 'app', 'history.jsonl'))).toBe(true);
     expect(existsSync(path.join(b!.mountSource, '.cutover'))).toBe(false);
-  }, 120_000);
+  });
 
   it('nginx spreads requests over the three upstreams (JSON access log); the canary\'s include, test and reload change the split', async () => {
     const files = f.nginx;
@@ -84,7 +84,7 @@ describe('the local canary fleet', () => {
     await f.chats(40);
     expect(f.tally(f.upstreams(mark))).toEqual({ 'sandbox-a': 20, 'sandbox-b': 10, 'sandbox-c': 10 });
     expect(nginxMasterPid(files)).toBe(master);
-  }, 60_000);
+  });
 
   it('a second clone on the same ports is refused before it starts anything, naming the first clone and how to stop it (exit 2)', async () => {
     f.writeEnv('two', 'clone2', { app: f.appPort, nginx: f.nginxPort });
@@ -107,7 +107,7 @@ describe('the local canary fleet', () => {
     expect(existsSync(path.join(second.root, 'state.json'))).toBe(false);
     expect(second.hosts.some((h) => existsSync(path.join(h.hostRoot, 'run')))).toBe(false); // no unit ever started
     expect(existsSync(path.join(f.work, 'clone2', '.sandbox'))).toBe(false); // nor PostgreSQL
-  }, 60_000);
+  });
 
   it('tasks/sandbox.ts status shows the fleet and nginx; stop stops each of them by pid (the shared PostgreSQL keeps running)', async () => {
     const s = await f.task('sandbox', ['status', '--env', 'fleet', '--json']);
@@ -147,5 +147,5 @@ describe('the local canary fleet', () => {
     expect(postmasterPid(path.join(f.pgDir, 'data'))?.pid).toBe(procs.find((p) => p.role === 'postgres')!.pid);
     for (const p of ours.filter((x) => x.role === 'nginx')) untrackProcess(p.pid);
     await stopNginx(f.nginx); // nothing left: a no-op
-  }, 60_000);
+  });
 });

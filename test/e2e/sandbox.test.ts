@@ -77,7 +77,7 @@ beforeAll(async () => {
   writeEnv('two', 'two', { app: appPort, pg: pgPort }); // a second clone left on the same ports
   writeEnv('twopg', 'two', { app: otherAppPort, pg: pgPort }); // its own app port, the same PostgreSQL port
   await startOne();
-}, 120_000);
+});
 
 afterAll(async () => {
   for (const clone of ['one', 'two']) {

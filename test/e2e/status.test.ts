@@ -16,7 +16,7 @@ describe('status (releases strategy)', () => {
       const r = await f.task([...args]);
       expect(r.code, `${args.join(' ')}: ${r.stdout}${r.stderr}`).toBe(code);
     }
-  }, 90_000);
+  });
   afterAll(async () => {
     await f?.stop();
   });

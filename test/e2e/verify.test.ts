@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { command, raw, sh } from '../../tasks/lib/commands/shell.ts';
 import { APP, startDeployFleet, STATE, UNIT, type DeployFleet, type TaskRun } from '../support/deploy-fleet.ts';
+import { signalTask } from '../support/processes.ts';
 
 type JsonCheck = { check: string; verdict: string; value: string; threshold: string; why: string };
 type JsonHost = { name: string; reachable: boolean; checks: JsonCheck[] };
@@ -55,7 +56,7 @@ describe('verify', () => {
     original = readFileSync(envFile, 'utf8');
     const d = await f.task(['deploy', 'v1.1.0']);
     expect(d.code, d.stdout + d.stderr).toBe(0);
-  }, 60_000);
+  });
   afterAll(async () => {
     await f?.stop();
   });
@@ -72,7 +73,7 @@ describe('verify', () => {
     expect(table).toMatch(/^ {2}version +ok +deployed v1\.1\.0, running v1\.1\.0 +running = deployed tag +health reports v1\.1\.0 in 'version'$/m);
     expect(table).toMatch(/^ {2}health +ok +200 in [\d.]+ ms +200 +GET http:\/\/[\d.]+:\d+\/api\/v1\/health: 200, version v1\.1\.0; body: \{"status":"healthy"/m);
     expect(table).toMatch(/^ {2}readiness +ok +200; database=ok +200 +GET .*\/api\/v1\/ready: 200 in [\d.]+ ms; dependencies: database=ok$/m);
-    expect(table).toMatch(/^ {2}chat +ok +200 in [\d.]+ ms +200, contains "response_text", <= 1\.0 s +POST /m);
+    expect(table).toMatch(/^ {2}chat +ok +200 in [\d.]+ m?s +200, contains "response_text", <= 2\.5 s +POST /m);
     expect(table).toMatch(/^ {2}latency +ok +p50 [\d.]+ ms, p95 [\d.]+ ms, p99 [\d.]+ ms +\(no budget: set verify\.latency\) +20 GET .*\/api\/v1\/health one after another: 20 answered/m);
     expect(table).toMatch(/^ {2}journal +ok +0 of \d+ entries +none at err or worse, none matching \/Traceback\/ +since the last deploy \(v1\.0\.0 -> v1\.1\.0, run \S+\): /m);
     expect(table).toMatch(/^ {2}disk +ok +[\d.]+% free \(.+ of .+\) +>= 10% free +\/srv\/cutover-sbx\/app is on /m);
@@ -215,7 +216,7 @@ describe('verify', () => {
     let sent = false;
     const r = await f.task(['verify', '--watch', '1s', '--check', 'health'], {
       onOutput: (child, out) => {
-        if (!sent && out.includes('round 2 at ')) sent = child.kill('SIGINT');
+        if (!sent && out.includes('round 2 at ')) sent = signalTask(child.pid!, 'SIGINT');
       },
     });
     expect(r.code, r.stdout + r.stderr).toBe(0);
@@ -226,9 +227,10 @@ describe('verify', () => {
 
   it('--watch over two rounds prints what changed (a service stopped between them), exit of the last round', async () => {
     let stopped: Promise<void> | null = null;
-    const r = await f.task(['verify', '--watch', '3s', '--rounds', '2'], {
+    const r = await f.task(['verify', '--watch', '6s', '--rounds', '2'], {
       onOutput: (_child, out) => {
-        if (!stopped && out.includes('watching sbx every 3s for 2 rounds')) stopped = onHost(sh`systemctl stop ${UNIT}`.text);
+        // once round 1 has said all is well (not at the start: on a busy machine the stop would beat round 1's checks)
+        if (!stopped && out.includes('all 10 checks ok (exit 0)')) stopped = onHost(sh`systemctl stop ${UNIT}`.text);
       },
     });
     await stopped;
@@ -256,7 +258,7 @@ describe('verify', () => {
     const r = await f.task(['verify', '--json']);
     expect(r.code).toBe(1);
     expect(r.json.failing).toEqual(['host1 chat']);
-    expect(row(r, 'host1', 'chat').why).toMatch(/: it took \d\.\d s, over the budget of 1\.0 s\. Body: \{"success":true/);
+    expect(row(r, 'host1', 'chat').why).toMatch(/: it took \d\.\d s, over the budget of 2\.5 s\. Body: \{"success":true/);
   });
 
   it('journal errors (v1.3.1) fail `journal`, naming the entries', async () => {

@@ -1,5 +1,8 @@
 // Local commands get PATH (with the host's prefix), who and where they are, their language and
 // time zone: never the rest of this process's environment (`.env` secrets, cloud credentials).
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { command, raw } from '../../tasks/lib/commands/shell.ts';
 import { LocalRunner, localEnv, thisMachine } from '../../tasks/lib/runners/local.ts';
@@ -50,6 +53,17 @@ describe('the environment of a local command', () => {
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => r.exec(command(raw(`exit ${i % 2}`), { stdin: 'x'.repeat(4 << 20) }))));
     expect(results.map((x) => x.code)).toEqual([0, 1, 0, 1, 0, 1, 0, 1]);
     expect((await Promise.all(Array.from({ length: 8 }, () => r.exec(command(raw('true')))))).every((x) => x.code === 0)).toBe(true);
+  });
+
+  it('an abort that comes while the runner is still getting ready: the command never starts', async () => {
+    const r = new LocalRunner({ name: 'h', address: '127.0.0.1', port: 22, user: 'u' });
+    const marker = join(mkdtempSync(join(tmpdir(), 'cutover-abort-')), 'ran');
+    const ac = new AbortController();
+    const run = r.exec(command(raw(`touch ${marker}`)), { signal: ac.signal });
+    ac.abort(); // exec is past its first check and waiting for zx: this abort was lost, and the command ran
+    expect(await run).toMatchObject({ code: null, error: 'aborted before it started' });
+    await new Promise((done) => setTimeout(done, 300));
+    expect(existsSync(marker)).toBe(false);
   });
 
   it('localEnv: the list, LC_* included, PATH prefixed (pure)', () => {

@@ -20,6 +20,7 @@ import { formatMs } from '../../tasks/lib/probes/text.ts';
 import { run } from '../../tasks/lib/runners/run.ts';
 import { SshRunner } from '../../tasks/lib/runners/ssh.ts';
 import { startSshHosts, type SshFleet } from '../support/sshd.ts';
+import { until } from '../support/until.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, hit: number) => void | Promise<void>;
 interface Served { server: Server; port: number; hits: number[]; url: (path: string) => string }
@@ -67,12 +68,9 @@ async function freePort(): Promise<number> {
 
 describe('waitForHealth', () => {
   it('503 until the service is ready, then healthy: noticed within one interval, never polled faster', async () => {
-    let readyAt = Infinity;
-    const s = await serve((_req, res) =>
-      performance.now() < readyAt ? json(res, 503, { status: 'starting' }) : json(res, 200, { status: 'healthy', version: 'v1.2.0' }),
-    );
+    // ready from the 4th request on: counted, not timed, so a busy machine cannot change the count
+    const s = await serve((_req, res, hit) => (hit < 4 ? json(res, 503, { status: 'starting' }) : json(res, 200, { status: 'healthy', version: 'v1.2.0' })));
     const t0 = performance.now();
-    readyAt = t0 + 350; // between two attempts, so timer jitter cannot change the count
     const r = await waitForHealth(health(hostUrl(s, '/api/v1/health'), { versionField: 'version' }), { address: '127.0.0.1', expectVersion: 'v1.2.0' });
     expect(r.ok).toBe(true);
     expect(r.version).toBe('v1.2.0');
@@ -81,13 +79,10 @@ describe('waitForHealth', () => {
     expect(r.got).toEqual({ status: 200, body: '{"status":"healthy","version":"v1.2.0"}' });
     expect(r.requested).toEqual({ method: 'GET', url: s.url('/api/v1/health') });
     expect(r.detail).toBe(`GET ${s.url('/api/v1/health')}: 200, version v1.2.0 after ${formatMs(r.waitedMs)} (${r.attempts} attempts)`);
-    // ready at 350 ms, one request per 100 ms: 5 attempts (0, 100, 200, 300 ms: 503; 400 ms: 200), 4 if the timers ran late
-    expect(r.attempts).toBeGreaterThanOrEqual(4);
-    expect(r.attempts).toBeLessThanOrEqual(5);
+    // three 503s, then the first healthy answer ends the wait
+    expect(r.attempts).toBe(4);
     // attempt k starts k intervals after the first, or later: never polled faster than configured
     s.hits.forEach((t, k) => expect(t - t0).toBeGreaterThanOrEqual(k * 100 - EARLY));
-    expect(s.hits.at(-2)!).toBeLessThan(readyAt);
-    expect(s.hits.at(-1)! - readyAt).toBeLessThan(100 + 80); // readiness noticed within about one interval
   });
 
   it('connection refused while the service restarts is retried, and tallied', async () => {
@@ -99,47 +94,55 @@ describe('waitForHealth', () => {
     await late;
     expect(r.ok).toBe(true);
     const refused = r.seen['connection refused (ECONNREFUSED)'] ?? 0;
-    expect(refused).toBeGreaterThanOrEqual(2);
-    expect(refused).toBeLessThanOrEqual(4);
+    expect(refused).toBeGreaterThanOrEqual(1);
+    expect(refused).toBeLessThanOrEqual(4); // one a 100 ms interval at most
     expect(r.seen['200']).toBe(1);
     expect(r.attempts).toBe(refused + 1);
     expect(r.waitedMs).toBeGreaterThanOrEqual(300 - EARLY);
-    expect(performance.now() - started).toBeLessThan(300 + 100 + 200);
+    expect(performance.now() - started).toBeLessThan(300 + 100 + 1500); // bounds (generous: a busy machine) a wait that stopped retrying
   });
 
   it('a wrong version is never healthy: the failure says what was asked, what came back, how long it waited', async () => {
     const s = await serve((_req, res) => json(res, 200, { status: 'healthy', version: 'v1.1.0' }));
     const url = s.url('/api/v1/health');
-    const r = await waitForHealth(health(hostUrl(s, '/api/v1/health'), { versionField: 'version', timeout: 620, interval: 100 }), { address: '127.0.0.1', expectVersion: 'v1.2.0' });
+    const t0 = performance.now();
+    const r = await waitForHealth(health(hostUrl(s, '/api/v1/health'), { versionField: 'version', timeout: 1900, interval: 300 }), { address: '127.0.0.1', expectVersion: 'v1.2.0' });
     expect(r.ok).toBe(false);
     expect(r.version).toBe('v1.1.0');
     expect(r.attempts).toBe(s.hits.length);
-    // attempts at 0, 100, ... 500 ms; one at 600 ms would have only 20 ms left (less than half an interval)
-    expect(r.attempts).toBeGreaterThanOrEqual(5);
+    // attempts at 0, 300, ... 1500 ms at most; one at 1800 ms would have only 100 ms left (less than half an interval).
+    // Each attempt has at least 150 ms to answer: a busy machine cannot turn the last answer into a timeout.
+    expect(r.attempts).toBeGreaterThanOrEqual(2); // fewer than 6 when a busy machine runs the timers late
     expect(r.attempts).toBeLessThanOrEqual(6);
-    expect(r.waitedMs).toBeGreaterThanOrEqual(500 - EARLY);
-    expect(r.waitedMs).toBeLessThan(620);
+    s.hits.forEach((t, k) => expect(t - t0).toBeGreaterThanOrEqual(k * 300 - EARLY));
+    expect(r.waitedMs).toBeGreaterThanOrEqual(1450 - EARLY); // the last attempt starts within one interval of the end
+    expect(r.waitedMs).toBeLessThan(1900 + 1000); // the timeout, plus a busy machine's late timers
     expect(r.detail).toBe(
-      `GET ${url} was not healthy after ${formatMs(r.waitedMs)} (${r.attempts} attempts, every 100 ms, timeout 620 ms): ` +
+      `GET ${url} was not healthy after ${formatMs(r.waitedMs)} (${r.attempts} attempts, every 300 ms, timeout 1.9 s): ` +
         `last it reports version v1.1.0 in 'version', expected v1.2.0; body: {"status":"healthy","version":"v1.1.0"}. Seen: 200, version v1.1.0 ×${r.attempts}`,
     );
   });
 
   it('expectBody, and a service that never answers: one request bounded by the time left', async () => {
     const s = await serve((_req, res) => json(res, 200, { status: 'degraded' }));
-    const r = await waitForHealth(health(hostUrl(s, '/h'), { expectBody: '"status":"healthy"', timeout: 250, interval: 100 }), { address: '127.0.0.1' });
+    // one attempt with 2 s to answer (the interval is longer than the timeout): a busy machine cannot turn the answer into a timeout
+    const r = await waitForHealth(health(hostUrl(s, '/h'), { expectBody: '"status":"healthy"', timeout: 2000, interval: 5000 }), { address: '127.0.0.1' });
     expect(r.ok).toBe(false);
-    expect(r.detail).toContain(`last the body does not contain "\\"status\\":\\"healthy\\""; body: {"status":"degraded"}. Seen: 200 without the expected text ×${r.attempts}`);
+    expect(r.detail).toContain('last the body does not contain "\\"status\\":\\"healthy\\""; body: {"status":"degraded"}. Seen: 200 without the expected text ×1');
 
     const hang = await serve(() => {}); // accepts, never answers
     const t0 = performance.now();
     const h = await waitForHealth(health(hostUrl(hang, '/h'), { timeout: 500, interval: 100 }), { address: '127.0.0.1' });
-    expect(performance.now() - t0).toBeLessThan(500 + 300); // not the 5 s request cap
+    expect(performance.now() - t0).toBeLessThan(500 + 1500); // not the 5 s request cap
     expect(h.ok).toBe(false);
     expect(h.attempts).toBe(1);
-    expect(h.got).toEqual({ status: null, body: '', error: 'no answer within 500 ms' });
+    // the time left when the request started: 500 ms less what ran before it (a millisecond or so on a busy machine)
+    const limit = /^no answer within (\d+) ms$/.exec(h.got?.error ?? '')?.[1];
+    expect(Number(limit)).toBeGreaterThanOrEqual(490);
+    expect(Number(limit)).toBeLessThanOrEqual(500);
+    expect(h.got).toEqual({ status: null, body: '', error: `no answer within ${limit} ms` });
     expect(h.detail).toBe(
-      `GET ${hang.url('/h')} was not healthy after ${formatMs(h.waitedMs)} (1 attempt, every 100 ms, timeout 500 ms): last no answer: no answer within 500 ms. Seen: no answer within 500 ms ×1`,
+      `GET ${hang.url('/h')} was not healthy after ${formatMs(h.waitedMs)} (1 attempt, every 100 ms, timeout 500 ms): last no answer: no answer within ${limit} ms. Seen: no answer within ${limit} ms ×1`,
     );
   });
 
@@ -150,7 +153,7 @@ describe('waitForHealth', () => {
     setTimeout(() => ac.abort(reason), 150);
     const t0 = performance.now();
     await expect(waitForHealth(health(`http://{host}:${port}/h`), { address: '127.0.0.1', signal: ac.signal })).rejects.toBe(reason);
-    expect(performance.now() - t0).toBeLessThan(150 + 150);
+    expect(performance.now() - t0).toBeLessThan(150 + 1500); // not the 3 s timeout
   });
 });
 
@@ -197,7 +200,7 @@ describe('checkChat', () => {
     headers: {},
     expectStatus: 200,
     expectContains: ['response_text'],
-    latencyBudget: 1000,
+    latencyBudget: 3000, // a loopback answer takes ms, and over 1 s on a busy machine
     ...over,
   });
   const ANSWER = { success: true, response_text: 'Here is a summary of your recent spending.', intent: 'transaction_search.simple' };
@@ -208,9 +211,9 @@ describe('checkChat', () => {
     expect(received).toEqual([{ method: 'POST', type: 'application/json', body: '{"user_id":1,"message":"Mes dépenses du mois"}' }]);
     expect(r.ok).toBe(true);
     expect(r.value).toBe(r.waitedMs);
-    expect(r.threshold).toBe(1000);
+    expect(r.threshold).toBe(3000);
     expect(r.requested).toEqual({ method: 'POST', url: s.url('/api/v1/conversation/chat') });
-    expect(r.detail).toBe(`POST ${s.url('/api/v1/conversation/chat')}: 200 in ${formatMs(r.waitedMs)} (budget 1.0 s)`);
+    expect(r.detail).toBe(`POST ${s.url('/api/v1/conversation/chat')}: 200 in ${formatMs(r.waitedMs)} (budget 3.0 s)`);
   });
 
   it('a body missing the expected text, and a wrong status', async () => {
@@ -228,7 +231,7 @@ describe('checkChat', () => {
     const r = await checkChat(cfg(s, { latencyBudget: 100 }), { address: '127.0.0.1' });
     expect(r.ok).toBe(false);
     expect(r.value).toBeGreaterThanOrEqual(300 - EARLY);
-    expect(r.value).toBeLessThan(300 + 200);
+    expect(r.value).toBeLessThan(300 + 800); // the answer's latency, not the 1.2 s give-up
     expect([r.threshold, r.got?.status]).toEqual([100, 200]);
     expect(r.detail).toBe(`POST ${s.url('/api/v1/conversation/chat')}: it took ${formatMs(r.value!)}, over the budget of 100 ms. Body: ${JSON.stringify(ANSWER)}`);
   });
@@ -238,7 +241,7 @@ describe('checkChat', () => {
     const r = await checkChat(cfg(s, { latencyBudget: 100 }), { address: '127.0.0.1' });
     expect(r.ok).toBe(false);
     expect(r.waitedMs).toBeGreaterThanOrEqual(1200 - EARLY);
-    expect(r.waitedMs).toBeLessThan(1200 + 300);
+    expect(r.waitedMs).toBeLessThan(1200 + 1500); // not the 5 s the server would take
     expect(r.value).toBeUndefined();
     expect(r.got).toEqual({ status: null, body: '', error: 'no answer within 1200 ms' });
     expect(r.detail).toBe(`POST ${s.url('/api/v1/conversation/chat')}: no answer within 1.2 s (latency budget 100 ms)`);
@@ -246,10 +249,11 @@ describe('checkChat', () => {
 
   it('a huge body is read only up to the cap, then the connection is dropped', async () => {
     let sent = 0;
+    let closed = false;
     let closedEarly = false;
     const s = await serve(async (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });
-      res.on('close', () => (closedEarly = !res.writableFinished));
+      res.on('close', () => ((closed = true), (closedEarly = !res.writableFinished)));
       const chunk = Buffer.alloc(64 * 1024, 'a');
       while (sent < 64 * 1024 * 1024 && !res.destroyed) {
         sent += chunk.length;
@@ -262,7 +266,7 @@ describe('checkChat', () => {
       if (!res.destroyed) res.end('response_text');
     });
     const r = await checkChat(cfg(s, { method: 'GET' }), { address: '127.0.0.1' });
-    await sleep(50);
+    await until(() => closed, 'the server to see the connection closed', 10_000);
     expect(r.ok).toBe(false);
     expect(r.detail).toContain(`the answer does not contain "response_text" (only its first ${MAX_BODY_BYTES} bytes were read)`);
     expect(r.got?.body).toBe(`${'a'.repeat(300)}…`);
@@ -287,7 +291,7 @@ describe('latencySample', () => {
     const r = await latencySample(s.url('/ping'), 20);
     expect(s.hits.length).toBe(20);
     expect([r.requested, r.measured, r.failed, r.lastError]).toEqual([20, 20, 1, 'status 500']);
-    expect(r.p50!).toBeLessThan(30);
+    expect(r.p50!).toBeLessThan(r.p95!); // the median of 18 fast answers, not the mean
     expect(r.p95!).toBeGreaterThanOrEqual(60 - EARLY);
     expect(r.p99).toBe(r.max);
     expect(r.min!).toBeLessThanOrEqual(r.p50!);
@@ -344,8 +348,8 @@ describe('against the demo app, with the verify config of environments/local.ts'
     expect(back.seen['connection refused (ECONNREFUSED)']).toBeGreaterThanOrEqual(1);
     const slow = await checkChat(verify.chat!, at);
     expect(slow.ok).toBe(false);
-    expect(slow.value).toBeGreaterThanOrEqual(1500 - EARLY);
-    expect(slow.detail).toBe(`POST http://127.0.0.1:${port}/api/v1/conversation/chat: it took ${formatMs(slow.value!)}, over the budget of 1.0 s. Body: ${slow.got?.body}`);
+    expect(slow.value).toBeGreaterThanOrEqual(4000 - EARLY);
+    expect(slow.detail).toBe(`POST http://127.0.0.1:${port}/api/v1/conversation/chat: it took ${formatMs(slow.value!)}, over the budget of 2.5 s. Body: ${slow.got?.body}`);
   });
 });
 

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { command, raw } from '../../tasks/lib/commands/shell.ts';
 import { SshRunner } from '../../tasks/lib/runners/ssh.ts';
-import { startSshHosts, type SshFleet, type SshHost } from '../support/sshd.ts';
+import { cutSessions, startSshHosts, type SshFleet } from '../support/sshd.ts';
 
 let fleet: SshFleet;
 let dir: string;
@@ -23,11 +23,6 @@ const pgrep = (pattern: string): string[] => {
 async function until(what: string, ok: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !ok(); i++) await new Promise((r) => setTimeout(r, 20));
   if (!ok()) throw new Error(`timed out waiting for ${what}`);
-}
-
-/** Cut every session of this sshd: kill the per-connection sshd processes (the listener stays). */
-function cutSessions(h: SshHost): void {
-  for (const pid of execFileSync('pgrep', ['-P', String(h.pid)], { encoding: 'utf8' }).trim().split('\n')) process.kill(Number(pid), 'SIGKILL');
 }
 
 beforeAll(async () => {

@@ -100,6 +100,17 @@ describe('SshRunner against a real sshd', () => {
     expect((await r.exec(command(raw('pgrep -f "sleep 3[7].5" || true')))).stdout).toBe('');
   });
 
+  it('an abort that comes during the handshake: the command never starts', async () => {
+    const r = runnerFor(fleet.hosts[1]!);
+    const marker = `/tmp/cutover-abort-${process.pid}-${Date.now()}`;
+    const ac = new AbortController();
+    const run = r.exec(command(sh`touch ${marker}`), { signal: ac.signal });
+    ac.abort(); // the first command waits for the connection: this abort was lost, and the command ran
+    expect(await run).toMatchObject({ code: null, error: 'aborted before it started' });
+    await new Promise((done) => setTimeout(done, 300));
+    expect((await r.exec(command(sh`test -e ${marker} && echo ran || echo absent`))).stdout).toBe('absent\n');
+  });
+
   it('refuses a host whose key is not the one in known_hosts, and an unknown host', async () => {
     const h = fleet.hosts[0]!;
     const other = fleet.hosts[1]!;

@@ -123,15 +123,7 @@ export async function cleanupEarlierRuns(): Promise<string[]> {
 /** SIGKILL a process and all its descendants, collected first so none is re-parented away (a controller that dies with its laptop: tsx runs node as a child). */
 export function killTree(pid: number): number[] {
   const all = [pid];
-  for (let i = 0; i < all.length; i++) {
-    let kids = '';
-    try {
-      kids = execFileSync('ps', ['-o', 'pid=', '--ppid', String(all[i])], { encoding: 'utf8' });
-    } catch {
-      // ps exits 1 when there are none
-    }
-    all.push(...kids.split('\n').map((x) => Number(x.trim())).filter((n) => n > 0));
-  }
+  for (let i = 0; i < all.length; i++) all.push(...childPids(all[i]!));
   for (const p of all) {
     try {
       process.kill(p, 'SIGKILL');
@@ -140,4 +132,30 @@ export function killTree(pid: number): number[] {
     }
   }
   return all;
+}
+
+/**
+ * Sends `sig` to the task itself: the node process the tsx CLI runs as its child. Signalling the
+ * tsx process instead goes through its relay, which waits 30 ms for the child to report the signal
+ * over IPC, signals it again (cutover takes that echo as the same Ctrl-C) and, 30 ms later still
+ * unreported, SIGKILLs it: on a busy machine one Ctrl-C can become a kill. What these tests check
+ * is cutover's own handling.
+ */
+export function signalTask(tsxPid: number, sig: NodeJS.Signals): boolean {
+  const task = childPids(tsxPid)[0]; // none: the task has not started (or has ended)
+  try {
+    process.kill(task ?? tsxPid, sig);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The direct children of `pid`. */
+function childPids(pid: number): number[] {
+  try {
+    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n').map((x) => Number(x.trim())).filter((n) => n > 0);
+  } catch {
+    return []; // ps exits 1 when there are none
+  }
 }

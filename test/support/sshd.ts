@@ -242,15 +242,18 @@ export async function startSshMaster(fleet: SshFleet, host: SshHost): Promise<{ 
   return { controlPath, stop };
 }
 
+/** The per-connection processes of this sshd: one per client connected (or connecting). */
+export function sessionPids(h: SshHost): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(h.pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  } catch {
+    return []; // no session open
+  }
+}
+
 /** Cuts every session of this sshd (kills its per-connection processes; the listener stays): a network drop as the client sees it. */
 export function cutSessions(h: SshHost): number {
-  let kids = '';
-  try {
-    kids = execFileSync('pgrep', ['-P', String(h.pid)], { encoding: 'utf8' });
-  } catch {
-    return 0; // no session open
-  }
-  const pids = kids.split('\n').filter(Boolean).map(Number);
+  const pids = sessionPids(h);
   for (const pid of pids) {
     try {
       process.kill(pid, 'SIGKILL');
