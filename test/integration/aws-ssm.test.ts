@@ -224,6 +224,6 @@ describe('deadline, interruption, output', () => {
     const t = performance.now();
     const r = await ssmRun({ ...opts({ targets: opts().targets.slice(0, 1), executionTimeoutSeconds: 1 }), what: 'slow script', commands: ['sleep 20'] });
     expect(summary(r)).toEqual([['host1', 'TimedOut', 'Execution Timed Out', null, false]]);
-    expect(performance.now() - t).toBeLessThan(6000);
+    expect(performance.now() - t).toBeLessThan(12_000); // the 1 s timeout, not the 20 s sleep (room for a busy machine)
   });
 });

@@ -41,7 +41,7 @@ async function journal(host: SshHost, args: string): Promise<JournalEntry[]> {
   return parseJson(r.stdout);
 }
 
-async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean, what: string, ms = 5000): Promise<T> {
+async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean, what: string, ms = 30_000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await probe();
@@ -144,7 +144,7 @@ describe('systemctl and journalctl over SSH', () => {
   it('restart returns at once and the service outlives the SSH session, detached from it', async () => {
     const restart = await ssh(host1, 'systemctl restart chatty', { mux: false });
     expect(restart).toMatchObject({ code: 0, stdout: '', stderr: '' });
-    expect(restart.ms).toBeLessThan(3000); // attached stdio would hold the channel open until `sleep 600` ends
+    expect(restart.ms).toBeLessThan(30_000); // attached stdio would hold the channel open until `sleep 600` ends (room for a busy machine's handshake)
     const active = await ssh(host1, 'systemctl is-active chatty');
     expect(active).toMatchObject({ code: 0, stdout: 'active\n' });
     firstPid = await mainPid(host1, 'chatty');
