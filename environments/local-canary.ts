@@ -62,7 +62,7 @@ export function localCanary(o: LocalCanaryOptions): EnvironmentInput {
     verify: {
       health: { url: hostUrl('/api/v1/health'), versionField: 'version', timeout: '15s', interval: '150ms' },
       readiness: { url: hostUrl('/api/v1/ready') },
-      chat: { url: hostUrl('/api/v1/conversation/chat'), body: { user_id: 1, message: 'Mes dépenses du mois' }, expectContains: ['response_text'], latencyBudget: '1s' },
+      chat: { url: hostUrl('/api/v1/conversation/chat'), body: { user_id: 1, message: 'Mes dépenses du mois' }, expectContains: ['response_text'], latencyBudget: '2.5s' }, // ms when idle, over 1 s on a busy machine
       journal: { priority: 'err', failPatterns: ['Traceback'] },
       latency: { samples: 20, p50: '100ms', p95: '500ms', p99: '1s' },
     },

@@ -157,7 +157,7 @@ describe('canary, flags mode, 4 hosts', () => {
     const r = await f.task(['canary', 'v1.7.0', '--json']);
     expect(r.code, r.stdout + r.stderr).toBe(1);
     expect(r.json).toMatchObject({ success: false, rollback_triggered: true, mode: 'flags', phase: 'rolled-back', percent: 0 });
-    expect(r.json.rollback_reason).toMatch(/^a gate failed: errors fail/);
+    expect(r.json.rollback_reason, r.stderr).toMatch(/^a gate failed: errors fail/);
     expect(r.json.metrics_delta.errors.canary).toBeGreaterThan(5);
     expect(r.json.decisions.some((d: { action: string }) => d.action === 'promote')).toBe(false);
     expect(r.stderr).toMatch(/ROLLED BACK: a gate failed: errors fail[^\n]*; every flag off again on every host \(they still run v1\.7\.0, as before the canary\)/);

@@ -108,7 +108,7 @@ describe('canary, instances mode (one host, two instances, nginx between them)',
     const r = await f.task(['canary', 'v1.6.1', '--traffic', '--json']);
     expect(r.code, r.stdout + r.stderr).toBe(1);
     expect(r.json).toMatchObject({ success: false, rollback_triggered: true, phase: 'rolled-back' });
-    expect(r.json.rollback_reason).toMatch(/^a gate failed: errors/);
+    expect(r.json.rollback_reason, r.stderr).toMatch(/^a gate failed: errors/);
     expect(readFileSync(include, 'utf8')).toBe(original);
     expect(await instanceState()).toBe('inactive');
     expect(await mainPid()).toBe(pid); // the stable instance served throughout, untouched

@@ -116,7 +116,7 @@ describe('canary, nginx mode, the local canary fleet', () => {
     const r = await f.task('canary', ['v1.6.0', '--env', 'fleet', '--traffic', '--json']);
     expect(r.code, r.stdout + r.stderr).toBe(1);
     expect(r.json).toMatchObject({ success: false, rollback_triggered: true, phase: 'rolled-back', percent: 0 });
-    expect(r.json.rollback_reason).toMatch(/^a gate failed: /);
+    expect(r.json.rollback_reason, r.stderr).toMatch(/^a gate failed: /); // the stderr names a host's failed check
     expect(r.json.decisions.some((d: { action: string }) => d.action === 'promote')).toBe(false);
     expect(await tags()).toEqual(['v1.1.0', 'v1.1.0', 'v1.1.0']);
     expect(readFileSync(f.nginx.include, 'utf8')).toBe(original);

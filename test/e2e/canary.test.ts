@@ -54,7 +54,7 @@ describe('canary, subset mode, 4 hosts', () => {
     const r = await f.task(['canary', 'v1.6.1', '--json']);
     expect(r.code, r.stdout + r.stderr).toBe(1);
     expect(r.json).toMatchObject({ success: false, rollback_triggered: true, phase: 'rolled-back', percent: 0 });
-    expect(r.json.rollback_reason).toMatch(/^a gate failed: errors fail/);
+    expect(r.json.rollback_reason, r.stderr).toMatch(/^a gate failed: errors fail/);
     expect(r.json.metrics_delta.errors.canary).toBeGreaterThan(5);
     expect(r.json.decisions.some((d: { action: string }) => d.action === 'promote')).toBe(false);
     expect(await tags(f)).toEqual(['v1.0.0', 'v1.0.0', 'v1.0.0', 'v1.0.0']);
@@ -83,7 +83,7 @@ describe('canary, subset mode, 4 hosts', () => {
     traffic = startTraffic(f, 120);
     const r = await f.task(['canary', 'v1.6.1', '--json']);
     expect(r.code, r.stdout + r.stderr).toBe(1);
-    expect(r.json.rollback_reason).toMatch(/^a gate failed: any-5xx fail/);
+    expect(r.json.rollback_reason, r.stderr).toMatch(/^a gate failed: any-5xx fail/);
     const rollback = r.json.decisions.find((d: { action: string }) => d.action === 'rollback');
     const first = r.json.decisions[0];
     expect(Date.parse(rollback.at) - Date.parse(first.at)).toBeLessThan(60_000); // long before the 10m clock, and the bake

@@ -60,11 +60,11 @@ describe('deploy over SSH: one host, a sequence of releases', () => {
     it(`a tag whose ${what} is rolled back automatically to the previous tag and verified: exit 1`, async () => {
       const r = await f.task(['deploy', tag, '--json']);
       expect(r.code, r.stdout + r.stderr).toBe(1);
-      expect(r.json).toMatchObject({ outcome: 'rolled-back', exitCode: 1, hosts: [{ name: 'host1', from: 'v1.1.0', stage: 'rolled-back' }] });
+      expect(r.json, r.stderr).toMatchObject({ outcome: 'rolled-back', exitCode: 1, hosts: [{ name: 'host1', from: 'v1.1.0', stage: 'rolled-back' }] });
       // the restart step (systemd says failed) or the verification (probes) names the cause
       const failed = (r.json.hosts[0].checks as Array<{ name: string; ok: boolean; detail: string }>).filter((c) => !c.ok);
       expect([r.json.error, ...failed.map((c) => c.detail)].join('\n')).toMatch(expectInDetail);
-      expect((r.json.hosts[0].rollbackChecks as Array<{ ok: boolean }>).every((c) => c.ok)).toBe(true);
+      expect((r.json.hosts[0].rollbackChecks as Array<{ ok: boolean }>).every((c) => c.ok), r.stderr).toBe(true);
       expect(await tagOn(f)).toBe('v1.1.0');
       const health = await (await fetch(`http://${f.fleet.hosts[0]!.address}:${f.appPort}/api/v1/health`)).json();
       expect(health.version).toBe('v1.1.0');
