@@ -139,7 +139,8 @@ export async function takeBackup(o: TakeBackupOptions): Promise<Backup> {
   const shown = display(dumpCmd, [o.password ?? '']);
   const started = performance.now();
   const dumped = await settle(o.runner.exec(dumpCmd, { sink, signal })).then(
-    (r) => ({ r: timedOut ? { ...r, error: `timed out after ${o.timeoutMs} ms` } : r }),
+    // stopped by our timer: pg_dump may still exit on its own (1, its output cut) before the kill is reported; the cause is the limit
+    (r) => ({ r: timedOut && r.code !== 0 ? { ...r, code: null, error: `timed out after ${o.timeoutMs} ms` } : r }),
     (e: unknown) => ({ e: e as Error }),
   );
   const durationMs = Math.round(performance.now() - started);
