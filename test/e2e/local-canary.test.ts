@@ -113,7 +113,7 @@ describe('the local canary fleet', () => {
     const s = await f.task('sandbox', ['status', '--env', 'fleet', '--json']);
     expect(s.code, s.stderr).toBe(0);
     expect(s.json).toMatchObject({ kind: 'fleet', created: true, ports: { app: f.appPort, nginx: f.nginxPort, postgres: f.pgPort }, appUrl: `http://127.0.0.1:${f.nginxPort}` });
-    expect(s.json.hosts.map((h: { name: string; health: number; release: string }) => [h.name, h.health, h.release])).toEqual(
+    expect(s.json.hosts.map((h: { name: string; health: number; release: string }) => [h.name, h.health, h.release]), s.stdout).toEqual(
       [['sandbox-a', 200, 'v1.1.0'], ['sandbox-b', 200, 'v1.1.0'], ['sandbox-c', 200, 'v1.1.0']],
     );
     const procs = s.json.processes as { role: string; host?: string; pid: number; running: boolean; sharedWith?: string }[];
@@ -121,7 +121,7 @@ describe('the local canary fleet', () => {
       'service@sandbox-a', 'journal writer@sandbox-a', 'service@sandbox-b', 'journal writer@sandbox-b',
       'service@sandbox-c', 'journal writer@sandbox-c', 'nginx', 'postgres',
     ]);
-    expect(procs.every((p) => p.running)).toBe(true);
+    expect(procs.every((p) => p.running), s.stdout).toBe(true);
     const services = procs.filter((p) => p.role === 'service').map((p) => p.pid);
     expect(listeningPids(f.appPort)).toEqual([...services].sort((x, y) => x - y)); // one port, each service on its own address
     expect(procs.find((p) => p.role === 'nginx')!.pid).toBe(nginxMasterPid(f.nginx));
@@ -132,7 +132,7 @@ describe('the local canary fleet', () => {
     writeFileSync(lock, JSON.stringify({ runId: 'r-busy', env: 'fleet', tag: 'v1.6.0', task: 'deploy', owner: 'me@here', pid: process.pid, startedAt: '2026-12-01T00:00:00.000Z', ttlSec: 7200 }));
     const busy = await f.task('sandbox', ['stop', '--env', 'fleet']);
     rmSync(lock);
-    expect(busy.code).toBe(2);
+    expect(busy.code, busy.stdout + busy.stderr).toBe(2);
     expect(busy.stderr).toContain(`cutover: a deploy (run r-busy, pid ${process.pid}, since 2026-12-01T00:00:00.000Z) is using the sandbox in ${f.root}`);
 
     const stop = await f.task('sandbox', ['stop', '--env', 'fleet']);

@@ -145,6 +145,6 @@ describe('notify', () => {
     setTimeout(() => ac.abort(new Error('interrupted (SIGINT)')), 50);
     const r = await notify(await load('hooked'), EVENT, { signal: ac.signal });
     expect(r.warning).toBe("notification 'success' not sent (webhook from CUTOVER_WEBHOOK_URL): interrupted");
-    expect(r.durationMs).toBeLessThan(2000); // at the interruption, long before the 20 s limit
+    expect(r.durationMs).toBeLessThan(10_000); // at the interruption, long before the 20 s limit (room for a busy machine)
   });
 });

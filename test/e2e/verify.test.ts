@@ -79,7 +79,7 @@ describe('verify', () => {
     expect(table).toMatch(/^ {2}disk +ok +[\d.]+% free \(.+ of .+\) +>= 10% free +\/srv\/cutover-sbx\/app is on /m);
     expect(table).toMatch(/^ {2}lock +ok +free +free +no deploy holds \/srv\/cutover-sbx\/\.cutover\/app\/lock\.json$/m);
     expect(r.stdout).toMatch(/^ {2}backup +ok +\d+s old, verified +newest <= 26h old, verified +newest of 1 in /m);
-    expect(r.stdout).toContain('\nsbx: GO: 1 host(s), all 10 checks ok (exit 0)\n');
+    expect(r.stdout, r.stderr).toContain('\nsbx: GO: 1 host(s), all 10 checks ok (exit 0)\n');
     // the run's record: JSON and Markdown under backups/<env>/reports/
     const md = /\nreport: (\S+\.md)\n/.exec(r.stdout)![1]!;
     expect(path.basename(md)).toMatch(/^\d{8}T\d{6}Z_verify_\d{8}T\d{6}Z-[0-9a-f]{6}\.md$/);
@@ -227,7 +227,8 @@ describe('verify', () => {
 
   it('--watch over two rounds prints what changed (a service stopped between them), exit of the last round', async () => {
     let stopped: Promise<void> | null = null;
-    const r = await f.task(['verify', '--watch', '6s', '--rounds', '2'], {
+    // 15 s between rounds: the stop (an SSH connection, then the stand-in's SIGTERM) must be over before round 2 on a busy machine
+    const r = await f.task(['verify', '--watch', '15s', '--rounds', '2'], {
       onOutput: (_child, out) => {
         // once round 1 has said all is well (not at the start: on a busy machine the stop would beat round 1's checks)
         if (!stopped && out.includes('all 10 checks ok (exit 0)')) stopped = onHost(sh`systemctl stop ${UNIT}`.text);
@@ -236,16 +237,16 @@ describe('verify', () => {
     await stopped;
     try {
       expect(r.code, r.stdout + r.stderr).toBe(1);
-      expect(r.stdout).toContain('\nsbx: GO: 1 host(s), all 10 checks ok (exit 0)\n');
+      expect(r.stdout, r.stderr).toContain('\nsbx: GO: 1 host(s), all 10 checks ok (exit 0)\n');
       const round2 = r.stdout.slice(r.stdout.indexOf('round 2 at ')).split('\n');
-      expect(round2[0]).toMatch(/^round 2 at \d\d:\d\d:\d\dZ: 6 change\(s\):$/);
-      expect(round2[1]).toMatch(/^ {2}host1 service demo-chat: ok -> FAIL \(active \(running\) since .* -> inactive \(dead\)\)$/);
-      expect(round2[2]).toBe('  host1 version: ok -> WARN (deployed v1.1.0, running v1.1.0 -> deployed v1.1.0, running unknown)');
-      expect(round2[3]).toMatch(/^ {2}host1 health: ok -> FAIL \(200 in [\d.]+ ms -> no answer\)$/);
-      expect(round2[4]).toBe('  host1 readiness: ok -> FAIL (200; database=ok -> no answer)');
-      expect(round2[5]).toMatch(/^ {2}host1 chat: ok -> FAIL \(200 in [\d.]+ ms -> no answer\)$/);
-      expect(round2[6]).toMatch(/^ {2}host1 latency: ok -> FAIL \(p50 .* -> no answer\)$/);
-      expect(round2[7]).toBe(
+      expect(round2[0], r.stdout).toMatch(/^round 2 at \d\d:\d\d:\d\dZ: 6 change\(s\):$/);
+      expect(round2[1], r.stdout).toMatch(/^ {2}host1 service demo-chat: ok -> FAIL \(active \(running\) since .* -> inactive \(dead\)\)$/);
+      expect(round2[2], r.stdout).toBe('  host1 version: ok -> WARN (deployed v1.1.0, running v1.1.0 -> deployed v1.1.0, running unknown)');
+      expect(round2[3], r.stdout).toMatch(/^ {2}host1 health: ok -> FAIL \(200 in [\d.]+ ms -> no answer\)$/);
+      expect(round2[4], r.stdout).toBe('  host1 readiness: ok -> FAIL (200; database=ok -> no answer)');
+      expect(round2[5], r.stdout).toMatch(/^ {2}host1 chat: ok -> FAIL \(200 in [\d.]+ ms -> no answer\)$/);
+      expect(round2[6], r.stdout).toMatch(/^ {2}host1 latency: ok -> FAIL \(p50 .* -> no answer\)$/);
+      expect(round2[7], r.stdout).toBe(
         'sbx: NO-GO: 5 failing: host1 service demo-chat, host1 health, host1 readiness, host1 chat, host1 latency; 1 warning: host1 version (exit 1)',
       );
     } finally {

@@ -142,7 +142,8 @@ async function inspectFleet(root: string, state: Extract<AnySandboxState, { kind
 
 async function healthStatus(url: string): Promise<number | null> {
   try {
-    const r = await fetch(url, { signal: AbortSignal.timeout(1000) });
+    // 5 s: a healthy service on a busy machine can take over 1 s; status would show it as down
+    const r = await fetch(url, { signal: AbortSignal.timeout(5000) });
     await r.arrayBuffer();
     return r.status;
   } catch {
