@@ -10,7 +10,7 @@ export default defineConfig({
     hookTimeout: 300_000,
     pool: 'forks',
     // most tests wait on processes (sshd, services, PostgreSQL): more files at once than cores, but
-    // not 4 on 2 cores: every CI run at 4 had a test whose timing a starved machine broke
+    // not 4 on 2 cores: 8 of 11 CI runs at 4 had a test whose timing the starved machine broke
     maxWorkers: 3,
   },
 });

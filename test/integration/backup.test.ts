@@ -266,7 +266,10 @@ describe('takeBackup', () => {
       exec: (cmd, o) => {
         if (!cmd.script.includes('pg_dump ')) return local.exec(cmd, o);
         return new Promise((resolve) => {
-          o?.signal?.addEventListener('abort', () => (o.sink?.end(), resolve({ host: 'local', code: 1, stdout: '', stderr: 'pg_dump: error: could not write to output file', stdoutBytes: 0, durationMs: 1 })), { once: true });
+          const exit1 = () => (o?.sink?.end(), resolve({ host: 'local', code: 1, stdout: '', stderr: 'pg_dump: error: could not write to output file', stdoutBytes: 0, durationMs: 1 }));
+          // the limit may have fallen between the session's start and this call: a listener added now would never fire
+          if (o?.signal?.aborted) exit1();
+          else o?.signal?.addEventListener('abort', exit1, { once: true });
         });
       },
     };
