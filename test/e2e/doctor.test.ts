@@ -3,8 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../tasks/lib/config/load.ts';
 import { startDeployFleet, type DeployFleet } from '../support/deploy-fleet.ts';
+import { taskProcess } from '../support/task-process.ts';
 
 describe('doctor', () => {
   let f: DeployFleet;
@@ -81,7 +81,8 @@ describe('doctor', () => {
 
   it('bad config: every problem at once, exit 2', async () => {
     writeFileSync(path.join(f.envDir, 'broken.ts'), `export default { hosts: [], app: { path: 'x' }, services: [], verify: { health: { url: 'nope' } } };\n`);
-    const r = spawnSync(path.join(REPO_ROOT, 'node_modules/.bin/tsx'), [path.join(REPO_ROOT, 'tasks/doctor.ts'), '--env', 'broken'], {
+    const run = taskProcess('doctor', ['--env', 'broken']);
+    const r = spawnSync(run.command, run.args, {
       encoding: 'utf8',
       env: { ...process.env, CUTOVER_ENVIRONMENTS_DIR: f.envDir },
     });

@@ -15,6 +15,7 @@ import { REPO_ROOT } from '../../tasks/lib/config/load.ts';
 import { stopSandbox } from '../../tasks/lib/sandbox/stop.ts';
 import { inspectSandbox } from '../../tasks/lib/sandbox/inspect.ts';
 import { trackHostRoot, trackProcess, untrackHostRoot } from '../support/processes.ts';
+import { taskProcess } from '../support/task-process.ts';
 
 let work = '';
 let envDir = '';
@@ -46,7 +47,8 @@ export default defineEnvironment({
 interface Run { code: number | null; stdout: string; stderr: string; json: any } // eslint-disable-line @typescript-eslint/no-explicit-any
 function task(name: string, args: string[], cwd = REPO_ROOT): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(path.join(REPO_ROOT, 'node_modules/.bin/tsx'), [path.join(REPO_ROOT, `tasks/${name}.ts`), ...args], {
+    const run = taskProcess(name, args);
+    const child = spawn(run.command, run.args, {
       cwd,
       env: { ...process.env, CUTOVER_ENVIRONMENTS_DIR: envDir, NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -284,4 +284,19 @@ describe('demo-app install.sh', () => {
     expect(stdout).toMatch(/^install: demo-chat v1\.4\.2 installed in /);
     expect(await readFile(join(dir, '.installed'), 'utf8')).toBe('v1.4.2\n');
   });
+
+  it('refuses a server.mjs that does not parse, with node --check saying where, and installs nothing', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'demo-install-'));
+    dirs.push(dir);
+    await copyFile(join(DEMO_APP_SOURCE, 'install.sh'), join(dir, 'install.sh'));
+    await writeFile(join(dir, 'server.mjs'), "import http from 'node:http';\nconst = 1;\n");
+    await writeFile(join(dir, 'release.json'), JSON.stringify({ version: 'v1.4.2', mode: 'ok' }));
+    const err = await promisify(execFile)('bash', [join(dir, 'install.sh')]).catch((e: { code: number; stderr: string }) => e);
+    expect(err).toMatchObject({ code: 1 });
+    const stderr = (err as { stderr: string }).stderr;
+    expect(stderr).toContain(`${join(dir, 'server.mjs')}:2\n`);
+    expect(stderr).toContain('SyntaxError');
+    expect(stderr.endsWith('install: server.mjs does not parse\n')).toBe(true);
+    await expect(readFile(join(dir, '.installed'), 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
+  });
 });

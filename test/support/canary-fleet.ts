@@ -14,6 +14,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../../tasks/lib/config/load.ts';
 import { startDeployFleet, type DeployFleet } from './deploy-fleet.ts';
+import { taskProcess } from './task-process.ts';
 import type { SshHost } from './sshd.ts';
 
 export const LOGS = '/srv/cutover-sbx/logs';
@@ -102,7 +103,8 @@ export async function startCanaryFleet(o: CanaryOptions = {}): Promise<DeployFle
 
 /** The traffic generator, to every host in turn, for `seconds` (stopped by the caller, or at its end). */
 export function startTraffic(f: DeployFleet, seconds: number): ChildProcess {
-  return spawn(path.join(REPO_ROOT, 'node_modules/.bin/tsx'), [path.join(REPO_ROOT, 'tasks/traffic.ts'), '--env', f.envName, '--each-host', '--duration', `${seconds}s`, '--seed', '7'], {
+  const run = taskProcess('traffic', ['--env', f.envName, '--each-host', '--duration', `${seconds}s`, '--seed', '7']);
+  return spawn(run.command, run.args, {
     cwd: REPO_ROOT, // the corpus path is relative to the repository
     env: { ...process.env, CUTOVER_ENVIRONMENTS_DIR: f.envDir, SBX_SSH_KEY: f.fleet.clientKeyPath, SBX_DB_PASSWORD: 'not-needed-trust-auth', NO_COLOR: '1' },
     stdio: 'ignore',

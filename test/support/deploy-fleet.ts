@@ -17,6 +17,7 @@ import { REPO_ROOT } from '../../tasks/lib/config/load.ts';
 import { command, raw, sh } from '../../tasks/lib/commands/shell.ts';
 import { SshRunner } from '../../tasks/lib/runners/ssh.ts';
 import { startSshHosts, type HostOptions, type SshFleet, type SshHost } from './sshd.ts';
+import { taskProcess } from './task-process.ts';
 
 const exec = promisify(execFile);
 export const APP = '/srv/cutover-sbx/app';
@@ -209,7 +210,8 @@ export default defineEnvironment({
   const task: DeployFleet['task'] = (args, o = {}) =>
     new Promise((resolve) => {
       const [name, ...rest] = args;
-      const child = spawn(path.join(REPO_ROOT, 'node_modules/.bin/tsx'), [path.join(REPO_ROOT, `tasks/${name}.ts`), ...rest, '--env', envName], {
+      const run = taskProcess(name!, [...rest, '--env', envName]);
+      const child = spawn(run.command, run.args, {
         cwd: dir,
         env: {
           ...process.env,

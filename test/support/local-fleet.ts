@@ -16,6 +16,7 @@ import { freePort, postmasterPid, stopCluster } from '../../sandbox/postgres.ts'
 import { portFree } from '../../sandbox/provision.ts';
 import { REPO_ROOT } from '../../tasks/lib/config/load.ts';
 import { trackHostRoot, trackProcess, untrackHostRoot } from './processes.ts';
+import { taskProcess } from './task-process.ts';
 
 export const exec = promisify(execFile);
 
@@ -89,7 +90,8 @@ export default env;
   }
 
   spawnTask(name: string, args: string[], stdio: 'pipe' | 'ignore' = 'pipe'): ChildProcess {
-    return spawn(path.join(REPO_ROOT, 'node_modules/.bin/tsx'), [path.join(REPO_ROOT, `tasks/${name}.ts`), ...args], {
+    const run = taskProcess(name, args);
+    return spawn(run.command, run.args, {
       cwd: REPO_ROOT,
       env: { ...process.env, CUTOVER_ENVIRONMENTS_DIR: this.envDir, NO_COLOR: '1', CUTOVER_RENDERER: 'simple' },
       stdio: ['ignore', stdio, stdio],

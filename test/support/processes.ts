@@ -120,7 +120,7 @@ export async function cleanupEarlierRuns(): Promise<string[]> {
   return stopped;
 }
 
-/** SIGKILL a process and all its descendants, collected first so none is re-parented away (a controller that dies with its laptop: tsx runs node as a child). */
+/** SIGKILL a process and all its descendants, collected first so none is re-parented away (a controller that dies with its laptop, and whatever it had started). */
 export function killTree(pid: number): number[] {
   const all = [pid];
   for (let i = 0; i < all.length; i++) all.push(...childPids(all[i]!));
@@ -135,16 +135,16 @@ export function killTree(pid: number): number[] {
 }
 
 /**
- * Sends `sig` to the task itself: the node process the tsx CLI runs as its child. Signalling the
- * tsx process instead goes through its relay, which waits 30 ms for the child to report the signal
- * over IPC, signals it again (cutover takes that echo as the same Ctrl-C) and, 30 ms later still
- * unreported, SIGKILLs it: on a busy machine one Ctrl-C can become a kill. What these tests check
- * is cutover's own handling.
+ * Sends `sig` to a task the tests started (test/support/task-process.ts: the task's own node
+ * process, with no tsx CLI in front). Through the tsx CLI a signal goes through its relay, which
+ * waits 30 ms for the child to report it over IPC, signals it again (cutover takes that echo as
+ * the same Ctrl-C) and, 30 ms later still unreported, SIGKILLs it: on a busy machine one Ctrl-C can
+ * become a kill. What these tests check is cutover's own handling; the relay has its own test
+ * (test/integration/interrupt.test.ts).
  */
-export function signalTask(tsxPid: number, sig: NodeJS.Signals): boolean {
-  const task = childPids(tsxPid)[0]; // none: the task has not started (or has ended)
+export function signalTask(taskPid: number, sig: NodeJS.Signals): boolean {
   try {
-    process.kill(task ?? tsxPid, sig);
+    process.kill(taskPid, sig);
     return true;
   } catch {
     return false;
