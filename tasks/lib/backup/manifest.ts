@@ -3,7 +3,7 @@
  * size and sha256, exact row counts, and how it was verified. Read back with the same schema.
  */
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
+import { z } from '../base/zod.ts';
 import { writePrivateFile } from '../base/private-file.ts';
 import { PARTIAL_SUFFIX } from './names.ts';
 

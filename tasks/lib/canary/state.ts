@@ -4,7 +4,7 @@
  * read positions and gate clocks, and the decisions that changed something. One zod shape is both
  * the type and the check (read tolerantly: a newer cutover may add keys).
  */
-import { z } from 'zod';
+import { z } from '../base/zod.ts';
 import { canaryFiles } from '../commands/canary.ts';
 import { run } from '../runners/run.ts';
 import type { Runner } from '../runners/types.ts';

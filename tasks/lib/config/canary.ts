@@ -3,7 +3,7 @@
  * Traffic moves by one of four modes; each step bakes while the signals' gates compare the canary
  * cohort with the stable one; a failed gate rolls back, a pass for the whole bake promotes.
  */
-import { z } from 'zod';
+import { z } from '../base/zod.ts';
 import { Duration, NAME } from './primitives.ts';
 
 /** The load balancer cutover drives in `nginx` mode: a host reached like the others (SSH, or this machine). */

@@ -1,5 +1,5 @@
 /** The smallest pieces of the environment schema, shared by its sections: secrets, durations, URLs, names. */
-import { z } from 'zod';
+import { z } from '../base/zod.ts';
 
 /** A reference to a secret held in the process environment (or .env), never in this file. */
 export const SecretRef = z

@@ -3,7 +3,7 @@
  * its runtime check. Environment files default-export `defineEnvironment({...})`; the loader
  * (tasks/lib/config/load.ts) validates them and reports every problem at once.
  */
-import { z } from 'zod';
+import { z } from '../base/zod.ts';
 import { CanaryConfig } from './canary.ts';
 import { SignalsConfig } from './signals.ts';
 

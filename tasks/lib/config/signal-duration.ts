@@ -2,7 +2,7 @@
  * Durations and rates as the signals config writes them. Kept here (not imported from the
  * environment schema) because that schema imports this folder's config: no import cycle.
  */
-import { z } from 'zod';
+import { z } from '../base/zod.ts';
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;

@@ -4,7 +4,7 @@
  * monitor, the traffic generator and the release validation suite. One zod schema is the type
  * and the check; cross-references (a gate's metric, a metric's source) are checked here too.
  */
-import { z } from 'zod';
+import { z } from '../base/zod.ts';
 import { parseRatePerMin, SignalDuration } from './signal-duration.ts';
 
 const NAME = /^[a-z0-9][a-z0-9._-]*$/i;

@@ -4,7 +4,7 @@
  * check: reading is tolerant (unknown extra keys are dropped: a newer cutover may add some), writing
  * is strict (a key the reader would drop is a mistake, refused before it is lost).
  */
-import { z } from 'zod';
+import { z } from '../base/zod.ts';
 
 export const TASKS = ['deploy', 'rollback', 'restore', 'backup', 'canary'] as const;
 export type Task = (typeof TASKS)[number];

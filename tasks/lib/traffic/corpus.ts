@@ -1,5 +1,5 @@
 /** The traffic corpus: scenario -> weight and requests; a weighted pick that keeps PII under its per-minute cap. */
-import { z } from 'zod';
+import { z } from '../base/zod.ts';
 
 const Request = z.union([z.string().min(1).transform((message) => ({ message })), z.object({ message: z.string().min(1) }).strict()]);
 

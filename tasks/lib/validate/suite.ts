@@ -3,7 +3,7 @@
  * sent with a concurrency cap; success overall and per category, P50/P95/P99, GO / NO-GO against
  * the criteria; the report in the seed's shape. The checks are pure.
  */
-import { z } from 'zod';
+import { z } from '../base/zod.ts';
 import { SignalDuration } from '../config/signal-duration.ts';
 import type { RequestTemplate, Signals } from '../config/signals.ts';
 import { nearestRank } from '../signals/quantile.ts';
