@@ -2,9 +2,10 @@
  * How the tests start a task entry point: the same node process `npx tsx tasks/<name>.ts` runs
  * (tsx's preflight and loader, so TypeScript loads through tsx exactly as for an operator), without
  * the tsx CLI process in front of it. That process only relays signals and exit codes; it is a
- * second node start (about 0.45 s of CPU on a busy 2-core machine) for each of the suite's several
- * hundred task runs. The operator's path through `npx tsx` keeps its own tests: the interactive
- * renderer (test/e2e/kernel.test.ts), Ctrl-C through tsx's relay (test/integration/interrupt.test.ts).
+ * second node start, 0.55 s of CPU for each of the suite's about 240 task runs (measured over a
+ * whole run on a busy 2-core machine). The operator's path through `npx tsx` keeps its own tests:
+ * the interactive renderer (test/e2e/kernel.test.ts), Ctrl-C through tsx's relay
+ * (test/integration/interrupt.test.ts).
  */
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
