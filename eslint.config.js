@@ -33,6 +33,11 @@ export default tseslint.config(
     files: ['**/*.ts'],
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      // zod's values come from its CommonJS build, one copy (tasks/lib/base/zod.ts says why); types may come from 'zod'
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'zod', message: "import { z } from tasks/lib/base/zod.ts (zod's CommonJS build); only `import type` from 'zod'.", allowTypeImports: true }] },
+      ],
     },
   },
   {
