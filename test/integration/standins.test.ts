@@ -160,6 +160,25 @@ describe('systemctl and journalctl over SSH', () => {
     expect(other).toMatchObject({ code: 3, stdout: 'inactive\n' });
   });
 
+  it('is-active and show need no program beside bash (systemd answers in a few ms; each helper process cost the stand-in several)', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'cutover-no-path-'));
+    const bare = (...args: string[]) =>
+      new Promise<Result>((done) =>
+        execFile('/bin/bash', [join(host1.root, 'bin', 'systemctl'), ...args], { env: { PATH: empty }, encoding: 'utf8', timeout: 15_000 }, (err, stdout, stderr) =>
+          done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr, ms: 0 }),
+        ),
+      );
+    try {
+      expect(await bare('is-active', '--', 'chatty', 'nosuch')).toMatchObject({ code: 3, stdout: 'active\ninactive\n', stderr: '' });
+      expect(await bare('show', '-p', 'MainPID', '--value', 'chatty.service')).toMatchObject({ code: 0, stdout: `${firstPid}\n`, stderr: '' });
+      expect(await bare('show', 'chatty', '-p', 'Description,ActiveState,SubState')).toMatchObject({
+        code: 0, stdout: 'Description=Chatty test service\nActiveState=active\nSubState=running\n', stderr: '',
+      });
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+  });
+
   it('journalctl -o json gives string fields and journald priorities', async () => {
     const all = await until(() => journal(host1, '-u chatty'), (e) => e.length >= 7, '7 journal entries');
     expect(all).toHaveLength(7);
