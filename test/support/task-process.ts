@@ -5,7 +5,8 @@
  * second node start, 0.55 s of CPU for each of the suite's about 240 task runs (measured over a
  * whole run on a busy 2-core machine). The operator's path through `npx tsx` keeps its own tests:
  * the interactive renderer (test/e2e/kernel.test.ts), Ctrl-C through tsx's relay
- * (test/integration/interrupt.test.ts).
+ * (test/integration/interrupt.test.ts). Node's options reach it as they reach an operator's task:
+ * `npm test` puts the repository's .npmrc `node-options` in NODE_OPTIONS, which it inherits.
  */
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';

@@ -5,10 +5,8 @@
  * the manifest, when there is one.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { pg, type DumpFormat } from '../commands/pg.ts';
 import { thisMachine } from '../runners/local.ts';
 import { lastLines } from '../runners/run.ts';
@@ -46,9 +44,21 @@ export interface VerifyOptions {
 const PLAIN_END = /\n-- PostgreSQL database dump complete\n--\n\n(?:\\unrestrict [A-Za-z0-9]+\n\n)?$/;
 const CUSTOM_MAGIC = 'PGDMP';
 
+/** One reused buffer: a read stream allocates a new 64 KB Buffer per chunk, and for a dump of hundreds of MB that garbage is what peaks memory. */
 export async function sha256File(file: string, signal?: AbortSignal): Promise<string> {
   const hash = createHash('sha256');
-  await pipeline(createReadStream(file), hash, { signal });
+  const buf = Buffer.allocUnsafe(1 << 20);
+  const fh = await open(file, 'r');
+  try {
+    for (;;) {
+      signal?.throwIfAborted();
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buf.subarray(0, bytesRead)); // update() consumes the bytes before the buffer is read into again
+    }
+  } finally {
+    await fh.close();
+  }
   return hash.digest('hex');
 }
 
