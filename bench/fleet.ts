@@ -13,7 +13,7 @@ import { startPostgres } from '../sandbox/postgres.ts';
 import { startSsmFleet, type SsmFleet } from '../test/support/aws-fleet.ts';
 import type { DeployFleet } from '../test/support/deploy-fleet.ts';
 import { killTracked } from '../test/support/processes.ts';
-import { fmtMs, median, table, type Verdict } from './stats.ts';
+import { fmtMs, median, nodeOptionsNote, table, type Verdict } from './stats.ts';
 
 interface Run {
   readonly ms: number;
@@ -69,7 +69,7 @@ export async function benchFleet(repo: string, rounds = 3): Promise<{ text: stri
     const m1 = median(one.map((r) => r.ms));
     const m20 = median(twenty.map((r) => r.ms));
     const peakMb = Math.max(...twenty.map((r) => r.peakKb)) / 1024;
-    const text = table('Rolling deploy with SSM restarts: 20 hosts in batches of 5 vs one host (wall time of the whole deploy process)', [
+    const text = table(`Rolling deploy with SSM restarts: 20 hosts in batches of 5 vs one host (wall time of the whole deploy process; peak RSS with ${nodeOptionsNote()})`, [
       { name: '1 host', median: m1, samples: rounds },
       { name: '20 hosts, batches of 5 (4 batches)', median: m20, samples: rounds, note: `peak RSS ${peakMb.toFixed(0)} MB, SSM calls/host ${median(callsPerHost).toFixed(2)}` },
     ]);

@@ -13,7 +13,7 @@ import { startPostgres } from '../sandbox/postgres.ts';
 import { startSsmFleet, type SsmFleet } from '../test/support/aws-fleet.ts';
 import { startDeployFleet, type DeployFleet } from '../test/support/deploy-fleet.ts';
 import { killTracked } from '../test/support/processes.ts';
-import { fmtMs, type Verdict } from './stats.ts';
+import { fmtMs, nodeOptionsNote, type Verdict } from './stats.ts';
 
 const MIN_DUMP_MB = 300;
 const LIMIT_MB = 200;
@@ -76,7 +76,7 @@ export async function benchMemory(repo: string): Promise<{ text: string; verdict
       ['20 hosts, batches of 5, SSM restarts', c],
     ] as const;
     const text = [
-      `\nPeak memory of deploy.ts while a dump streams to disk (max RSS, GNU time)`,
+      `\nPeak memory of deploy.ts while a dump streams to disk (max RSS, GNU time; ${nodeOptionsNote()})`,
       ...rows.map(([name, r]) => `  ${name.padEnd(38)} dump ${r.dumpMb.toFixed(0)} MB  peak ${r.peakMb.toFixed(0)} MB  in ${fmtMs(r.ms)}`),
     ].join('\n');
     const big = Math.min(a.dumpMb, b.dumpMb, c.dumpMb) >= MIN_DUMP_MB;

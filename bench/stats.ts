@@ -34,3 +34,8 @@ export interface Verdict {
 export function verdictLine(v: Verdict): string {
   return `  ${v.ok ? 'MET ' : 'MISS'}  ${v.target}: ${v.measured}`;
 }
+
+/** The task processes a bench starts inherit NODE_OPTIONS: `npm run bench` sets it from the repository's .npmrc, as `npx tsx` does for an operator. */
+export function nodeOptionsNote(): string {
+  return `NODE_OPTIONS ${process.env.NODE_OPTIONS ? `"${process.env.NODE_OPTIONS}"` : 'unset: not run through npm, so not as an operator runs it'}`;
+}

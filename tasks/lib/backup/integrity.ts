@@ -44,7 +44,7 @@ export interface VerifyOptions {
 const PLAIN_END = /\n-- PostgreSQL database dump complete\n--\n\n(?:\\unrestrict [A-Za-z0-9]+\n\n)?$/;
 const CUSTOM_MAGIC = 'PGDMP';
 
-/** One reused buffer: a read stream allocates a new 64 KB Buffer per chunk, and for a dump of hundreds of MB that garbage is what peaks memory. */
+/** Through one reused buffer: a read stream allocates a new 64 KB Buffer per chunk, thousands of them for a dump of hundreds of MB, all left for the GC. */
 export async function sha256File(file: string, signal?: AbortSignal): Promise<string> {
   const hash = createHash('sha256');
   const buf = Buffer.allocUnsafe(1 << 20);
