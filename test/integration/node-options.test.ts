@@ -1,6 +1,6 @@
 // The repository's .npmrc gives every `npx tsx tasks/...` node's 1 MB semi-spaces (docs/speed.md, "Memory"):
 // a process started the operator's way, with no NODE_OPTIONS of its own, keeps V8's young generation
-// at that size under a churn that grows it to 16 MB semi-spaces on node's defaults.
+// small (2 MB of new space, measured) under a churn that grows it to 16 MB on node's defaults.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
