@@ -34,7 +34,7 @@ export function localCanary(o: LocalCanaryOptions): EnvironmentInput {
   const lbUrl = `http://127.0.0.1:${o.nginxPort}`;
   const hostUrl = (p: string) => `http://{host}:${o.appPort}${p}`;
   const upstreamOf = (i: number) => `${layout.hosts[i]!.address}:${o.appPort}`;
-  // the request log is under the shared path: each host's own, read through that host's runner
+  // the request log is under the shared path: each host's own, read here at that host's folder (LocalLogPlace with mount)
   const requests = { kind: 'jsonl' as const, path: path.join(layout.logDir, 'predictions_{date}.jsonl'), on: 'hosts' as const, cohortBy: 'host' as const };
   const errors = o.nginx ? 'lb-errors' : 'errors';
   return {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decide, nextJudgement, type DecideInput } from '../../tasks/lib/canary/decide.ts';
+import { CHECKPOINT_MS, decide, nextJudgement, stateWriteDue, type Action, type DecideInput } from '../../tasks/lib/canary/decide.ts';
 import { subsetCount } from '../../tasks/lib/canary/split.ts';
 import { parseSteps, runSteps } from '../../tasks/lib/canary/task.ts';
 import { CanaryConfig } from '../../tasks/lib/config/canary.ts';
@@ -130,5 +130,17 @@ describe('steps and subsets', () => {
     expect([10, 20, 50, 75, 100].map((p) => subsetCount(p, 4))).toEqual([1, 1, 2, 3, 4]);
     expect([10, 20, 50, 75, 100].map((p) => subsetCount(p, 20))).toEqual([2, 4, 10, 15, 20]);
     expect(subsetCount(1, 3)).toBe(1);
+  });
+});
+
+describe('stateWriteDue', () => {
+  it('a step that only reads on writes canary.json at the checkpoint; anything status or a resume sees, at once', () => {
+    const due = (changed: boolean, action: Action, sinceWrittenMs: number) => stateWriteDue({ changed, action, sinceWrittenMs });
+    // 2 s intervals of the same "hold": written at 30 s, not at every interval
+    expect(Array.from({ length: 16 }, (_, k) => due(false, 'hold', 2 * S * (k + 1))).map(Number).join('')).toBe('0000000000000011');
+    expect(CHECKPOINT_MS).toBe(30 * S);
+    expect((['hold', 'wait', 'paused'] as Action[]).map((a) => due(false, a, 2 * S))).toEqual([false, false, false]);
+    expect((['promote', 'rollback'] as Action[]).map((a) => due(false, a, 0))).toEqual([true, true]);
+    expect((['hold', 'wait', 'paused'] as Action[]).map((a) => due(true, a, 0))).toEqual([true, true, true]);
   });
 });

@@ -89,3 +89,20 @@ export function nextJudgement(o: { readonly began: number; readonly now: number;
   const baked = o.clock.passingSince === null ? Infinity : o.clock.passingSince + o.bakeMs;
   return Math.max(Math.min(o.began + o.intervalMs, baked), o.now + o.intervalMs / 4);
 }
+
+/**
+ * While a step only reads on (the same decision, phase and gate clock), canary.json is written at
+ * most this often: what changed is the monitor's read positions, which a resumed run reads again
+ * from the last written ones. A local command is a process of its own, so a 2 s interval would
+ * otherwise cost a fork every 2 s for a write nobody reads.
+ */
+export const CHECKPOINT_MS = 30_000;
+
+/**
+ * Whether canary.json is written after a judgement: at once when anything `status` or a resumed
+ * run sees has changed (a kept decision, the phase, the gate clock; or such a change whose write
+ * failed), at a promotion, and at the checkpoint otherwise.
+ */
+export function stateWriteDue(o: { readonly changed: boolean; readonly action: Action; readonly sinceWrittenMs: number }): boolean {
+  return o.changed || o.action === 'promote' || o.action === 'rollback' || o.sinceWrittenMs >= CHECKPOINT_MS;
+}

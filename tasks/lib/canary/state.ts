@@ -4,8 +4,12 @@
  * read positions and gate clocks, and the decisions that changed something. One zod shape is both
  * the type and the check (read tolerantly: a newer cutover may add keys).
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { z } from '../base/zod.ts';
-import { canaryFiles } from '../commands/canary.ts';
+import { canaryFiles, CONTROL_FILE } from '../commands/canary.ts';
+import type { Host } from '../config/schema.ts';
+import { hostFilePath } from '../runners/mount-namespace.ts';
 import { run } from '../runners/run.ts';
 import type { Runner } from '../runners/types.ts';
 
@@ -109,6 +113,18 @@ export async function readCanary(runner: Runner, stateDir: string, signal?: Abor
 export async function writeCanary(runner: Runner, stateDir: string, state: CanaryState): Promise<void> {
   const kept = state.decisions.length > KEPT_DECISIONS ? { ...state, decisions: state.decisions.slice(-KEPT_DECISIONS) } : state;
   await run(runner, canaryFiles.write(stateDir, JSON.stringify({ ...kept, updatedAt: new Date().toISOString() })));
+}
+
+/**
+ * True when a local state host certainly has no control request: the take command's own first
+ * test (`[ -e canary-control.json ] || exit 0`), made here without a process per interval (a
+ * local command is a fork of this process: most of a bake's CPU on the sandbox). Any other host,
+ * or a request present: the command decides, under its mutex.
+ */
+export async function noControlRequest(host: Pick<Host, 'transport' | 'mount'>, stateDir: string): Promise<boolean> {
+  if (host.transport !== 'local' || !path.isAbsolute(stateDir)) return false; // a relative folder is the command's to resolve
+  const file = path.join(stateDir, CONTROL_FILE);
+  return !existsSync(host.mount ? await hostFilePath(host.mount, file) : file);
 }
 
 /** A phase in which no controller drives the canary any more. */

@@ -14,10 +14,10 @@ import { backupStep } from '../deploy/backup-step.ts';
 import { timed, type Task } from '../kernel/listr.ts';
 import type { Host } from '../config/schema.ts';
 import type { CanaryCtx } from './context.ts';
-import { decide, nextJudgement, type ControlAction } from './decide.ts';
+import { decide, nextJudgement, stateWriteDue, type ControlAction } from './decide.ts';
 import { judgeNow, keysOf, stepMonitor } from './judge.ts';
 import { runSmoke } from './smoke.ts';
-import { KEPT_DECISIONS, writeCanary, type DecisionRecord } from './state.ts';
+import { KEPT_DECISIONS, noControlRequest, writeCanary, type DecisionRecord } from './state.ts';
 import { canaryFiles } from '../commands/canary.ts';
 import type { HostRef, ShiftStep } from './shifter.ts';
 import { moved, notMoved, percentText, servingStable, subsetCount } from './split.ts';
@@ -156,16 +156,20 @@ export function moveHosts(ctx: CanaryCtx, wanted: HostRun[], title: string): Lis
   };
 }
 
-function record(ctx: CanaryCtx, d: Omit<DecisionRecord, 'at' | 'step' | 'percent'>, step: number): void {
+/** Keeps a decision that changed something (true), or nothing. */
+function record(ctx: CanaryCtx, d: Omit<DecisionRecord, 'at' | 'step' | 'percent'>, step: number): boolean {
   const at = new Date().toISOString();
   const last = ctx.rollout.decisions.at(-1);
   // canary.json keeps the decisions that changed something; the event log keeps every one
-  if (!last || last.step !== step || last.action !== d.action || last.verdict !== d.verdict) ctx.rollout.decisions.push({ at, step, percent: ctx.rollout.percent, ...d });
+  if (last && last.step === step && last.action === d.action && last.verdict === d.verdict) return false;
+  ctx.rollout.decisions.push({ at, step, percent: ctx.rollout.percent, ...d });
   // days of bakes: memory stays flat (the event log on disk keeps every decision)
   if (ctx.rollout.decisions.length > 2 * KEPT_DECISIONS) ctx.rollout.decisions.splice(0, ctx.rollout.decisions.length - KEPT_DECISIONS);
+  return true;
 }
 
 async function takeControl(ctx: CanaryCtx): Promise<{ action: ControlAction; by: string } | null> {
+  if (await noControlRequest(ctx.state.host, ctx.state.dir)) return null;
   const r = await ctx.state.runner.exec(canaryFiles.take(ctx.state.dir), { signal: ctx.signal, timeoutMs: 30_000 });
   if (r.code !== 0 || !r.stdout.trim()) return null;
   try {
@@ -217,6 +221,8 @@ async function bake(ctx: CanaryCtx, i: number, task: T): Promise<void> {
     notBefore: ctx.rollout.stepStartedAt!,
   });
   await save(ctx);
+  let savedAt = Date.now();
+  let unsaved = false; // a change anyone sees whose write failed: written at the next interval
   // a notification at every step (a failed one only warns, and never delays the bake)
   const { notify } = await import('../notify/webhook.ts');
   void notify(ctx.env, stepEvent(ctx, i, `${canaryHosts.map((h) => h.host.name).join(', ')} on ${ctx.tag}; bake ${hmsText(Math.round(bakeMs / 1000))}`), { signal: ctx.signal }).then((r) => {
@@ -244,7 +250,8 @@ async function bake(ctx: CanaryCtx, i: number, task: T): Promise<void> {
     });
     const why = control ? `${d.why} — asked by ${control.by}` : d.why;
     ctx.events.add({ type: 'decision', at: new Date(now).toISOString(), step: i, percent, action: d.action, verdict: j.verdict, why, evaluations: j.evaluations });
-    record(ctx, { action: d.action, verdict: j.verdict, why }, i);
+    const before: Pick<CanaryCtx['rollout'], 'phase' | 'passingSince'> = { phase: ctx.rollout.phase, passingSince: ctx.rollout.passingSince };
+    const kept = record(ctx, { action: d.action, verdict: j.verdict, why }, i);
     ctx.rollout.passingSince = d.clock.passingSince;
     ctx.rollout.monitor = ctx.monitor.state();
     if (d.action === 'paused') ctx.rollout.phase = 'paused';
@@ -256,7 +263,14 @@ async function bake(ctx: CanaryCtx, i: number, task: T): Promise<void> {
       await save(ctx).catch((err: Error) => stateTrouble(ctx, 'write the canary state on', err));
       throw new CanaryRollback(why);
     }
-    await save(ctx).catch((err: Error) => stateTrouble(ctx, 'write the canary state on', err));
+    unsaved ||= kept || before.phase !== ctx.rollout.phase || before.passingSince !== ctx.rollout.passingSince;
+    if (stateWriteDue({ changed: unsaved, action: d.action, sinceWrittenMs: Date.now() - savedAt })) {
+      const ok = await save(ctx).then(
+        () => true,
+        (err: Error) => (stateTrouble(ctx, 'write the canary state on', err), false),
+      );
+      if (ok) [savedAt, unsaved] = [Date.now(), false];
+    }
     if (d.action === 'promote') {
       task.title = `Bake ${hmsText(Math.round(bakeMs / 1000))}: ${why}`;
       return;

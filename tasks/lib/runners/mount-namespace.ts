@@ -6,6 +6,7 @@
  * Linux only: as root a plain mount namespace; otherwise an unprivileged user namespace.
  */
 import { execFile } from 'node:child_process';
+import { readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { CutoverError } from '../base/errors.ts';
 
@@ -53,4 +54,49 @@ export function hostPath(mount: HostMount | undefined, p: string): string {
   if (!mount) return p;
   const rel = path.relative(mount.target, p);
   return rel === '' ? mount.source : rel.startsWith('..') || path.isAbsolute(rel) ? p : path.join(mount.source, rel);
+}
+
+/** As many links as Linux follows in one path before ELOOP. */
+const MAX_LINKS = 40;
+
+/**
+ * The file a host's path names, as this machine can open it without entering the host's
+ * namespace: every symbolic link followed as the host sees it (an absolute link into the shared
+ * path, like `current -> <shared>/app/releases/v2`, leads into this host's own folder too), then
+ * hostPath. A part that does not exist ends the walk: the rest is mapped as it is written.
+ */
+export async function hostFilePath(mount: HostMount, p: string): Promise<string> {
+  const todo = path.resolve(p).split('/').filter(Boolean);
+  let at = '/'; // the host's view, resolved so far
+  let links = 0;
+  while (todo.length > 0) {
+    const part = todo.shift()!;
+    if (part === '.') continue;
+    if (part === '..') {
+      at = path.dirname(at);
+      continue;
+    }
+    const next = path.join(at, part);
+    let target: string;
+    // the shared path itself is the bind mount, a folder in the host's view (even if the source is a link here)
+    if (next === path.resolve(mount.target)) {
+      at = next;
+      continue;
+    }
+    try {
+      target = await readlink(hostPath(mount, next));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EINVAL') {
+        at = next; // not a link
+        continue;
+      }
+      if (code === 'ENOENT' || code === 'ENOTDIR') return hostPath(mount, path.join(next, ...todo));
+      throw err;
+    }
+    if (++links > MAX_LINKS) throw new CutoverError(`${p}: more than ${MAX_LINKS} symbolic links (a loop?)`);
+    todo.unshift(...target.split('/').filter(Boolean));
+    if (path.isAbsolute(target)) at = '/';
+  }
+  return hostPath(mount, at);
 }

@@ -9,6 +9,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { hostFilePath, type HostMount } from '../../runners/mount-namespace.ts';
 import type { Runner } from '../../runners/types.ts';
 import { lastLines } from '../../runners/run.ts';
 import { CutoverError } from '../../base/errors.ts';
@@ -147,17 +148,28 @@ function firstFileToRead(files: readonly LogFile[], logPath: string, since: numb
   return i < 0 ? files.length : i;
 }
 
-/** Files on this machine. */
+/**
+ * Files on this machine. With `mount`, the files of a local host that sees its own folder at the
+ * shared path (../../runners/mount-namespace.ts): read here at the place they have on this
+ * machine, without a process per read in the host's namespace.
+ */
 export class LocalLogPlace implements LogPlace {
-  constructor(private readonly logPath: string) {}
+  /** Where the last listing found each file (a link is followed again at every listing: `current` moves). */
+  private readonly found = new Map<string, string>();
+
+  constructor(
+    private readonly logPath: string,
+    private readonly mount?: HostMount,
+  ) {}
 
   /** The file's path on this machine. */
   pathOf(name: string): string {
-    return path.join(splitLogPath(this.logPath).dir, name);
+    return this.found.get(name) ?? path.join(splitLogPath(this.logPath).dir, name);
   }
 
   async list(): Promise<LogFile[]> {
-    const { dir, prefix, suffix, dated } = splitLogPath(this.logPath);
+    const { dir: logDir, prefix, suffix, dated } = splitLogPath(this.logPath);
+    const dir = this.mount ? await hostFilePath(this.mount, logDir) : logDir;
     let names: string[];
     try {
       names = dated ? (await readdir(dir)).filter((n) => n.startsWith(prefix) && n.endsWith(suffix)) : [prefix];
@@ -165,10 +177,14 @@ export class LocalLogPlace implements LogPlace {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
     }
+    this.found.clear();
     const out: LogFile[] = [];
     for (const name of names) {
-      const s = await stat(path.join(dir, name)).catch(() => null);
-      if (s?.isFile()) out.push({ name, size: s.size });
+      const at = this.mount ? await hostFilePath(this.mount, path.join(logDir, name)) : path.join(dir, name);
+      const s = await stat(at).catch(() => null);
+      if (!s?.isFile()) continue;
+      this.found.set(name, at);
+      out.push({ name, size: s.size });
     }
     return out;
   }

@@ -58,9 +58,9 @@ export function openSources(signals: Pick<Signals, 'sources'>, opts: OpenOptions
     }
     const hosts = config.hosts ? opts.hosts.filter((h) => config.hosts!.includes(h.name)) : opts.hosts;
     const readers = hosts.map((h) => {
-      // a host that is this machine: its files are read directly (same bytes, no shell in between);
-      // a local host with its own mounted root sees its files at the shared path only through its runner
-      const place = h.transport === 'local' && !h.mount ? new LocalLogPlace(config.path) : new RunnerLogPlace(opts.runnerFor(h), config.path);
+      // a host that is this machine: its files are read directly (same bytes, no process per read),
+      // a local host with its own folder mounted at the shared path too, at the place that folder has here
+      const place = h.transport === 'local' ? new LocalLogPlace(config.path, h.mount) : new RunnerLogPlace(opts.runnerFor(h), config.path);
       return new LogReader(h.name, config.path, place, at(h.name));
     });
     out.set(name, { kind: 'records', name, config, readers });
