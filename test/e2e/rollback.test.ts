@@ -1,5 +1,5 @@
 /** rollback, end to end over SSH: default target, refusals, database restore, the releases strategy. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { command, sh } from '../../tasks/lib/commands/shell.ts';
 import { APP, startDeployFleet, STATE, tagOn, type DeployFleet } from '../support/deploy-fleet.ts';
@@ -55,6 +55,31 @@ describe('rollback (in-place)', () => {
     const safety = JSON.parse(readFileSync(r.json.backup.file.replace(/\.dump$/, '.json'), 'utf8'));
     expect(safety.rowCounts['public.messages']).toBe(1);
   });
+
+  it('the git remote down: rolls back with the tag the host has; a tag the host lacks is refused (exit 2, nothing changed)', async () => {
+    expect((await f.task(['deploy', 'v1.1.0'])).code).toBe(0);
+    renameSync(f.origin, `${f.origin}.down`); // as an unreachable git host: the fetch fails
+    try {
+      const r = await f.task(['rollback']);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toContain(`host1: the tags could not be fetched from ${f.origin} (fatal: '${f.origin}' does not appear to be a git repository)`);
+      expect(r.stdout).toContain(`${f.origin} did not answer host1: the rollback used what the host had`);
+      expect(r.stdout).toContain('v1.0.0 is on the host already: rolling back without the remote');
+      expect(r.stdout).toContain('rollback of sbx to v1.0.0: DONE: back on v1.0.0, verified (exit 0)');
+      expect(await tagOn(f)).toBe('v1.0.0');
+
+      // v1.1.0 went live here, but its tag is gone from the host's repository
+      expect((await f.runner().exec(command(sh`git -C ${APP} tag -d v1.1.0`))).code).toBe(0);
+      const lacking = await f.task(['rollback', 'v1.1.0']);
+      expect(lacking.code, lacking.stdout + lacking.stderr).toBe(2);
+      expect(lacking.stderr).toContain('preflight failed, nothing was changed');
+      expect(lacking.stderr, lacking.stderr).toMatch(/host1: the tags could not be fetched from .*, and v1\.1\.0 is not on the host .*bring the remote back, or roll back to a tag the host has/);
+      expect(await tagOn(f)).toBe('v1.0.0');
+    } finally {
+      renameSync(`${f.origin}.down`, f.origin);
+    }
+    expect((await f.runner().exec(command(sh`git -C ${APP} fetch --quiet --tags origin`))).code).toBe(0);
+  });
 });
 
 describe('the releases strategy', () => {
@@ -79,10 +104,17 @@ describe('the releases strategy', () => {
     expect(await current()).toMatch(/_v1\.1\.0$/);
   });
 
-  it('rollback switches current back to the old release folder without reinstalling', async () => {
-    const r = await f.task(['rollback', 'v1.0.0']);
+  it('rollback switches current back to the old release folder without reinstalling, and without the git remote', async () => {
+    renameSync(f.origin, `${f.origin}.down`); // as an unreachable git host: the release folder is all a rollback needs
+    let r: Awaited<ReturnType<DeployFleet['task']>>;
+    try {
+      r = await f.task(['rollback', 'v1.0.0']);
+    } finally {
+      renameSync(`${f.origin}.down`, f.origin);
+    }
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(await current()).toBe('releases/20260101T000000Z_v1.0.0');
+    expect(r.stdout).toContain("v1.0.0's release folder is there: no fetch needed");
     expect(r.stdout).toContain('reusing release 20260101T000000Z_v1.0.0 (no reinstall)');
     expect(r.stdout).not.toContain('install: demo-chat');
   });

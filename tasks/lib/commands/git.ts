@@ -24,6 +24,9 @@ export const git = {
   headCommit: (dir: string): Command => command(sh`git -C ${dir} rev-parse --verify --end-of-options HEAD`, { readOnly: true }),
   /** Tracked files changed by hand on the host (a checkout would carry or refuse them). */
   dirtyFiles: (dir: string): Command => command(sh`git -C ${dir} status --porcelain --untracked-files=no`, { readOnly: true }),
+  /** Is the tag here already (a commit behind it)? Exit 1 when it is not. Works in a bare repository too. */
+  hasTag: (dir: string, tag: string): Command =>
+    command(sh`git -C ${dir} rev-parse --quiet --verify --end-of-options ${`${tagRef(tag)}^{commit}`}`, { readOnly: true }),
   /** Does the remote have this tag? Exit 2 when it does not (--exit-code). */
   remoteHasTag: (dir: string, tag: string): Command =>
     command(sh`git -C ${dir} ls-remote --exit-code --tags origin ${tagRef(tag)}`, { readOnly: true }),

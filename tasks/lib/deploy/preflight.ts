@@ -30,6 +30,11 @@ export interface PreflightOptions {
   readonly releases?: boolean;
   /** Fetch the tags in the same round trip (real runs; a deploy always does). */
   readonly fetch?: boolean;
+  /**
+   * rollback: a fetch that fails is no problem here (the git host may be what is down at 3 a.m.);
+   * the run goes on with the tags the host has, which the procedure checks once its target is chosen.
+   */
+  readonly fetchMayFail?: boolean;
 }
 
 export function preflightTasks(ctx: RunCtx, problems: string[], opts: PreflightOptions): ListrTask<RunCtx>[] {
@@ -113,6 +118,7 @@ async function preflightHost(ctx: RunCtx, h: HostRun, o: PreflightOptions): Prom
   }
   if (facts.fetch && problems.length === 0) {
     if (facts.fetch.ok) h.fetched = true;
+    else if (o.fetchMayFail) [h.fetched, h.unfetched] = [true, facts.fetch.why]; // no second try in the work: the host's own tags
     else problems.push(`cannot fetch the tags from ${app.repo}: ${facts.fetch.why}`);
   }
   return problems;

@@ -173,6 +173,12 @@ export async function readHostFacts(env: LoadedEnvironment, runner: Runner, ask:
   return { ...facts, ...askedFacts(ask, section, cut) };
 }
 
+/** Why a git command that talks to the remote failed: git's own `fatal:` line (the advice after it says less), else its last lines. */
+export function gitFailure(r: SectionOutput): string {
+  const fatal = r.out.split('\n').find((l) => /^(fatal|error): /.test(l));
+  return fatal?.trim() || lastLines(r.out, 2).trim() || `exit ${r.code}`;
+}
+
 function askedFacts(ask: FactsAsk, section: (name: string) => SectionOutput | undefined, cut: string): Partial<PreflightFacts> {
   const out: { -readonly [K in keyof PreflightFacts]?: PreflightFacts[K] } = {};
   const answer = <T extends object>(name: string, ok: (r: SectionOutput) => Answer<T>): Answer<T> => {
@@ -181,9 +187,9 @@ function askedFacts(ask: FactsAsk, section: (name: string) => SectionOutput | un
   };
   if (ask.remoteTag) {
     const r = section('remote-tag');
-    out.remoteTag = !r ? { ok: false, why: cut } : r.code === 0 ? { ok: true } : { ok: false, missing: r.code === 2, why: lastLines(r.out, 2).trim() || `exit ${r.code}` };
+    out.remoteTag = !r ? { ok: false, why: cut } : r.code === 0 ? { ok: true } : { ok: false, missing: r.code === 2, why: gitFailure(r) };
   }
-  if (ask.fetch) out.fetch = answer('fetch', (r) => (r.code === 0 ? { ok: true } : { ok: false, why: lastLines(r.out, 2).trim() || `exit ${r.code}` }));
+  if (ask.fetch) out.fetch = answer('fetch', (r) => (r.code === 0 ? { ok: true } : { ok: false, why: gitFailure(r) }));
   if (ask.planTag) {
     out.plan = answer<PlanFacts>('log', (r) => {
       if (r.code !== 0) return { ok: false, why: lastLine(r.out) || `exit ${r.code}` };
