@@ -149,6 +149,15 @@ unset pw`);
     );
   });
 
+  it("rollback: the repository's own tags listed instead of a fetch (read-only); the git host is not asked", () => {
+    const c = preflightScript({ releasesDir: '/srv/app/releases', localTags: "/srv/app/it's repo" });
+    expect(c.readOnly).toBe(true);
+    expect(c.script).toBe(
+      `printf '\\036%s\\n' releases\n(\nif [ -d /srv/app/releases ]; then ls -1 /srv/app/releases; fi\n) </dev/null\nprintf '\\n\\036=%s %s\\n' releases "$?"\n` +
+        `printf '\\036%s\\n' tags\n(\nif [ -d '/srv/app/it'\\''s repo' ]; then git -C '/srv/app/it'\\''s repo' tag -l | tr -d '\\036'; fi\n) </dev/null\nprintf '\\n\\036=%s %s\\n' tags "$?"`,
+    );
+  });
+
   it('refuses a tag that could be read as an option before it reaches the script', () => {
     expect(() => preflightScript({ plan: { workTree: '/a', gitDir: '/a', tag: '--output=x' } })).toThrow(/starts with "-"/);
   });

@@ -13,6 +13,7 @@
  *   log        the commits from what runs to the tag (count, the first 20), after the fetch
  *   changed    migration files the tag adds or changes
  *   releases   the release folders (releases strategy)
+ *   tags       the tags the host's repository has (rollback: its target is fetched only where missing)
  *   lock       the deploy lock (state host)
  *   history    whether the state folder holds a history, or the whole history (state host)
  *   db         pg_database_size (last: the password read from standard input just before, then forgotten)
@@ -41,6 +42,8 @@ export interface PreflightSpec {
   /** The plan's git data, read after the fetch: from the commit `workTree` runs to the tag, in `gitDir`. */
   readonly plan?: { readonly workTree: string; readonly gitDir: string; readonly tag: string; readonly migrationsDir?: string };
   readonly releasesDir?: string;
+  /** The repository whose tags to list (the working copy, or the releases' mirror). */
+  readonly localTags?: string;
   /** The state folder: the lock's status, and the history's presence (`exists`) or its text (`read`). */
   readonly state?: { readonly dir: string; readonly history: 'exists' | 'read' };
   readonly db?: { readonly target: PgTarget; readonly password?: string };
@@ -88,6 +91,7 @@ export function preflightScript(spec: PreflightSpec): Command {
   if (spec.fetch) sections.push({ name: 'fetch', body: sh`{\n${raw(spec.fetch.script)}\n} 2>&1` });
   if (spec.plan) sections.push(...planSections(spec.plan));
   if (spec.releasesDir) sections.push({ name: 'releases', body: sh`if [ -d ${spec.releasesDir} ]; then ls -1 ${spec.releasesDir}; fi` });
+  if (spec.localTags) sections.push({ name: 'tags', body: sh`if [ -d ${spec.localTags} ]; then git -C ${spec.localTags} tag -l | ${noMarkers}; fi` });
   if (spec.state) {
     const s = spec.state;
     sections.push({ name: 'lock', body: sh`${statePreamble(s.dir, false)}\n${lockStatusBody}` });

@@ -27,8 +27,6 @@ export interface HostRun {
   newRelease?: string;
   /** The tags were fetched already in this run (by the preflight), no second fetch. */
   fetched?: boolean;
-  /** Why the preflight's fetch failed where a failed fetch is allowed (rollback): the run uses the tags the host has. */
-  unfetched?: string;
   /** What the preflight read on this host, in its one round trip. */
   facts?: PreflightFacts;
   /** in-place: check out, install (and migrate) in one command, started by the check-out step (of the deploy, then of a rollback). */

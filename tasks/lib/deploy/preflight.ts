@@ -31,10 +31,10 @@ export interface PreflightOptions {
   /** Fetch the tags in the same round trip (real runs; a deploy always does). */
   readonly fetch?: boolean;
   /**
-   * rollback: a fetch that fails is no problem here (the git host may be what is down at 3 a.m.);
-   * the run goes on with the tags the host has, which the procedure checks once its target is chosen.
+   * rollback: the tags each host has, instead of a fetch. The git host may be what is down at 3 a.m.;
+   * the procedure fetches its target only on a host that lacks it (./target-tags.ts).
    */
-  readonly fetchMayFail?: boolean;
+  readonly localTags?: boolean;
 }
 
 export function preflightTasks(ctx: RunCtx, problems: string[], opts: PreflightOptions): ListrTask<RunCtx>[] {
@@ -89,6 +89,7 @@ function askOf(ctx: RunCtx, h: HostRun, o: PreflightOptions): FactsAsk {
     fetch: (o.needTag || !!o.fetch) && !ctx.dryRun,
     // releases: the folders there are (a rollback reuses one; the prune after a run needs no listing)
     releases: o.releases ?? ctx.env.config.app.strategy === 'releases',
+    ...(o.localTags ? { localTags: true } : {}),
     ...(h.host === ctx.state.host ? { state: { dir: ctx.state.dir, history: o.history ?? 'exists' } } : {}),
     // the database is asked from the first host (the dump runs there, or here: see the backup step)
     db: first && !!ctx.env.config.database,
@@ -118,7 +119,6 @@ async function preflightHost(ctx: RunCtx, h: HostRun, o: PreflightOptions): Prom
   }
   if (facts.fetch && problems.length === 0) {
     if (facts.fetch.ok) h.fetched = true;
-    else if (o.fetchMayFail) [h.fetched, h.unfetched] = [true, facts.fetch.why]; // no second try in the work: the host's own tags
     else problems.push(`cannot fetch the tags from ${app.repo}: ${facts.fetch.why}`);
   }
   return problems;

@@ -20,7 +20,7 @@ import { currentAndPrevious, deployments, everDeployedOk } from '../state/querie
 import type { RunCtx } from './context.ts';
 import { loadWork, work } from './load-work.ts';
 import { checkHosts, movingParts } from './moving.ts';
-import { offlineTags } from './offline-tags.ts';
+import { fetchWhereMissing } from './target-tags.ts';
 import { PreflightError } from './preflight.ts';
 import { validateTag } from './tag.ts';
 
@@ -93,18 +93,16 @@ export function rollbackProcedure(request: RollbackRequest): Procedure<RunCtx> {
     async preflight(ctx, list) {
       const loading = loadWork(); // while the hosts answer
       // the history comes with the state host's facts when it is one of the hosts (one round trip)
-      await checkHosts(ctx, list, { needTag: false, history: 'read', releases: true, fetch: true, fetchMayFail: true });
+      await checkHosts(ctx, list, { needTag: false, history: 'read', releases: true, localTags: true });
       await loading;
       const read = ctx.hosts.find((h) => h.host === ctx.state.host)?.facts?.history;
       choice = await chooseRollback(ctx, request, read?.ok ? parseHistory(read.text).events : undefined);
       ctx.tag = choice.tag;
-      const offline = ctx.hosts.some((h) => h.unfetched !== undefined) ? await offlineTags(ctx) : { lines: [], problems: [] };
-      if (offline.problems.length) throw new PreflightError(offline.problems);
+      const target = await fetchWhereMissing(ctx);
+      if (target.problems.length) throw new PreflightError(target.problems);
       const lines = ['', `Plan: roll ${ctx.env.name} back to ${ctx.tag} (${ctx.env.file}), run ${ctx.runId} by ${ctx.who}`];
       for (const h of ctx.hosts) lines.push(`  ${h.host.name} (${h.host.address}): ${label(h.from)} -> ${ctx.tag}`);
-      lines.push(...offline.lines);
-      const unfetched = ctx.hosts.filter((h) => h.unfetched !== undefined).map((h) => h.host.name);
-      if (unfetched.length) ctx.notes.push(`${ctx.env.config.app.repo} did not answer ${unfetched.join(', ')}: the rollback used what the host had (look at the git host before the next deploy)`);
+      lines.push(...target.lines);
       if (ctx.env.config.app.strategy === 'releases') lines.push(`  releases: switch current back to ${ctx.tag}'s release folder (no reinstall when it is still there)`);
       if (choice.restoreFrom) {
         // this environment's, this database's, read completely: before anything live changes

@@ -65,6 +65,8 @@ export interface FactsAsk {
   /** The plan's commits and migration files, from what runs to this tag (after the fetch). */
   readonly planTag?: string;
   readonly releases?: boolean;
+  /** The tags the repository has (in place: the working copy; releases: the mirror). */
+  readonly localTags?: boolean;
   /** This is the state host: its lock, and its history's presence or text. */
   readonly state?: { readonly dir: string; readonly history: 'exists' | 'read' };
   /** The database's size (pg_database_size), asked from this host. */
@@ -87,6 +89,8 @@ export interface PreflightFacts extends HostFacts {
   readonly fetch?: Answer<object>;
   readonly plan?: Answer<PlanFacts>;
   readonly releases?: string[];
+  /** The tags the host's repository has ([] when they could not be read: the caller fetches). */
+  readonly localTags?: string[];
   /** `lock.status`'s answer (`free` or a `held ...` block), or null when it could not be read. */
   readonly lock?: string | null;
   readonly history?: Answer<{ readonly exists: boolean; readonly text: string }>;
@@ -113,6 +117,7 @@ export function preflightFor(env: LoadedEnvironment, ask: FactsAsk = {}): Comman
     ...(ask.fetch ? { fetch: releasesMode ? releases.prepareRepo(p, app.repo) : git.fetchTags(app.path) } : {}),
     ...(ask.planTag ? { plan: { workTree: dir, gitDir, tag: ask.planTag, ...(app.migrationsDir ? { migrationsDir: app.migrationsDir } : {}) } } : {}),
     ...(ask.releases && releasesMode ? { releasesDir: p.releases } : {}),
+    ...(ask.localTags ? { localTags: gitDir } : {}),
     ...(ask.state ? { state: ask.state } : {}),
     ...(ask.db && database ? { db: { target: database, ...(secret(env, database.password) !== undefined ? { password: secret(env, database.password)! } : {}) } } : {}),
   });
@@ -190,6 +195,10 @@ function askedFacts(ask: FactsAsk, section: (name: string) => SectionOutput | un
     out.remoteTag = !r ? { ok: false, why: cut } : r.code === 0 ? { ok: true } : { ok: false, missing: r.code === 2, why: gitFailure(r) };
   }
   if (ask.fetch) out.fetch = answer('fetch', (r) => (r.code === 0 ? { ok: true } : { ok: false, why: gitFailure(r) }));
+  if (ask.localTags) {
+    const r = section('tags');
+    out.localTags = r?.code === 0 ? r.out.split('\n').filter(Boolean) : [];
+  }
   if (ask.planTag) {
     out.plan = answer<PlanFacts>('log', (r) => {
       if (r.code !== 0) return { ok: false, why: lastLine(r.out) || `exit ${r.code}` };
