@@ -4,7 +4,7 @@
  * record that cannot be written, the state host (pinned, moved, gone), the rollback target read
  * again under the lock, and dry-runs that come from the real graph.
  */
-import { rmSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { command, sh } from '../../tasks/lib/commands/shell.ts';
@@ -31,6 +31,19 @@ async function until(cond: () => Promise<boolean> | boolean, ms = 120_000): Prom
 
 function terminalEnv(fleet: DeployFleet): NodeJS.ProcessEnv {
   return { ...process.env, CUTOVER_ENVIRONMENTS_DIR: fleet.envDir, SBX_SSH_KEY: fleet.fleet.clientKeyPath, SBX_DB_PASSWORD: 'not-needed-trust-auth', NO_COLOR: '1' };
+}
+
+/** Is a process running `file` in folder `cwd` (read from /proc: no process started to ask)? */
+function running(file: string, cwd: string): boolean {
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .some((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(file) && readlinkSync(`/proc/${pid}/cwd`) === cwd;
+      } catch {
+        return false; // gone meanwhile, or not ours to read
+      }
+    });
 }
 
 const tsx = path.join(REPO_ROOT, 'node_modules/.bin/tsx');
@@ -175,6 +188,43 @@ describe('rollback', () => {
     const status = await f.task(['status']);
     expect(status.stdout).toMatch(/rollback goes back to \(nothing before it\)/);
   });
+});
+
+describe('the terminal going away', () => {
+  it('a deploy whose terminal hangs up mid-run goes on to its end: deployed, verified, recorded, the lock released; the report says the output was lost', async () => {
+    f = await startDeployFleet();
+    const fleet = f;
+    // the terminal closes once the work has begun (as a dropped SSH session to the bastion): the
+    // session gets SIGHUP, and every later write to the terminal fails
+    const r = await runInTerminal([tsx, taskFile('deploy'), 'v1.1.0', '--env', 'sbx', '--yes'], { cwd: f.dir, env: terminalEnv(f), hangUpWhen: (out) => out.includes('Check out v1.1.0') });
+    expect(r.code).toBeNull(); // `script` killed: what the terminal saw stops there
+    expect(r.raw).not.toContain('DONE');
+    await until(async () => (await hostHistory(fleet)).at(-1)?.type === 'finished', 120_000);
+    expect((await hostHistory(f)).at(-1)).toMatchObject({ type: 'finished', task: 'deploy', result: 'deployed', live: 'v1.1.0' });
+    expect(await tagOn(f)).toBe('v1.1.0');
+    await until(async () => (await lockFile(fleet)) === null, 30_000);
+    const reports = path.join(f.backupDir, 'reports');
+    await until(() => readdirSync(reports).some((n) => n.endsWith('.json') && n.includes('_deploy_')), 30_000);
+    const report = JSON.parse(readFileSync(path.join(reports, readdirSync(reports).find((n) => n.endsWith('.json') && n.includes('_deploy_'))!), 'utf8'));
+    expect(report.verdict).toBe('deployed');
+    expect(JSON.stringify(report), JSON.stringify(report.notes ?? report)).toMatch(
+      // whichever came first: the hangup signal, or a write to the closed terminal
+      /(the terminal hung up \(SIGHUP\)|standard (output|error) failed \(EIO\)) at [0-9T:.-]+Z: the run went on to its end without showing its output/,
+    );
+  }, 300_000);
+
+  it('a hangup at the typed confirmation changes nothing, and the process ends', async () => {
+    f = await startDeployFleet({ extra: 'policy: { autoRollback: true, confirm: true },' });
+    expect((await f.task(['deploy', 'v1.1.0', '--yes'])).code).toBe(0);
+    const before = (await hostHistory(f)).length;
+    const r = await runInTerminal([tsx, taskFile('rollback'), '--env', 'sbx'], { cwd: f.dir, env: terminalEnv(f), hangUpWhen: (out) => out.includes('Type "sbx" to go ahead') });
+    expect(r.code, r.raw).toBeNull();
+    // the task's process ends by itself (no handle is left once its terminal closed)
+    await until(() => !running(taskFile('rollback'), f!.dir), 30_000);
+    expect((await hostHistory(f)).length).toBe(before);
+    expect(await lockFile(f)).toBeNull();
+    expect(await tagOn(f)).toBe('v1.1.0');
+  }, 300_000);
 });
 
 describe('host filters', () => {

@@ -16,7 +16,18 @@ export interface TerminalRun {
   readonly raw: string;
 }
 
-export async function runInTerminal(argv: readonly string[], o: { cwd: string; env: NodeJS.ProcessEnv; cols?: number; rows?: number; input?: (write: (s: string) => void, output: () => string) => void }): Promise<TerminalRun> {
+export async function runInTerminal(
+  argv: readonly string[],
+  o: {
+    cwd: string;
+    env: NodeJS.ProcessEnv;
+    cols?: number;
+    rows?: number;
+    input?: (write: (s: string) => void, output: () => string) => void;
+    /** Closes the terminal (SIGKILL to `script`: the kernel hangs up its session, as a dropped SSH session does) once the output so far passes this. */
+    hangUpWhen?: (output: string) => boolean;
+  },
+): Promise<TerminalRun> {
   const cols = o.cols ?? 160;
   const rows = o.rows ?? 50;
   const cmd = `stty cols ${cols} rows ${rows}; exec ${argv.map(quote).join(' ')}`;
@@ -25,6 +36,13 @@ export async function runInTerminal(argv: readonly string[], o: { cwd: string; e
   child.stdout.on('data', (d: Buffer) => chunks.push(d));
   child.stderr.on('data', (d: Buffer) => chunks.push(d));
   o.input?.((s) => child.stdin.write(s), () => Buffer.concat(chunks).toString('utf8'));
+  if (o.hangUpWhen) {
+    const check = () => {
+      if (o.hangUpWhen!(Buffer.concat(chunks).toString('utf8'))) child.kill('SIGKILL');
+      else child.stdout.once('data', check);
+    };
+    child.stdout.once('data', check);
+  }
   const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
   const raw = Buffer.concat(chunks).toString('utf8');
   return { code, lines: await render(raw, cols, rows), raw };

@@ -4,11 +4,13 @@
  */
 import { ConfigError, CutoverError, ExitCode, exitCodeFor } from '../base/errors.ts';
 import { helpText, parse, type ParsedArgs, type TaskSpec } from './args.ts';
+import { outliveTheTerminal } from '../base/terminal-loss.ts';
 
 export type TaskBody = (args: ParsedArgs) => Promise<ExitCode>;
 
 export async function main(spec: TaskSpec, load: () => Promise<TaskBody>, argv = process.argv.slice(2)): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  outliveTheTerminal();
   try {
     const args = parse(spec, argv);
     if (args.values.help) {

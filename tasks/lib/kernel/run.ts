@@ -13,6 +13,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { CutoverError, ExitCode, UsageError } from '../base/errors.ts';
 import { newRunId } from '../base/run.ts';
+import { terminalLost } from '../base/terminal-loss.ts';
 import { flag, str, type ParsedArgs } from '../cli/args.ts';
 import { filterHosts, hostFilterFrom } from '../cli/host-filter.ts';
 import { chooseEnvironment, loadEnvironment, secretValues, type LoadedEnvironment } from '../config/load.ts';
@@ -287,6 +288,8 @@ async function dryRun<C extends KernelCtx>(ctx: C, proc: Procedure<C>, list: Lis
 
 /** Summary, report, end notification, --json; nothing here can change the exit code. */
 async function finish<C extends KernelCtx>(ctx: C, proc: Procedure<C>, r: RunResult, hold: LockHold | null): Promise<ExitCode> {
+  const lost = terminalLost();
+  if (lost) ctx.notes.push(`${lost}: the run went on to its end without showing its output; this report and the history hold what it did`);
   const summary = proc.summary(ctx, r);
   ctx.print(`\n${summary}`);
   let report: { jsonPath: string; mdPath: string } | null = null;
