@@ -53,7 +53,8 @@ export function deployTasks(ctx: RunCtx, hooks: DeployHooks): ListrTask<RunCtx>[
           [
             ...(hooks.backup ? [{ title: 'Backup of the database', task: timed('backup', (c: RunCtx, t: T) => hooks.backup!(c, t)) }] : []),
             hostStep<RunCtx, HostRun>({
-              title: releasesMode ? `New release folders for ${ctx.tag}, installed` : `Fetch ${ctx.tag}`,
+              // in place the preflight fetched already (a rollback: listed what the hosts have); the step fetches only where it did not
+              title: releasesMode ? `New release folders for ${ctx.tag}, installed` : `${ctx.tag} on every host`,
               step: 'prepare',
               hosts: () => ctx.hosts,
               hostTitle: (h) => h.host.name,
