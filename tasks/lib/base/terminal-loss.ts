@@ -9,10 +9,12 @@
 
 /** Where the output went: null while the terminal is there. */
 let lost: string | null = null;
+let installed = false;
 
 /** Keeps this process alive when its terminal or the reader of its output goes away (once per process). */
 export function outliveTheTerminal(): void {
-  if (process.listenerCount('SIGHUP') > 0) return;
+  if (installed) return;
+  installed = true;
   process.on('SIGHUP', () => {
     lost ??= `the terminal hung up (SIGHUP) at ${new Date().toISOString()}`;
   });

@@ -12,7 +12,7 @@ import { gitFailure } from '../probes/host-facts.ts';
 import type { HostRun, RunCtx } from './context.ts';
 
 /** Does this host have the target already (the preflight's listing)? */
-export function hasTarget(ctx: RunCtx, h: HostRun): boolean {
+function hasTarget(ctx: RunCtx, h: HostRun): boolean {
   const releasesMode = ctx.env.config.app.strategy === 'releases';
   // releases: a folder of the target is reused as it is, without the repository
   if (releasesMode && (h.facts?.releases ?? []).some((d) => tagOfRelease(d) === ctx.tag)) return true;
