@@ -213,6 +213,13 @@ describe('the terminal going away', () => {
     );
   }, 300_000);
 
+  it('a watcher with nobody to watch stops: verify --watch ends when its terminal hangs up', async () => {
+    f = await startDeployFleet();
+    const r = await runInTerminal([tsx, taskFile('verify'), '--env', 'sbx', '--watch', '1s'], { cwd: f.dir, env: terminalEnv(f), hangUpWhen: (out) => out.includes('health') });
+    expect(r.code).toBeNull();
+    await until(() => !running(taskFile('verify'), f!.dir), 30_000); // before: it would have polled the hosts every second, for ever
+  }, 300_000);
+
   it('a hangup at the typed confirmation changes nothing, and the process ends', async () => {
     f = await startDeployFleet({ extra: 'policy: { autoRollback: true, confirm: true },' });
     expect((await f.task(['deploy', 'v1.1.0', '--yes'])).code).toBe(0);

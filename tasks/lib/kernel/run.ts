@@ -13,7 +13,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { CutoverError, ExitCode, UsageError } from '../base/errors.ts';
 import { newRunId } from '../base/run.ts';
-import { terminalLost } from '../base/terminal-loss.ts';
+import { holdThroughTerminalLoss, terminalLost } from '../base/terminal-loss.ts';
 import { flag, str, type ParsedArgs } from '../cli/args.ts';
 import { filterHosts, hostFilterFrom } from '../cli/host-filter.ts';
 import { chooseEnvironment, loadEnvironment, secretValues, type LoadedEnvironment } from '../config/load.ts';
@@ -78,6 +78,15 @@ async function environmentHosts(env: LoadedEnvironment, signal: AbortSignal): Pr
 }
 
 export async function runChanging<C extends KernelCtx>(args: ParsedArgs, spec: ChangingTask<C>): Promise<ExitCode> {
+  const held = holdThroughTerminalLoss(); // from here to the report: a lost terminal never stops it half-way
+  try {
+    return await changing(args, spec);
+  } finally {
+    held();
+  }
+}
+
+async function changing<C extends KernelCtx>(args: ParsedArgs, spec: ChangingTask<C>): Promise<ExitCode> {
   const flags = kernelFlags(args);
   const renderer = chooseRenderer(str(args, 'renderer'), process.env);
   const env = await loadEnvironment(chooseEnvironment(str(args, 'env'), process.env));
