@@ -1,4 +1,5 @@
 /** rollback, end to end over SSH: default target, refusals, database restore, the releases strategy. */
+import { execFileSync } from 'node:child_process';
 import { readFileSync, renameSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { command, sh } from '../../tasks/lib/commands/shell.ts';
@@ -56,7 +57,7 @@ describe('rollback (in-place)', () => {
     expect(safety.rowCounts['public.messages']).toBe(1);
   });
 
-  it('needs no git remote for a tag the host has; fetches one it lacks; refuses when that fetch fails (exit 2, nothing changed)', async () => {
+  it('needs no git remote for a tag the host has; fetches one it lacks (--dry-run says it would); refuses when that fetch fails, or the remote lacks it too (exit 2, nothing changed)', async () => {
     expect((await f.task(['deploy', 'v1.1.0'])).code).toBe(0);
     renameSync(f.origin, `${f.origin}.down`); // as an unreachable git host: any fetch fails
     try {
@@ -78,7 +79,21 @@ describe('rollback (in-place)', () => {
     } finally {
       renameSync(`${f.origin}.down`, f.origin);
     }
-    // the remote back: the tag the host lacks is fetched before the lock, and the rollback goes on
+    // the remote back: --dry-run says it would fetch; a remote without the tag either refuses (exit 2)
+    const dry = await f.task(['rollback', 'v1.1.0', '--dry-run']);
+    expect(dry.code, dry.stdout + dry.stderr).toBe(0);
+    expect(dry.stdout).toContain(`host1: v1.1.0 is not on the host: it would be fetched from ${f.origin}`);
+    const tagObject = execFileSync('git', ['-C', f.origin, 'rev-parse', 'refs/tags/v1.1.0'], { encoding: 'utf8' }).trim();
+    execFileSync('git', ['-C', f.origin, 'update-ref', '-d', 'refs/tags/v1.1.0']);
+    try {
+      const nowhere = await f.task(['rollback', 'v1.1.0']);
+      expect(nowhere.code, nowhere.stdout + nowhere.stderr).toBe(2);
+      expect(nowhere.stderr).toContain(`host1: v1.1.0 is not on the host, nor on ${f.origin} (fetched; \`git -C ${APP} rev-parse --quiet --verify --end-of-options 'refs/tags/v1.1.0^{commit}'\` exited 1)`);
+      expect(await tagOn(f)).toBe('v1.0.0');
+    } finally {
+      execFileSync('git', ['-C', f.origin, 'update-ref', 'refs/tags/v1.1.0', tagObject]);
+    }
+    // and with the tag on the remote again, it is fetched before the lock, and the rollback goes on
     const fetched = await f.task(['rollback', 'v1.1.0']);
     expect(fetched.code, fetched.stdout + fetched.stderr).toBe(0);
     expect(fetched.stdout).toContain(`host1: v1.1.0 is not on the host: fetched from ${f.origin}`);
