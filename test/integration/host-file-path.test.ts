@@ -54,4 +54,16 @@ describe('hostFilePath', () => {
     // without the mount, the same path on this machine is the empty folder beside it
     expect(await new LocalLogPlace(path.join(logs, 'predictions_{date}.jsonl')).list()).toEqual([]);
   });
+
+  it('a daily file that is itself an absolute link into the shared path: followed in the host folder', async () => {
+    const v2 = path.join(source, 'app', 'releases', 'v2');
+    writeFileSync(path.join(v2, 'kept.jsonl'), '{"n":3}\n');
+    writeFileSync(path.join(shared, 'app', 'releases', 'v2', 'kept.jsonl'), '{"n":"not this host"}\n{"n":0}\n');
+    symlinkSync(path.join(shared, 'app', 'releases', 'v2', 'kept.jsonl'), path.join(v2, 'logs', 'predictions_2026-12-02.jsonl'));
+    const logs = path.join(shared, 'app', 'logs');
+    const place = new LocalLogPlace(path.join(logs, 'predictions_{date}.jsonl'), mount);
+    expect(await place.list()).toEqual(expect.arrayContaining([{ name: 'predictions_2026-12-02.jsonl', size: 8 }]));
+    expect(place.pathOf('predictions_2026-12-02.jsonl')).toBe(path.join(v2, 'kept.jsonl'));
+    expect(place.pathOf('predictions_2026-12-01.jsonl')).toBe(path.join(v2, 'logs', 'predictions_2026-12-01.jsonl'));
+  });
 });

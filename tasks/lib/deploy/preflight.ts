@@ -28,8 +28,6 @@ export interface PreflightOptions {
   readonly history?: 'exists' | 'read';
   /** The release folders there are (rollback reuses one). */
   readonly releases?: boolean;
-  /** Fetch the tags in the same round trip (real runs; a deploy always does). */
-  readonly fetch?: boolean;
   /**
    * rollback: the tags each host has, instead of a fetch. The git host may be what is down at 3 a.m.;
    * the procedure fetches its target only on a host that lacks it (./target-tags.ts).
@@ -86,7 +84,7 @@ function askOf(ctx: RunCtx, h: HostRun, o: PreflightOptions): FactsAsk {
   return {
     ...(o.needTag ? { remoteTag: ctx.tag, planTag: first ? ctx.tag : undefined } : {}),
     // touches nothing live (objects and tags); --dry-run runs the read-only form
-    fetch: (o.needTag || !!o.fetch) && !ctx.dryRun,
+    fetch: o.needTag && !ctx.dryRun,
     // releases: the folders there are (a rollback reuses one; the prune after a run needs no listing)
     releases: o.releases ?? ctx.env.config.app.strategy === 'releases',
     ...(o.localTags ? { localTags: true } : {}),

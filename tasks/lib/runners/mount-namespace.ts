@@ -66,6 +66,11 @@ const MAX_LINKS = 40;
  * hostPath. A part that does not exist ends the walk: the rest is mapped as it is written.
  */
 export async function hostFilePath(mount: HostMount, p: string): Promise<string> {
+  return hostPath(mount, await hostRealPath(mount, p));
+}
+
+/** The path as the host resolves it (every link followed, in the host's view); see hostFilePath. */
+export async function hostRealPath(mount: HostMount, p: string): Promise<string> {
   const todo = path.resolve(p).split('/').filter(Boolean);
   let at = '/'; // the host's view, resolved so far
   let links = 0;
@@ -77,12 +82,12 @@ export async function hostFilePath(mount: HostMount, p: string): Promise<string>
       continue;
     }
     const next = path.join(at, part);
-    let target: string;
     // the shared path itself is the bind mount, a folder in the host's view (even if the source is a link here)
     if (next === path.resolve(mount.target)) {
       at = next;
       continue;
     }
+    let target: string;
     try {
       target = await readlink(hostPath(mount, next));
     } catch (err) {
@@ -91,12 +96,12 @@ export async function hostFilePath(mount: HostMount, p: string): Promise<string>
         at = next; // not a link
         continue;
       }
-      if (code === 'ENOENT' || code === 'ENOTDIR') return hostPath(mount, path.join(next, ...todo));
+      if (code === 'ENOENT' || code === 'ENOTDIR') return path.join(next, ...todo);
       throw err;
     }
     if (++links > MAX_LINKS) throw new CutoverError(`${p}: more than ${MAX_LINKS} symbolic links (a loop?)`);
     todo.unshift(...target.split('/').filter(Boolean));
     if (path.isAbsolute(target)) at = '/';
   }
-  return hostPath(mount, at);
+  return at;
 }

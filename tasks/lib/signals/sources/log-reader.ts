@@ -6,10 +6,10 @@
  * lines are consumed; the unfinished last line waits for the next read.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { lstat, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { hostFilePath, type HostMount } from '../../runners/mount-namespace.ts';
+import { hostFilePath, hostPath, hostRealPath, type HostMount } from '../../runners/mount-namespace.ts';
 import type { Runner } from '../../runners/types.ts';
 import { lastLines } from '../../runners/run.ts';
 import { CutoverError } from '../../base/errors.ts';
@@ -169,7 +169,9 @@ export class LocalLogPlace implements LogPlace {
 
   async list(): Promise<LogFile[]> {
     const { dir: logDir, prefix, suffix, dated } = splitLogPath(this.logPath);
-    const dir = this.mount ? await hostFilePath(this.mount, logDir) : logDir;
+    // the folder resolved once per listing, in the host's view; a file walks again only if it is a link itself
+    const hostDir = this.mount ? await hostRealPath(this.mount, logDir) : logDir;
+    const dir = this.mount ? hostPath(this.mount, hostDir) : logDir;
     let names: string[];
     try {
       names = dated ? (await readdir(dir)).filter((n) => n.startsWith(prefix) && n.endsWith(suffix)) : [prefix];
@@ -180,7 +182,8 @@ export class LocalLogPlace implements LogPlace {
     this.found.clear();
     const out: LogFile[] = [];
     for (const name of names) {
-      const at = this.mount ? await hostFilePath(this.mount, path.join(logDir, name)) : path.join(dir, name);
+      let at = path.join(dir, name);
+      if (this.mount && (await lstat(at).catch(() => null))?.isSymbolicLink()) at = await hostFilePath(this.mount, path.join(hostDir, name));
       const s = await stat(at).catch(() => null);
       if (!s?.isFile()) continue;
       this.found.set(name, at);
