@@ -54,7 +54,7 @@ describe('the local canary fleet', () => {
     const files = f.nginx;
     const before = existsSync(files.accessLog) ? f.upstreams().length : 0;
     expect(await f.chats(30)).toEqual(Array(30).fill(200));
-    const lines = f.upstreams(before);
+    const lines = await f.logged(before, 30);
     expect(lines.every((l) => l.status === 200 && l.uri === '/api/v1/conversation/chat')).toBe(true);
     expect(f.tally(lines)).toEqual({ 'sandbox-a': 10, 'sandbox-b': 10, 'sandbox-c': 10 });
 
@@ -82,7 +82,7 @@ describe('the local canary fleet', () => {
     for (let i = 0; i < 200 && old.some(isRunning); i++) await new Promise((res) => setTimeout(res, 25)); // the old worker is gone
     const mark = f.upstreams().length;
     await f.chats(40);
-    expect(f.tally(f.upstreams(mark))).toEqual({ 'sandbox-a': 20, 'sandbox-b': 10, 'sandbox-c': 10 });
+    expect(f.tally(await f.logged(mark, 40))).toEqual({ 'sandbox-a': 20, 'sandbox-b': 10, 'sandbox-c': 10 });
     expect(nginxMasterPid(files)).toBe(master);
   });
 

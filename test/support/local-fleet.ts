@@ -17,6 +17,7 @@ import { portFree } from '../../sandbox/provision.ts';
 import { REPO_ROOT } from '../../tasks/lib/config/load.ts';
 import { trackHostRoot, trackProcess, untrackHostRoot } from './processes.ts';
 import { taskProcess } from './task-process.ts';
+import { until } from './until.ts';
 
 export const exec = promisify(execFile);
 
@@ -111,6 +112,12 @@ export default env;
   upstreams(from = 0): AccessLine[] {
     if (!existsSync(this.nginx.accessLog)) return [];
     return readFileSync(this.nginx.accessLog, 'utf8').split('\n').filter(Boolean).slice(from).map((l) => JSON.parse(l) as AccessLine);
+  }
+
+  /** The `n` access-log lines from line `from`, once nginx has written them: it logs a request after its response has gone, so a client can read the log before its own last line is there. */
+  async logged(from: number, n: number): Promise<AccessLine[]> {
+    await until(() => this.upstreams(from).length >= n, `${n} lines in ${this.nginx.accessLog} (from line ${from})`, 10_000);
+    return this.upstreams(from);
   }
 
   /** Requests per host name. */
