@@ -34,6 +34,21 @@ describe('connectSnapshotSession', () => {
     await until(async () => (await sessions()) === 0);
   });
 
+  it('finish answers with the counts once their end marker is read, without waiting for the session to end', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let ended = false;
+    // the real runner, whose result is handed over only when the test says: the session "has not ended" until then
+    const held = Object.create(local, {
+      exec: { value: (...a: Parameters<LocalRunner['exec']>) => local.exec(...a).then(async (r) => (await gate, (ended = true), r)) },
+    }) as LocalRunner;
+    const session = await connectSnapshotSession(held, db, undefined, new AbortController().signal).begin(new AbortController().signal);
+    expect(await session.finish()).toEqual({ 'public.t': 20 });
+    expect(ended).toBe(false);
+    release();
+    await until(async () => ended && (await sessions()) === 0);
+  });
+
   it('dropped without being begun: psql ends, its connection closes, nothing was exported', async () => {
     const pending = connectSnapshotSession(local, db, undefined, new AbortController().signal);
     await until(async () => (await sessions()) === 1);

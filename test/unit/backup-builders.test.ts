@@ -32,7 +32,7 @@ describe('pg backup builders (exact strings)', () => {
     expect([s.script, s.stdin, s.redact, s.readOnly]).toEqual([`${PW}psql -X -w -q -At -v ON_ERROR_STOP=1 ${CONN}`, 'pw1\n', ['pw1'], undefined]);
     expect(SNAPSHOT_SQL).toEqual({
       open: "begin isolation level repeatable read, read only;\nselect 'snapshot' || E'\\t' || pg_export_snapshot() || E'\\t' || current_setting('server_version');\n",
-      counts: `${ROW_COUNTS_SQL};\n`,
+      counts: `${ROW_COUNTS_SQL};\nselect 'counted';\n`,
       close: 'commit;\n',
     });
     expect(parseSnapshotLine('snapshot\t00000003-0000001B-1\t15.18 (Debian 15.18-0+deb12u1)')).toEqual({ snapshot: '00000003-0000001B-1', serverVersion: '15.18 (Debian 15.18-0+deb12u1)' });

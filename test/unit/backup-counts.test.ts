@@ -35,9 +35,24 @@ describe('RowCountSink (counts parsed as they stream)', () => {
     const early = new RowCountSink({ header: true });
     await feed(early, '', 1);
     await expect(early.header).rejects.toThrow('the session ended before it exported a snapshot');
+    expect(sink.isCounted).toBe(false);
     const wrong = new RowCountSink({ header: true });
     await feed(wrong, 'public.a\t4\n', 100);
     await expect(wrong.header).rejects.toThrow('expected the snapshot line first, got "public.a\\t4"');
+  });
+
+  it('with a header, the marker line ends the counts: `counted` resolves; a line after it is a problem; without a header it is not a count', async () => {
+    const sink = new RowCountSink({ header: true });
+    sink.write('snapshot\t00000003-0000001B-1\t15\npublic.a\t4\ncoun');
+    expect(sink.isCounted).toBe(false);
+    sink.write('ted\n');
+    await sink.counted;
+    expect([sink.isCounted, sink.counts, sink.problem]).toEqual([true, { 'public.a': 4 }, null]);
+    await feed(sink, 'public.b\t1\n', 100);
+    expect([sink.problem, sink.counts]).toEqual(['unexpected output after the counts: "public.b\\t1"', { 'public.a': 4 }]);
+    const plain = new RowCountSink();
+    await feed(plain, 'public.a\t4\ncounted\n', 100);
+    expect([plain.isCounted, plain.problem]).toEqual([false, 'unexpected row count line: "counted"']);
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import { StringDecoder } from 'node:string_decoder';
 import { Writable } from 'node:stream';
-import { parseRowCountLine, parseSnapshotLine, pg, type PgTarget } from '../commands/pg.ts';
+import { COUNTED_LINE, parseRowCountLine, parseSnapshotLine, pg, type PgTarget } from '../commands/pg.ts';
 import { display } from '../commands/shell.ts';
 import type { ExecOptions, ExecResult, Runner } from '../runners/types.ts';
 
@@ -14,8 +14,9 @@ export type RowCounts = Readonly<Record<string, number>>;
 /**
  * A Writable for a runner's `sink`: every complete line is parsed as it arrives. With
  * `header: true` the first line must be the snapshot line (SNAPSHOT_SQL.open): `header` resolves
- * with it as soon as it is read. A malformed line is kept in `problem` (never thrown: the stream
- * must keep draining so the command can end), and later lines are ignored.
+ * with it as soon as it is read; then `counted` resolves at COUNTED_LINE, the end of the counts. A
+ * malformed line is kept in `problem` (never thrown: the stream must keep draining so the command
+ * can end), and later lines are ignored.
  */
 export class RowCountSink extends Writable {
   readonly counts: Record<string, number> = {};
@@ -23,16 +24,25 @@ export class RowCountSink extends Writable {
   problem: string | null = null;
   /** Resolves with the snapshot line; rejects when the output ends (or is malformed) before it. */
   readonly header: Promise<{ snapshot: string; serverVersion: string }>;
+  /** With `header`: resolves at COUNTED_LINE (every count is in `counts`); never when the output ends first. */
+  readonly counted: Promise<void>;
+  private settleCounted!: () => void;
+  /** COUNTED_LINE was read. */
+  isCounted = false;
   private readonly decoder = new StringDecoder('utf8');
   private partial = '';
   private wantHeader: boolean;
+  /** The snapshot session's output: a header line, the counts, COUNTED_LINE. */
+  private readonly session: boolean;
   private settleHeader!: { resolve: (h: { snapshot: string; serverVersion: string }) => void; reject: (e: Error) => void };
 
   constructor(opts: { header?: boolean } = {}) {
     super();
     this.wantHeader = opts.header === true;
+    this.session = this.wantHeader;
     this.header = new Promise((resolve, reject) => (this.settleHeader = { resolve, reject }));
     this.header.catch(() => undefined); // a caller that never asks for it is not an unhandled rejection
+    this.counted = new Promise((resolve) => (this.settleCounted = resolve));
     if (!this.wantHeader) this.settleHeader.reject(new Error('no header expected'));
   }
 
@@ -63,6 +73,14 @@ export class RowCountSink extends Writable {
       if (h) return this.settleHeader.resolve(h);
       this.problem = `expected the snapshot line first, got ${JSON.stringify(text.slice(0, 200))}`;
       return this.settleHeader.reject(new Error(this.problem));
+    }
+    if (this.isCounted) {
+      this.problem = `unexpected output after the counts: ${JSON.stringify(text.slice(0, 200))}`;
+      return;
+    }
+    if (this.session && text === COUNTED_LINE) {
+      this.isCounted = true;
+      return this.settleCounted();
     }
     try {
       const [name, n] = parseRowCountLine(text);

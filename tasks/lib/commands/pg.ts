@@ -60,9 +60,13 @@ export const SNAPSHOT_SQL = {
   open:
     'begin isolation level repeatable read, read only;\n' +
     "select 'snapshot' || E'\\t' || pg_export_snapshot() || E'\\t' || current_setting('server_version');\n",
-  counts: `${ROW_COUNTS_SQL};\n`,
+  // the marker line after the counts says they are all there: the run goes on without waiting for the session to end
+  counts: `${ROW_COUNTS_SQL};\nselect 'counted';\n`,
   close: 'commit;\n',
 } as const;
+
+/** The line SNAPSHOT_SQL.counts ends with (a count line always holds a tab; this one none). */
+export const COUNTED_LINE = 'counted';
 
 /** `snapshot<TAB>00000003-0000001B-1<TAB>15.18 (Debian ...)` -> its parts, or null when the line is not that. */
 export function parseSnapshotLine(line: string): { snapshot: string; serverVersion: string } | null {
