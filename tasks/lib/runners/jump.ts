@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { NodeSSH } from 'node-ssh';
 import { CutoverError, HostKeyError, HostUnreachableError } from '../base/errors.ts';
 import { verifyHostKey } from './host-key.ts';
+import { hangUp } from './hang-up.ts';
 import { hostEntryName } from './known-hosts.ts';
 import { credentials, type ConnectionOptions, type SshAuth } from './ssh-auth.ts';
 
@@ -73,7 +74,7 @@ export class JumpChain {
   }
 
   close(): void {
-    for (const c of this.clients.reverse()) c.dispose();
+    for (const c of this.clients.reverse()) hangUp(c);
     this.clients = [];
   }
 

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { display, killTagged, wrapForBash, type Command } from '../commands/shell.ts';
 import { CutoverError, ExitCode, HostKeyError, HostUnreachableError } from '../base/errors.ts';
 import { verifyHostKey, type HostKeyPolicy } from './host-key.ts';
+import { hangUp } from './hang-up.ts';
 import { jumpFailure, type JumpChain } from './jump.ts';
 import { credentials } from './ssh-auth.ts';
 import { hostEntryName } from './known-hosts.ts';
@@ -292,10 +293,10 @@ export class SshRunner implements Runner {
 
   async close(): Promise<void> {
     this.generation++;
-    this.pending?.dispose(); // a handshake still in progress (prewarm)
+    hangUp(this.pending); // a handshake still in progress (prewarm)
     this.pending = null;
     this.early = null;
-    this.ssh?.dispose();
+    hangUp(this.ssh);
     this.ssh = null;
     if (this.holdsJump) this.opts.jump?.release();
     this.holdsJump = false;
