@@ -3,6 +3,8 @@
 // then; one never begun ends when dropped. Against the test run's real PostgreSQL, psql run by bash here.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { connectPostgres } from '../../sandbox/postgres.ts';
+import { Writable } from 'node:stream';
+import { startPendingDump } from '../../tasks/lib/backup/pending-dump.ts';
 import { connectSnapshotSession } from '../../tasks/lib/backup/snapshot.ts';
 import { LocalRunner } from '../../tasks/lib/runners/local.ts';
 
@@ -20,6 +22,45 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await cluster.psql('postgres', `drop database if exists "${DB}" with (force)`);
+});
+
+/** A sink that keeps what it is given, and finishes a little later (as a file on a slow disk would). */
+function collector(): Writable & { text(): string } {
+  const chunks: Buffer[] = [];
+  const w = new Writable({ write: (c: Buffer, _e, done) => void setTimeout(() => (chunks.push(c), done()), 1) }) as Writable & { text(): string };
+  w.text = () => Buffer.concat(chunks).toString('utf8');
+  return w;
+}
+
+describe('startPendingDump: pg_dump started before its snapshot exists', () => {
+  it('dumps exactly the rows of the snapshot it is given, and reports only once its sink has finished', async () => {
+    const dump = startPendingDump(local, db, 'plain', undefined, new AbortController().signal);
+    const pending = connectSnapshotSession(local, db, undefined, new AbortController().signal);
+    await cluster.psql(DB, 'create table d (id int); insert into d select generate_series(1, 3);');
+    const session = await pending.begin(new AbortController().signal);
+    await cluster.psql(DB, 'insert into d select generate_series(4, 9);'); // after the snapshot: not in the dump
+    const sink = collector();
+    const r = await dump.start(session.snapshot, sink, new AbortController().signal);
+    expect([r.code, sink.writableFinished]).toEqual([0, true]);
+    const copy = sink.text().split('\n');
+    const at = copy.findIndex((l) => l.startsWith('COPY public.d '));
+    expect(copy.slice(at + 1, copy.indexOf('\\.', at))).toEqual(['1', '2', '3']);
+    expect((await session.finish())['public.d']).toBe(3);
+    await dump.drop(); // after use: nothing more
+    await cluster.psql(DB, 'drop table d;');
+  });
+
+  it('dropped before its snapshot: the waiting shell exits without running pg_dump', async () => {
+    const before = Number(await cluster.psql('postgres', `select count(*) from pg_stat_activity where application_name = 'pg_dump'`));
+    let result: Promise<unknown> | undefined;
+    const spy = Object.create(local, {
+      exec: { value: (...a: Parameters<LocalRunner['exec']>) => ((result = local.exec(...a)), result) },
+    }) as LocalRunner;
+    const dump = startPendingDump(spy, db, 'custom', undefined, new AbortController().signal);
+    await dump.drop();
+    expect(await result).toMatchObject({ code: 1, stdout: '', stderr: '' }); // `read` found no line; pg_dump never started
+    expect(Number(await cluster.psql('postgres', `select count(*) from pg_stat_activity where application_name = 'pg_dump'`))).toBe(before);
+  });
 });
 
 describe('connectSnapshotSession', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DUMP_OPTIONS, parseRowCounts, parseSnapshotLine, pg, pgRestore, ROW_COUNTS_SQL, SNAPSHOT_SQL, USER_TABLES_SQL } from '../../tasks/lib/commands/pg.ts';
 import { display } from '../../tasks/lib/commands/shell.ts';
-import { backupPlan, SNAPSHOT_PLACEHOLDER } from '../../tasks/lib/backup/dump.ts';
+import { backupPlan } from '../../tasks/lib/backup/dump.ts';
 import { backupBaseName, compactTimestamp, dumpExtension, manifestPathFor, tagForFileName } from '../../tasks/lib/backup/names.ts';
 
 const db = { name: 'harena', host: '127.0.0.1', port: 5432, user: 'harena' };
@@ -10,23 +10,21 @@ const PW = 'IFS= read -r PGPASSWORD && export PGPASSWORD && ';
 
 describe('pg backup builders (exact strings)', () => {
   it('dump: custom and plain, to stdout, never prompting; the password on stdin only', () => {
-    expect(pg.dump(db, 'custom').script).toBe(`pg_dump -Fc --no-password ${CONN}`);
+    expect(pg.dump(db, 'custom').script).toBe(`IFS= read -r snapshot && pg_dump -Fc --snapshot="$snapshot" --no-password ${CONN}`);
     // plain SQL drops what it creates first, so psql can restore it into a database that holds data
-    expect(pg.dump(db, 'plain').script).toBe(`pg_dump -Fp --clean --if-exists --no-password ${CONN}`);
+    expect(pg.dump(db, 'plain').script).toBe(`IFS= read -r snapshot && pg_dump -Fp --clean --if-exists --snapshot="$snapshot" --no-password ${CONN}`);
     expect(DUMP_OPTIONS).toEqual({ custom: ['-Fc'], plain: ['-Fp', '--clean', '--if-exists'] });
     const c = pg.dump(db, 'custom', "pa ss'wd");
-    expect(c.script).toBe(`${PW}pg_dump -Fc --no-password ${CONN}`);
+    expect(c.script).toBe(`${PW}IFS= read -r snapshot && pg_dump -Fc --snapshot="$snapshot" --no-password ${CONN}`);
     expect(c.stdin).toBe("pa ss'wd\n");
     expect(c.redact).toEqual(["pa ss'wd"]);
     expect(display(c)).not.toContain("pa ss'wd");
     // a full dump is never run "for real" by --dry-run
     expect(c.readOnly).toBeUndefined();
-    expect(pg.dump({ ...db, name: "it's; rm -rf /" }, 'custom').script).toBe(`pg_dump -Fc --no-password -h 127.0.0.1 -p 5432 -U harena -d 'it'\\''s; rm -rf /'`);
+    expect(pg.dump({ ...db, name: "it's; rm -rf /" }, 'custom').script).toBe(`IFS= read -r snapshot && pg_dump -Fc --snapshot="$snapshot" --no-password -h 127.0.0.1 -p 5432 -U harena -d 'it'\\''s; rm -rf /'`);
   });
 
-  it('dump in an exported snapshot; the session that exports it and counts in it reads its SQL on stdin', () => {
-    expect(pg.dump(db, 'custom', undefined, '00000003-0000001B-1').script).toBe(`pg_dump -Fc --snapshot=00000003-0000001B-1 --no-password ${CONN}`);
-    expect(pg.dump(db, 'plain', 'pw1', 'x y').script).toBe(`${PW}pg_dump -Fp --clean --if-exists --snapshot='x y' --no-password ${CONN}`);
+  it('the session that exports the snapshot and counts in it reads its SQL on stdin (the dump reads the snapshot id there)', () => {
     expect(pg.snapshotSession(db).script).toBe(`psql -X -w -q -At -v ON_ERROR_STOP=1 ${CONN}`);
     const s = pg.snapshotSession(db, 'pw1');
     expect([s.script, s.stdin, s.redact, s.readOnly]).toEqual([`${PW}psql -X -w -q -At -v ON_ERROR_STOP=1 ${CONN}`, 'pw1\n', ['pw1'], undefined]);
@@ -112,8 +110,7 @@ describe('backupPlan (what --dry-run shows)', () => {
     const at = new Date('2025-11-21T21:13:05Z');
     const p = backupPlan({ db, password: 'pw1', format: 'custom', dir: '/srv/backups/staging', fromTag: 'v1', toTag: 'v2', now: at });
     expect(p.dumpPath).toBe('/srv/backups/staging/20251121T211305Z_v1_to_v2.dump');
-    expect(p.onHost.map((c) => c.script)).toEqual([pg.snapshotSession(db, 'pw1').script, `${PW}pg_dump -Fc --snapshot='<snapshot>' --no-password ${CONN}`]);
-    expect(SNAPSHOT_PLACEHOLDER).toBe('<snapshot>');
+    expect(p.onHost.map((c) => c.script)).toEqual([pg.snapshotSession(db, 'pw1').script, `${PW}IFS= read -r snapshot && pg_dump -Fc --snapshot="$snapshot" --no-password ${CONN}`]);
     expect(p.sessionReads).toEqual([SNAPSHOT_SQL.open, SNAPSHOT_SQL.counts, SNAPSHOT_SQL.close]);
     expect(p.here.map((c) => c.script)).toEqual(['pg_restore -f /dev/null']);
     expect(p.here[0]!.readOnly).toBe(true);

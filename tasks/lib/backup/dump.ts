@@ -22,6 +22,7 @@ import { HashingFileSink } from './file-sink.ts';
 import { VERIFIED_BY, writeManifest, type BackupManifest } from './manifest.ts';
 import { backupBaseName, dumpExtension, manifestPathFor, MANIFEST_EXT, PARTIAL_SUFFIX } from './names.ts';
 import { verifyBackup, type VerifyResult } from './integrity.ts';
+import { startPendingDump, type PendingDump } from './pending-dump.ts';
 import { connectSnapshotSession, type PendingSnapshotSession, type SnapshotSession } from './snapshot.ts';
 import { startStreamRead } from './stream-read.ts';
 
@@ -46,6 +47,8 @@ export interface TakeBackupOptions {
   readonly verify?: boolean;
   /** A snapshot session connected earlier (beside the lock command): begun here instead of a new one. */
   readonly session?: PendingSnapshotSession;
+  /** pg_dump's command started earlier with it, waiting for the snapshot id; started here instead of a new one. */
+  readonly dump?: PendingDump;
   /** Bytes written so far, after each chunk (throttle it yourself). */
   readonly onProgress?: (bytes: number) => void;
 }
@@ -56,9 +59,6 @@ export interface Backup {
   readonly manifest: BackupManifest;
   readonly verification: VerifyResult | null;
 }
-
-/** Stands for the snapshot id in a --dry-run listing (the session exports the real one when it runs). */
-export const SNAPSHOT_PLACEHOLDER = '<snapshot>';
 
 /**
  * What takeBackup would run, for --dry-run: the commands on the host (the first, the snapshot
@@ -76,7 +76,7 @@ export function backupPlan(o: Pick<TakeBackupOptions, 'db' | 'password' | 'forma
   const dumpPath = path.join(o.dir, backupBaseName(o.now ?? new Date(), o.fromTag, o.toTag) + dumpExtension(o.format));
   return {
     dumpPath,
-    onHost: [pg.snapshotSession(o.db, o.password), pg.dump(o.db, o.format, o.password, SNAPSHOT_PLACEHOLDER)],
+    onHost: [pg.snapshotSession(o.db, o.password), pg.dump(o.db, o.format, o.password)],
     sessionReads: [SNAPSHOT_SQL.open, SNAPSHOT_SQL.counts, SNAPSHOT_SQL.close],
     here: o.format === 'custom' ? [pg.readDumpStream()] : [],
     hereReads: o.format === 'custom' ? 'and, as it arrives, into pg_restore here, which reads all of it (then the file is re-hashed from disk):' : 'then its size, sha256 and last lines are checked',
@@ -133,12 +133,13 @@ export async function takeBackup(o: TakeBackupOptions): Promise<Backup> {
   try {
     session = await (o.session ?? connectSnapshotSession(o.runner, o.db, o.password, signal)).begin(signal, settle);
   } catch (err) {
+    await o.dump?.drop();
     return countFailure(err);
   }
-  const dumpCmd = pg.dump(o.db, o.format, o.password, session.snapshot);
-  const shown = display(dumpCmd, [o.password ?? '']);
+  const dump = o.dump ?? startPendingDump(o.runner, o.db, o.format, o.password, signal);
+  const shown = display(dump.command, [o.password ?? '']);
   const started = performance.now();
-  const dumped = await settle(o.runner.exec(dumpCmd, { sink, signal })).then(
+  const dumped = await settle(dump.start(session.snapshot, sink, signal)).then(
     // stopped by our timer: pg_dump may still exit on its own (1, its output cut) before the kill is reported; the cause is the limit
     (r) => ({ r: timedOut && r.code !== 0 ? { ...r, code: null, error: `timed out after ${o.timeoutMs} ms` } : r }),
     (e: unknown) => ({ e: e as Error }),

@@ -103,14 +103,14 @@ export const pg = {
   },
 
   /**
-   * The whole database on standard output, for the runner to stream into a local file. With
-   * `snapshot`, pg_dump reads the data as that exported snapshot sees it (see snapshotSession).
+   * The whole database on standard output, for the runner to stream into a local file, as the
+   * exported snapshot whose id is the next line on standard input sees it (see snapshotSession):
+   * the command can start before the snapshot exists, and pg_dump runs only once it has the id.
    * Not marked readOnly although it changes nothing: dry-run must not run a full dump.
    */
-  dump: (db: PgTarget, format: DumpFormat, password?: string, snapshot?: string): Command => {
+  dump: (db: PgTarget, format: DumpFormat, password?: string): Command => {
     const { prefix, extra } = passwordInput(password);
-    const at = snapshot === undefined ? raw('') : sh`--snapshot=${snapshot} `;
-    return command(sh`${prefix}pg_dump ${DUMP_OPTIONS[format]} ${at}--no-password ${connArgs(db)}`, extra);
+    return command(sh`${prefix}IFS= read -r snapshot && pg_dump ${DUMP_OPTIONS[format]} --snapshot="$snapshot" --no-password ${connArgs(db)}`, extra);
   },
 
   /**

@@ -1,6 +1,7 @@
 /** The one typed context of a deploy or rollback run, filled step by step. */
 import type { Backup } from '../backup/dump.ts';
 import type { PendingSnapshotSession } from '../backup/snapshot.ts';
+import type { PendingDump } from '../backup/pending-dump.ts';
 import type { Deployed } from '../base/run.ts';
 import type { Host } from '../config/schema.ts';
 import type { KernelCtx } from '../kernel/procedure.ts';
@@ -81,6 +82,8 @@ export interface RunCtx extends KernelCtx {
   backupSkipped?: string;
   /** The backup's snapshot session, connected beside the lock command; the backup step begins it. */
   snapshotSession?: PendingSnapshotSession;
+  /** pg_dump's command, started with it and waiting for the snapshot's id (connectBackupSession). */
+  pendingDump?: PendingDump;
   /** Every SSM command this run sent, per host: for on-call to find it in the AWS console. */
   ssmCommands: SsmCommandRecord[];
 }
