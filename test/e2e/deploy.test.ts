@@ -91,7 +91,7 @@ describe('deploy over SSH: one host, a sequence of releases', () => {
     expect(r.stdout).toContain('v1.1.0 -> v1.4.0');
     expect(r.stdout).toContain(`[host1] git -C ${APP} -c advice.detachedHead=false checkout --quiet --detach 'refs/tags/v1.4.0^{commit}'`);
     expect(r.stdout).toContain('[host1] sudo -n systemctl restart -- demo-chat');
-    expect(r.stdout).toMatch(/\[host1\] IFS= read -r PGPASSWORD && export PGPASSWORD && pg_dump /);
+    expect(r.stdout).toMatch(/\[host1\] IFS= read -r PGPASSWORD && export PGPASSWORD && IFS= read -r snapshot && pg_dump .*--snapshot="\$snapshot" /);
     expect(r.stdout).not.toContain('not-needed-trust-auth');
     expect(await tagOn(f)).toBe('v1.1.0');
     expect(await hostHistory(f)).toEqual(before);
