@@ -136,6 +136,7 @@ export async function restart(ctx: RunCtx, h: HostRun, out: Out, opts: { only?: 
   h.restarted = true; // from the restart command on, the services may have changed
   const r = await h.runner.exec(cmd, {
     signal: ctx.signal,
+    thenMore: true, // the verification's command follows: a session opens for it now
     onStdout: (c) => {
       if (!head.includes('\n')) head += c;
       lines = (lines + c).slice(-65_536);

@@ -98,7 +98,8 @@ async function preflightHost(ctx: RunCtx, h: HostRun, o: PreflightOptions): Prom
   const problems: string[] = [];
   let facts: PreflightFacts;
   try {
-    facts = await readHostFacts(ctx.env, h.runner, askOf(ctx, h, o), { signal: ctx.signal });
+    // a real run goes on with commands on every host (the lock or the code): a session opens for them now
+    facts = await readHostFacts(ctx.env, h.runner, askOf(ctx, h, o), { signal: ctx.signal, thenMore: !ctx.dryRun });
   } catch (err) {
     if (err instanceof HostKeyError || err instanceof HostUnreachableError) return [err.detail];
     throw err;

@@ -68,7 +68,8 @@ export class StagedRun {
     const err = lineRedactor(this.o.secrets, (text) => this.lines(text, true));
     const cmd = stagedScript(this.steps);
     void this.runner
-      .exec(cmd, { signal: this.o.signal, onStdout: (c) => out.push(c), onStderr: (c) => err.push(c) })
+      // the restart follows (or, on failure, the commands that put the host back): a session opens for it now
+      .exec(cmd, { signal: this.o.signal, thenMore: true, onStdout: (c) => out.push(c), onStderr: (c) => err.push(c) })
       .then(
         (r) => {
           out.end();

@@ -145,8 +145,8 @@ const lastLine = (t: string) => lastLines(t, 1).trim();
  * the tag it is on, and what `ask` adds. Connection and host-key errors propagate (the first command
  * connects); a host that answered only part of it says so in each missing fact.
  */
-export async function readHostFacts(env: LoadedEnvironment, runner: Runner, ask: FactsAsk = {}, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<PreflightFacts> {
-  const { result, text } = await execWhole(runner, preflightFor(env, ask), { timeoutMs: opts.timeoutMs ?? 120_000, ...(opts.signal ? { signal: opts.signal } : {}) });
+export async function readHostFacts(env: LoadedEnvironment, runner: Runner, ask: FactsAsk = {}, opts: { signal?: AbortSignal; timeoutMs?: number; thenMore?: boolean } = {}): Promise<PreflightFacts> {
+  const { result, text } = await execWhole(runner, preflightFor(env, ask), { timeoutMs: opts.timeoutMs ?? 120_000, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.thenMore ? { thenMore: true } : {}) });
   const got = parseSections(text);
   const cut = `the host did not answer it (${result.error ?? `the preflight command exited ${result.code}`}${result.stderr ? `: ${lastLine(result.stderr)}` : ''})`;
   const section = (name: string) => got.get(name);

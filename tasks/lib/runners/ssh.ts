@@ -64,6 +64,8 @@ export class SshRunner implements Runner {
   /** A handshake in progress (close() ends it), and which close() it belongs after. */
   private pending: NodeSSH | null = null;
   private generation = 0;
+  /** A session opened ahead for the next command (ExecOptions.thenMore). */
+  private spare: Spare | null = null;
 
   constructor(
     readonly host: HostTarget,
@@ -247,8 +249,7 @@ export class SshRunner implements Runner {
       conn.once('close', onConnectionClose);
       opts.signal?.addEventListener('abort', onAbort, { once: true });
 
-      this.commandsRun++;
-      conn.exec(line, (e, ch) => {
+      const onChannel = (e: Error | undefined, ch: ClientChannel) => {
         if (e) {
           settled = true;
           conn.off('close', onConnectionClose);
@@ -287,12 +288,64 @@ export class SshRunner implements Runner {
         if (opts.timeoutMs) timer = setTimeout(() => kill(`timed out after ${opts.timeoutMs} ms`), opts.timeoutMs + 10_000);
         if (opts.stdinStream) opts.stdinStream.pipe(ch);
         else ch.end(cmd.stdin ?? '');
-      });
+      };
+      const spare = opts.track === false ? null : this.takeSpare(conn);
+      const direct = () => {
+        this.commandsRun++;
+        conn.exec(line, onChannel);
+      };
+      if (!spare) direct();
+      else
+        void spare.then((ch) => {
+          if (!ch) return direct(); // it ended before its use (the connection, a missing bash): a command of its own
+          ch.write(`${spareLine(line)}\n`); // the line first, then the command's own input, as it reads them
+          onChannel(undefined, ch);
+        });
+      if (opts.thenMore) this.openSpare(conn);
     });
+  }
+
+  /**
+   * A session for the command that follows (ExecOptions.thenMore): opened now, beside the one
+   * running, it waits in `read` for that command's line. The next command then starts after one
+   * line on an open channel instead of a channel's opening and its exec request (a round trip).
+   */
+  private openSpare(conn: Client): void {
+    if (this.spare) return;
+    const s: Spare = { conn, ended: false, channel: Promise.resolve(null) };
+    this.commandsRun++; // an exec request like any other (sshd logs it as the command it runs)
+    s.channel = new Promise((resolve) => {
+      try {
+        conn.exec(SPARE, (e, ch) => {
+          if (e) return resolve(null);
+          ch.once('close', () => (s.ended = true)); // before its use: unusable
+          ch.stderr.resume();
+          resolve(ch);
+        });
+      } catch {
+        resolve(null);
+      }
+    });
+    this.spare = s;
+  }
+
+  /** The spare session, for a command on `conn`; null when there is none for it. */
+  private takeSpare(conn: Client): Promise<ClientChannel | null> | null {
+    const s = this.spare;
+    this.spare = null;
+    if (!s) return null;
+    if (s.conn !== conn) {
+      void s.channel.then((ch) => ch?.end()); // from a connection replaced since: its `read` ends, it exits
+      return null;
+    }
+    return s.channel.then((ch) => (ch && !s.ended ? ch : null));
   }
 
   async close(): Promise<void> {
     this.generation++;
+    const spare = this.spare;
+    this.spare = null;
+    void spare?.channel.then((ch) => ch?.end()); // not used: its `read` ends and it exits (the connection closes anyway)
     hangUp(this.pending); // a handshake still in progress (prewarm)
     this.pending = null;
     this.early = null;
@@ -308,3 +361,21 @@ function firstLine(text: string): string {
   return line.length > 100 || text.includes('\n') ? `${line.slice(0, 100)}...` : line;
 }
 
+interface Spare {
+  readonly conn: Client;
+  channel: Promise<ClientChannel | null>;
+  /** It closed before its use. */
+  ended: boolean;
+}
+
+/**
+ * What a spare session runs: bash reads one line, turns it back into the command line (spareLine),
+ * and becomes that command (`exec`), which then reads the rest of the channel's input as its own.
+ * Without a line (the input ended) it exits 0 having run nothing.
+ */
+export const SPARE = `bash -c 'IFS= read -r c || exit 0; eval "exec $(printf %b "$c")"'`;
+
+/** A command line as one line for SPARE: backslashes doubled and newlines written \n, which `printf %b` undoes (and nothing else: every backslash is escaped). */
+export function spareLine(line: string): string {
+  return line.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}

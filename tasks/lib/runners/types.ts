@@ -20,6 +20,12 @@ export interface ExecOptions {
   /** Kill the command after this long; the result then has code null and signal 'TIMEOUT'. */
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
+  /**
+   * Another command follows on this host soon (the next step's): an SSH runner opens a session for
+   * it now, beside this one, so that it starts without a round trip of its own. Set it only where
+   * a command does follow: a session never used is an exec request for nothing.
+   */
+  readonly thenMore?: boolean;
 }
 
 export interface ExecResult {
