@@ -2,7 +2,7 @@
 // line; that command then runs exactly as one started on its own channel (its script of several
 // lines, quotes and backslashes, its standard input, its exit code, its time limit), and sshd's log
 // shows one exec request per command, the spare's included.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -29,6 +29,29 @@ const runner = (h: SshHost) =>
     privateKeyPath: fleet.clientKeyPath, knownHostsPath: fleet.knownHostsPath, hostKeys: 'verify', keepaliveMs: 5000, connectTimeoutMs: 5000,
   });
 const sessions = (h: SshHost) => readFileSync(h.logFile!, 'utf8').split('\n').filter((l) => l.includes('Starting session: command'));
+
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+  } catch {
+    return ''; // gone meanwhile
+  }
+}
+
+/** Every process below `root`, from /proc. */
+function descendants(root: number): number[] {
+  const parent = new Map<number, number>();
+  for (const d of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const below = (p: number): number[] => [...parent].filter(([, pp]) => pp === p).flatMap(([c]) => [c, ...below(c)]);
+  return below(root);
+}
 
 describe('spareLine', () => {
   it('one line that `printf %b` turns back into the command line, byte for byte', () => {
@@ -66,11 +89,10 @@ describe('a spare session (ExecOptions.thenMore)', () => {
     const slow = await r.exec(command(raw('sleep 30')), { timeoutMs: 1000, thenMore: true });
     expect([slow.code, slow.error]).toEqual([null, 'timed out after 1000 ms']);
     expect(r.commandsRun).toBe(3); // true, the spare `sleep` used, and the spare opened after it
-    const probe = runner(h);
-    const waiting = async () => (await probe.exec(command(raw('pgrep -fc "[I]FS= read -r c" || true')))).stdout.trim();
-    await until(async () => (await waiting()) === '1', 'the unused spare to wait on the host', 5000);
+    // the spare's shell among this sshd's descendants (other tests' hosts run on this machine too)
+    const waiting = () => descendants(h.pid).filter((pid) => cmdline(pid).includes('IFS= read -r c')).length;
+    await until(() => waiting() === 1, 'the unused spare to wait on the host', 5000);
     await r.close();
-    await until(async () => (await waiting()) === '0', 'the unused spare to end', 5000);
-    await probe.close();
+    await until(() => waiting() === 0, 'the unused spare to end', 5000);
   });
 });
