@@ -28,7 +28,7 @@ export function startPendingDump(runner: Runner, db: PgTarget, format: DumpForma
   const out = new LaterSink();
   const kill = new AbortController();
   let exited = false;
-  const ran = runner.exec(cmd, { stdinStream: input, sink: out, signal: AbortSignal.any([signal, kill.signal]) }).finally(() => (exited = true));
+  const ran = runner.exec(cmd, { stdinStream: input, sink: out, ahead: true, signal: AbortSignal.any([signal, kill.signal]) }).finally(() => (exited = true));
   ran.catch(() => undefined); // awaited by start or drop
   input.write(cmd.stdin ?? '');
   let used = false;

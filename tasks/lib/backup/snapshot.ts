@@ -43,7 +43,7 @@ export function connectSnapshotSession(runner: Runner, db: PgTarget, password: s
   const sink = new RowCountSink({ header: true });
   const kill = new AbortController();
   let exited = false;
-  const ran = runner.exec(cmd, { stdinStream: input, sink, signal: AbortSignal.any([signal, kill.signal]) }).finally(() => (exited = true));
+  const ran = runner.exec(cmd, { stdinStream: input, sink, ahead: true, signal: AbortSignal.any([signal, kill.signal]) }).finally(() => (exited = true));
   ran.catch(() => undefined); // awaited by begin or drop
   input.write(cmd.stdin ?? '');
   // the pipe is ended only by finish/abandon/drop, never while psql may still read: writes after it exited go nowhere

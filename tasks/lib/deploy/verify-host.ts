@@ -65,7 +65,9 @@ export async function verifyHost(ctx: RunCtx, h: HostRun, expectTag: string | un
     const sudo = services.some((s) => s.unit && s.sudo);
     if (scanUnits.length) {
       // the units' state at the end of the verification comes in the same command as the journal
-      const scan = await runJournalScan(h.runner, scanUnits, h.restartedAt, verify.journal, { sudo, signal: ctx.signal, secrets, states: units, ...(h.pidsBefore ? { excludePids: h.pidsBefore } : {}) });
+      // on the host that keeps the lock, the "finished" command follows: a session opens for it now
+      const thenMore = h.runner === ctx.state.runner;
+      const scan = await runJournalScan(h.runner, scanUnits, h.restartedAt, verify.journal, { sudo, signal: ctx.signal, secrets, states: units, thenMore, ...(h.pidsBefore ? { excludePids: h.pidsBefore } : {}) });
       journalOk = record(scan);
       if (scan.unitStates) serviceOk = record(servicesAtEnd(h, units, scan.unitStates, scan.waitedMs));
     }

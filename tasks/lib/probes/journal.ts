@@ -147,6 +147,8 @@ export interface JournalScanOptions {
   readonly signal?: AbortSignal;
   readonly timeoutMs?: number;
   readonly secrets?: readonly string[];
+  /** See ExecOptions.thenMore. */
+  readonly thenMore?: boolean;
 }
 
 /** Run the scan on a host; output is parsed as it streams (never held whole). */
@@ -183,7 +185,7 @@ export async function runJournalScan(
       done();
     },
   });
-  const r = await runner.exec(cmd, { sink, timeoutMs: opts.timeoutMs ?? 60_000, signal: opts.signal });
+  const r = await runner.exec(cmd, { sink, timeoutMs: opts.timeoutMs ?? 60_000, signal: opts.signal, ...(opts.thenMore ? { thenMore: true } : {}) });
   if (opts.signal?.aborted) throw opts.signal.reason;
   feed(decoder.end());
   if (!streamed && r.stdout) feed(r.stdout); // a runner that answers without streaming (the recorder)

@@ -289,7 +289,7 @@ export class SshRunner implements Runner {
         if (opts.stdinStream) opts.stdinStream.pipe(ch);
         else ch.end(cmd.stdin ?? '');
       };
-      const spare = opts.track === false ? null : this.takeSpare(conn);
+      const spare = opts.track === false || opts.ahead ? null : this.takeSpare(conn);
       const direct = () => {
         this.commandsRun++;
         conn.exec(line, onChannel);

@@ -26,6 +26,8 @@ export interface ExecOptions {
    * a command does follow: a session never used is an exec request for nothing.
    */
   readonly thenMore?: boolean;
+  /** Started ahead of its use (it waits on its input first): it leaves a session opened ahead to a command that is waited for. */
+  readonly ahead?: boolean;
 }
 
 export interface ExecResult {

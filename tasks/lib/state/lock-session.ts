@@ -69,7 +69,8 @@ export interface TakeOptions extends LockOptions {
 export async function takeLock(runner: Runner, stateDir: string, record: LockRecord, o: TakeOptions = {}): Promise<Taken> {
   // a short "started" line travels in the command (nothing to wait for on stdin), a long one on stdin
   const inline = o.startedLine !== undefined && o.startedLine.length <= INLINE_EVENT_MAX;
-  const s = new Session(runner, lockSession.takeAndStart(stateDir, record, { history: !!o.history, ...(inline ? { started: o.startedLine! } : {}) }));
+  // the run's commands follow on this host (at least the "finished" one): a session opens for them now
+  const s = new Session(runner, lockSession.takeAndStart(stateDir, record, { history: !!o.history, ...(inline ? { started: o.startedLine! } : {}) }), { thenMore: true });
   if (inline) void s.end();
   else if (o.startedLine !== undefined) s.send(`started\n${o.startedLine}\n`);
   const ready = (out: string) => out.startsWith('locked\n') && (!o.history || HISTORY_DONE.test(out));
