@@ -297,7 +297,15 @@ export class SshRunner implements Runner {
       if (!spare) direct();
       else
         void spare.then((ch) => {
-          if (!ch) return direct(); // it ended before its use (the connection, a missing bash): a command of its own
+          if (settled) return void ch?.end(); // stopped while it was opening: the line is never sent, nothing runs
+          if (!ch) {
+            // it ended before its use (the connection, a missing bash): a command of its own
+            try {
+              return direct();
+            } catch (e) {
+              return onChannel(e as Error, undefined as unknown as ClientChannel); // the connection is gone: reported as a direct start would be
+            }
+          }
           ch.write(`${spareLine(line)}\n`); // the line first, then the command's own input, as it reads them
           onChannel(undefined, ch);
         });
