@@ -22,7 +22,8 @@ let dir: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'cutover-auth-'));
-  fleet = await startSshHosts(1, { dir, hostOptions: () => ({ log: true }) });
+  // the second host allows one session per connection: no room for a spare beside a command
+  fleet = await startSshHosts(2, { dir, hostOptions: (i) => (i === 0 ? { log: true } : { config: ['MaxSessions 1'] }) });
 });
 afterAll(async () => {
   await fleet?.stop();
@@ -130,6 +131,18 @@ describe('a spare session (ExecOptions.thenMore)', () => {
       // the first, then two spares, each used by the command after it (on its own, each would have added one)
       expect(r.commandsRun).toBe(3);
       await until(() => sessions(h).length - before === 3, 'sshd to log three exec requests', 5000);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('a spare session the host refuses (MaxSessions 1): the next command opens a session of its own', async () => {
+    const r = runner(fleet.hosts[1] as SshHost);
+    try {
+      expect((await r.exec(command(raw('echo one')), { thenMore: true })).stdout).toBe('one\n');
+      const two = await r.exec(command(raw('echo two')));
+      expect([two.code, two.stdout]).toEqual([0, 'two\n']);
+      expect(r.commandsRun).toBe(3); // the first, the spare the host refused, the second on its own
     } finally {
       await r.close();
     }
